@@ -1,0 +1,20 @@
+# Quick start: `make demo` (set up, then run the CPU reproduction) and `make test`.
+PYTHON ?= .venv/bin/python
+export PYTHONPATH := $(CURDIR):$(PYTHONPATH)
+
+.PHONY: setup demo test lint clean
+
+setup:
+	@bash tools/setup_env.sh
+
+demo: setup
+	$(PYTHON) -m benchmarks reproduce --preset cpu --work-dir work_dirs/demo
+
+test: setup
+	$(PYTHON) -m pytest tests
+
+lint: setup
+	$(PYTHON) -m ruff check .
+
+clean:
+	rm -rf work_dirs .pytest_cache

@@ -1,0 +1,72 @@
+"""mmengine 0.10.7 on torch >= 2.6, applied on import.
+
+1. Resume. torch >= 2.6 loads with ``weights_only=True`` and refuses the few non-tensor types
+   that mmengine puts into its own checkpoints (the message hub's ``HistoryBuffer`` and the
+   numpy arrays and scalars inside it): ``Unsupported global: GLOBAL
+   mmengine.logging.history_buffer.HistoryBuffer`` (open-mmlab/mmengine#1650, #1655). We do
+   *not* turn ``weights_only`` off: we allow exactly those types, so every other file,
+   pretrained weights from anywhere included, still loads with the safe unpickler. The buffer
+   also pickles its statistics functions as ``getattr(HistoryBuffer, 'min')`` (protocol 2);
+   rather than allowing ``getattr`` itself, a stand-in registered under that name returns
+   only those functions.
+2. Atomic writes. mmengine writes checkpoints with a plain ``open(path, 'wb')``; a run killed
+   mid-write leaves a torn file behind (and ``save_best`` removes the old best first). Local
+   writes now go through a temporary file and a rename.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+
+import numpy as np
+import torch
+from mmengine.fileio.backends import LocalBackend
+from mmengine.logging.history_buffer import HistoryBuffer
+
+
+def _numpy_globals() -> list:
+    """The numpy reconstruction helpers and dtype classes pickled with arrays and scalars."""
+    core = getattr(np, '_core', None) or np.core
+    found = [core.multiarray._reconstruct, core.multiarray.scalar, np.ndarray, np.dtype]
+    dtypes = getattr(np, 'dtypes', None)
+    if dtypes is not None:  # numpy >= 1.25 pickles dtypes by class
+        found += [getattr(dtypes, name) for name in dir(dtypes) if name.endswith('DType')]
+    return found
+
+
+def _history_buffer_getattr(obj, name: str):
+    """``getattr`` as mmengine checkpoints use it: a statistics function of HistoryBuffer, nothing else."""
+    # the four built-in statistics, and any registered with HistoryBuffer.register_statistics
+    if obj is HistoryBuffer and name in {'min', 'max', 'current', 'mean', *HistoryBuffer._statistics_methods}:
+        return getattr(obj, name)
+    raise pickle.UnpicklingError(f'refusing getattr({obj!r}, {name!r}) while loading a checkpoint')
+
+
+MMENGINE_CHECKPOINT_GLOBALS = [HistoryBuffer, (_history_buffer_getattr, 'builtins.getattr'), *_numpy_globals()]
+
+
+def allow_mmengine_checkpoint_types() -> None:
+    if hasattr(torch.serialization, 'add_safe_globals'):
+        torch.serialization.add_safe_globals(MMENGINE_CHECKPOINT_GLOBALS)
+
+
+def _atomic_put(self: LocalBackend, obj: bytes, filepath) -> None:
+    filepath = os.fspath(filepath)
+    folder = os.path.dirname(filepath) or '.'
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{os.path.basename(filepath)}.', suffix='.tmp', dir=folder)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            f.write(obj)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, filepath)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+allow_mmengine_checkpoint_types()
+LocalBackend.put = _atomic_put

@@ -1,0 +1,86 @@
+"""Training-cost accounting shared by every task."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any, Dict, Optional
+
+import torch
+from mmengine.dist import get_world_size, is_main_process
+from mmengine.hooks import Hook
+from mmengine.registry import HOOKS
+
+COST_FILE = 'cost.json'
+
+
+def device_type() -> str:
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f'cpu ({os.cpu_count()} cores)'
+
+
+@HOOKS.register_module()
+class DeviceHoursHook(Hook):
+    """Counts cumulative training cost: device-hours (wall clock x devices) and images seen.
+
+    The counters survive a resume (they travel in the checkpoint's ``meta``), are logged with
+    every evaluation as ``cost/device_hours`` and ``cost/images`` (so each metric point in
+    ``scalars.json`` carries the cost at which it was reached), and are written to
+    ``WORK_DIR/cost.json`` together with the device type. Only training time is counted;
+    evaluation is excluded so that runs with different evaluation intervals compare fairly.
+    """
+
+    priority = 'NORMAL'  # before LoggerHook, so the cost is in the same log line as the metrics
+
+    def __init__(self) -> None:
+        self.device_hours = 0.0
+        self.images = 0
+        self._tick: Optional[float] = None
+
+    def _elapsed(self) -> None:
+        if self._tick is not None:
+            now = time.perf_counter()
+            self.device_hours += (now - self._tick) * get_world_size() / 3600.0
+            self._tick = now
+
+    def before_train_iter(self, runner, batch_idx: int, data_batch: Any = None) -> None:
+        self._tick = time.perf_counter()
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch: Any = None, outputs=None) -> None:
+        self._elapsed()
+        self._tick = None
+        if isinstance(data_batch, dict):
+            batch = data_batch.get('inputs', data_batch.get('data_samples', ()))
+            self.images += len(batch) * get_world_size()
+
+    def _publish(self, runner) -> None:
+        hub = runner.message_hub
+        hub.update_scalar('val/cost/device_hours', self.device_hours)
+        hub.update_scalar('val/cost/images', self.images)
+        self._write(runner)
+
+    def after_val_epoch(self, runner, metrics: Optional[Dict[str, float]] = None) -> None:
+        self._publish(runner)
+
+    def after_train(self, runner) -> None:
+        self._write(runner)
+
+    def _write(self, runner) -> None:
+        if not is_main_process():
+            return
+        record = dict(device_hours=self.device_hours, images=self.images, devices=get_world_size(),
+                      device_type=device_type(), epoch=runner.epoch, iter=runner.iter)
+        path = os.path.join(runner.work_dir, COST_FILE)
+        tmp = f'{path}.tmp'
+        with open(tmp, 'w') as f:
+            json.dump(record, f, indent=2)
+        os.replace(tmp, path)
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        checkpoint.setdefault('meta', {})['cost'] = dict(device_hours=self.device_hours, images=self.images)
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        cost = checkpoint.get('meta', {}).get('cost', {})
+        self.device_hours = float(cost.get('device_hours', 0.0))
+        self.images = int(cost.get('images', 0))
