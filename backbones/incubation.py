@@ -1,0 +1,152 @@
+"""The three roles of one network in Deep Incubation, as plain functions.
+
+* :func:`build_meta_model` - the tiny meta model: ``meta_depth`` blocks per module.
+* :func:`build_hybrid_model` - the meta model with module ``i`` replaced by the real target
+  module (freshly initialised); meta weights are loaded from a meta checkpoint and frozen, so
+  only module ``i`` trains. The frozen meta modules *before* ``i`` then run without autograd
+  (see ``IncubationViT._frozen_prefix_blocks``); those *after* ``i`` pass gradients through
+  to module ``i`` but compute none for their own weights (``requires_grad=False``).
+* :func:`assemble_model` - the target network from K incubated-module checkpoints (embedding
+  from module 0's run, norm and head from module K-1's run).
+
+The model class knows nothing about incubation; all of it is here.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Mapping, Optional, Sequence, Union
+
+from .checkpoints import (Checkpoint, CheckpointError, PathLike, check_arch, check_state_shapes,
+                          load_checkpoint, load_module_checkpoints, to_network_state)
+from .division import Division
+from .presets import get_preset
+from .vit import IncubationViT
+
+ArchLike = Union[str, Mapping[str, Any]]
+
+
+def resolve_arch(arch: ArchLike, **overrides: Any) -> Dict[str, Any]:
+    """Constructor kwargs from a preset name or a dict (``depths`` required), plus overrides."""
+    if isinstance(arch, str):
+        return get_preset(arch, **overrides)
+    kwargs = dict(arch)
+    kwargs.update(overrides)
+    if 'depths' not in kwargs:
+        raise ValueError('an architecture dict needs per-module `depths`')
+    kwargs['depths'] = tuple(kwargs['depths'])
+    return kwargs
+
+
+def build_model(arch: ArchLike, **overrides: Any) -> IncubationViT:
+    """The target network (also the E2E baseline)."""
+    return IncubationViT(**resolve_arch(arch, **overrides))
+
+
+def meta_division(target: Division, meta_depth: int = 1) -> Division:
+    return Division((meta_depth,) * target.num_modules)
+
+
+def build_meta_model(arch: ArchLike, meta_depth: int = 1, **overrides: Any) -> IncubationViT:
+    """The meta model of ``arch``: same K, width, heads and patch size, ``meta_depth`` blocks a module."""
+    kwargs = resolve_arch(arch, **overrides)
+    kwargs['depths'] = meta_division(Division(kwargs['depths']), meta_depth).depths
+    return IncubationViT(**kwargs)
+
+
+def load_meta_checkpoint(path: PathLike, arch: Mapping[str, Any]) -> Checkpoint:
+    """Load a meta checkpoint and check that it is the meta model of ``arch``."""
+    ckpt = load_checkpoint(path)
+    target = Division(tuple(arch['depths']))
+    if ckpt.kind == 'module':
+        raise CheckpointError(f'{path}: is a module checkpoint, not a meta model')
+    if not ckpt.arch.get('depths'):
+        raise CheckpointError(f'{path}: no per-module depths recorded; convert it with tools/convert_official.py')
+    meta = ckpt.division
+    if meta.num_modules != target.num_modules:
+        raise CheckpointError(f'{path}: the meta model has {meta.num_modules} modules {meta}, '
+                              f'the target division {target} has {target.num_modules}')
+    check_arch(ckpt, arch, 'target network')
+    return ckpt
+
+
+def build_hybrid_model(arch: ArchLike, module_idx: int, meta_checkpoint: PathLike,
+                       **overrides: Any) -> IncubationViT:
+    """Target module ``module_idx`` inside the meta model of ``meta_checkpoint``, meta frozen."""
+    kwargs = resolve_arch(arch, **overrides)
+    target = Division(kwargs['depths'])
+    target.check_module(module_idx)
+    meta = load_meta_checkpoint(meta_checkpoint, kwargs)
+    hybrid = meta.division.with_module(module_idx, target.depths[module_idx])
+    model = IncubationViT(**dict(kwargs, depths=hybrid.depths))
+
+    # Take every meta module except module_idx; that one stays freshly initialised.
+    meta_modules = meta.division.split_state_dict(meta.state_dict)
+    own = model.division.split_state_dict(model.state_dict())
+    meta_modules[module_idx] = own[module_idx]
+    state = model.division.merge_state_dicts(meta_modules)
+    check_state_shapes(Checkpoint('meta', state, meta.arch, path=str(meta_checkpoint)), model.state_dict(),
+                       f'hybrid network for module {module_idx} (division {hybrid})')
+    model.load_state_dict(state, strict=True)
+    freeze_all_but_module(model, module_idx)
+    return model
+
+
+def freeze_all_but_module(model: IncubationViT, module_idx: int) -> None:
+    """Only module ``module_idx`` trains; every other parameter is fixed."""
+    model.division.check_module(module_idx)
+    for name, param in model.named_parameters():
+        param.requires_grad_(model.division.module_of_key(name) == module_idx)
+
+
+def module_checkpoint(model: IncubationViT, module_idx: int, target_arch: Mapping[str, Any]) -> Checkpoint:
+    """The trained module ``module_idx`` of a hybrid, with the target architecture it belongs to."""
+    state = model.division.split_state_dict(model.state_dict())[module_idx]
+    return Checkpoint('module', state, dict(target_arch), module_idx)
+
+
+def network_checkpoint(model: IncubationViT, kind: str = 'model') -> Checkpoint:
+    """A whole network (``model``, or ``meta`` for a meta model) as a checkpoint."""
+    return Checkpoint(kind, dict(model.state_dict()), model.arch_config())
+
+
+def assemble_model(arch: ArchLike, module_checkpoints: Sequence[PathLike],
+                   **overrides: Any) -> IncubationViT:
+    """The target network from its K incubated modules (all checked before anything is built)."""
+    kwargs = resolve_arch(arch, **overrides)
+    model = IncubationViT(**kwargs)
+    modules = load_module_checkpoints(module_checkpoints, model.arch_config())
+    state = to_network_state(model.division, modules)
+    check_state_shapes(Checkpoint('model', state, path=', '.join(map(str, module_checkpoints))),
+                       model.state_dict(), f'target network {model.division}')
+    model.load_state_dict(state, strict=True)
+    return model
+
+
+def load_pretrained(model: IncubationViT, path: PathLike, strict_head: bool = False,
+                    checkpoint: Optional[Checkpoint] = None) -> Dict[str, Any]:
+    """Initialise a whole network from any supported whole-network checkpoint.
+
+    The position embedding is resampled to this network's grid and the head is dropped when
+    its size differs (e.g. ImageNet-1k head into a 10-class or a dense model). Returns what
+    was skipped.
+    """
+    from timm.layers import resample_abs_pos_embed
+
+    ckpt = checkpoint or load_checkpoint(path)
+    if ckpt.kind == 'module':
+        raise CheckpointError(f'{path}: is the checkpoint of one module; assemble the K modules first')
+    check_arch(ckpt, model.arch_config(), 'network being initialised')
+    state = dict(ckpt.state_dict)
+    if state['pos_embed'].shape != model.pos_embed.shape:
+        old = int(round((state['pos_embed'].shape[1] - 1) ** 0.5))
+        state['pos_embed'] = resample_abs_pos_embed(state['pos_embed'], new_size=model.grid_size,
+                                                    old_size=(old, old), num_prefix_tokens=1)
+    own = model.state_dict()
+    skipped = [k for k in list(state) if k.startswith('head.') and (k not in own or own[k].shape != state[k].shape)]
+    if skipped and strict_head:
+        raise CheckpointError(f'{path}: head does not fit ({skipped})')
+    for key in skipped:
+        del state[key]
+    check_state_shapes(Checkpoint(ckpt.kind, state, path=str(path)), own, f'network {model.division}',
+                       ignore=('head.',))
+    model.load_state_dict(state, strict=False)
+    return {'skipped': skipped}

@@ -1,0 +1,264 @@
+"""The incubation ViT: parity with timm, incubation semantics, assembly, formats, registries, bad input."""
+from __future__ import annotations
+
+import os
+
+import pytest
+import timm
+import torch
+
+from backbones import (Checkpoint, CheckpointError, Division, DivisionError, assemble_model, build_hybrid_model,
+                       build_meta_model, build_model, convert_official, export_timm, load_checkpoint,
+                       module_checkpoint, network_checkpoint, save_checkpoint, timm_model_args)
+
+TINY = 'vit_tiny_test'  # depths (2, 2, 2, 2), width 32, 2 heads, patch 8, 32x32 input, 10 classes
+
+
+def _images(n: int = 2, size: int = 32) -> torch.Tensor:
+    return torch.randn(n, 3, size, size, generator=torch.Generator().manual_seed(0))
+
+
+def _timm_twin(model) -> torch.nn.Module:
+    twin = timm.create_model(**timm_model_args(model.arch_config())).eval()
+    twin.load_state_dict(model.state_dict(), strict=True)
+    return twin
+
+
+@pytest.mark.parametrize('arch,size', [(TINY, 32), ('vit_base_patch16_224', 224)])
+def test_target_matches_timm_vit(arch, size):
+    model = build_model(arch).eval()
+    x = _images(1, size)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), _timm_twin(model)(x), atol=1e-5, rtol=0)
+
+
+def test_exported_checkpoints_load_into_timm_create_model(tmp_path):
+    model = build_model(TINY).eval()
+    written = export_timm(network_checkpoint(model), tmp_path / 'model.pth')
+    x = _images()
+    with torch.no_grad():
+        expected = model(x)
+        for path in written.values():
+            twin = timm.create_model(**timm_model_args(model.arch_config()), checkpoint_path=str(path)).eval()
+            torch.testing.assert_close(twin(x), expected, atol=1e-5, rtol=0)
+
+
+def test_division_split_merge_and_ownership():
+    division = Division((1, 2, 3, 2))  # uneven splits are allowed
+    assert division.depth == 8 and division.block_range(2) == range(3, 6)
+    assert division.last_blocks() == (0, 2, 5, 7)
+    model = build_model(TINY, depths=(2, 3, 1, 2))
+    state = model.state_dict()
+    modules = model.division.split_state_dict(state)
+    assert 'patch_embed.proj.weight' in modules[0] and 'head.weight' in modules[3]
+    assert sorted({k.split('.')[1] for k in modules[1] if k.startswith('blocks.')}) == ['0', '1', '2']
+    merged = model.division.merge_state_dicts(modules)
+    assert merged.keys() == state.keys() and all(torch.equal(merged[k], state[k]) for k in state)
+    with pytest.raises(DivisionError, match='module index 4 is out of range'):
+        division.block_range(4)
+
+
+@pytest.fixture
+def meta_ckpt(tmp_path):
+    torch.manual_seed(0)
+    path = tmp_path / 'meta.pth'
+    save_checkpoint(network_checkpoint(build_meta_model(TINY), kind='meta'), path)
+    return path
+
+
+def _train_steps(model, steps: int = 3) -> None:
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2, weight_decay=0.05)
+    meta_params = [p for p in model.parameters() if not p.requires_grad]
+    for step in range(steps):
+        x, y = _images(4), torch.arange(4) % 10
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        assert all(p.grad is None for p in meta_params), f'a meta parameter received a gradient at step {step}'
+
+
+@pytest.mark.parametrize('module_idx', [0, 2, 3])
+def test_hybrid_trains_only_its_module(meta_ckpt, module_idx):
+    model = build_hybrid_model(TINY, module_idx, meta_ckpt).train()
+    assert model.division.depths == tuple(2 if i == module_idx else 1 for i in range(4))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    own = {n for n, _ in model.module_parameters(module_idx)}
+    meta = load_checkpoint(meta_ckpt)
+    meta_state = meta.division.split_state_dict(meta.state_dict)
+    hybrid_state = model.division.split_state_dict(before)
+    for idx in range(4):  # every other module holds exactly the meta weights
+        if idx != module_idx:
+            assert all(torch.equal(hybrid_state[idx][k], meta_state[idx][k]) for k in meta_state[idx])
+
+    # The frozen prefix before module_idx runs without autograd; module_idx's output needs grad.
+    seen = {}
+
+    def record(module, inputs, output):
+        seen.setdefault('first', output.requires_grad)
+
+    model.blocks[0].register_forward_hook(record)
+    _train_steps(model)
+    assert seen['first'] == (module_idx == 0)
+
+    after = model.state_dict()
+    changed = {k for k in after if not torch.equal(after[k], before[k])}
+    assert changed and changed <= own, f'parameters outside module {module_idx} changed: {changed - own}'
+    frozen = [k for k in after if k not in own]
+    assert all(torch.equal(after[k], before[k]) for k in frozen)  # bit-identical
+
+
+def test_assembly_round_trip_from_module_checkpoints(meta_ckpt, tmp_path):
+    target_arch = build_model(TINY).arch_config()
+    trained = {}
+    paths = []
+    for idx in range(4):
+        hybrid = build_hybrid_model(TINY, idx, meta_ckpt)
+        _train_steps(hybrid, steps=1)
+        ckpt = module_checkpoint(hybrid, idx, target_arch)
+        trained[idx] = ckpt.state_dict
+        paths.append(save_checkpoint(ckpt, tmp_path / f'module_{idx}.pth'))
+    model = assemble_model(TINY, paths)
+    pieces = model.division.split_state_dict(model.state_dict())
+    for idx in range(4):
+        assert pieces[idx].keys() == trained[idx].keys()
+        assert all(torch.equal(pieces[idx][k], trained[idx][k]) for k in trained[idx])
+    # embedding comes from the module-0 run, norm/head from the module-3 run
+    assert torch.equal(model.pos_embed, trained[0]['pos_embed'])
+    assert torch.equal(model.head.weight, trained[3]['head.weight'])
+
+
+def _authors_checkpoint(model) -> dict:
+    """A checkpoint laid out as PAPER.md describes the authors' releases."""
+    return {'model': model.state_dict(), 'model_stages': model.division.split_state_dict(model.state_dict()),
+            'optimizer': {}, 'lr_scheduler': {}, 'epoch': 99}
+
+
+def test_convert_official_finished_model_gives_same_logits(tmp_path):
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'tools'))
+    from convert_official import main as convert_main
+
+    arch = dict(depths=(1, 2, 1, 2), img_size=64, patch_size=16, embed_dim=192, num_heads=3, num_classes=10)
+    model = build_model(arch).eval()
+    src = tmp_path / 'official.pth'
+    torch.save(_authors_checkpoint(model), src)
+    assert convert_main([str(src), str(tmp_path / 'converted.pth')]) == 0
+    converted = load_checkpoint(tmp_path / 'converted.safetensors')
+    assert converted.arch['depths'] == [1, 2, 1, 2] and converted.arch['num_heads'] == 3
+    twin = timm.create_model(**timm_model_args(converted.arch), checkpoint_path=str(tmp_path / 'converted.pth')).eval()
+    x = _images(2, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(twin(x), model(x), atol=1e-5, rtol=0)
+
+
+def test_convert_official_meta_and_module(tmp_path):
+    meta = build_meta_model(TINY)
+    ckpt = convert_official(_authors_checkpoint(meta), num_heads=2)
+    assert ckpt.kind == 'meta' and ckpt.arch['depths'] == [1, 1, 1, 1]
+    save_checkpoint(ckpt, tmp_path / 'meta.pth')
+    hybrid = build_hybrid_model(TINY, 1, tmp_path / 'meta.pth')  # a converted meta model incubates
+    module = convert_official(_authors_checkpoint(hybrid), num_heads=2)
+    assert module.kind == 'module' and module.module_idx == 1 and module.arch['depths'] == [2, 2, 2, 2]
+
+
+# --- OpenMMLab registries ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize('scope', ['mmdet', 'mmseg'])
+def test_backbone_builds_from_mmdet_and_mmseg_registries(scope):
+    if scope == 'mmdet':
+        from mmdet.registry import MODELS
+    else:
+        from mmseg.registry import MODELS
+    backbone = MODELS.build(dict(type='IncubationViTBackbone', arch=TINY)).eval()
+    with torch.no_grad():
+        features = backbone(torch.randn(2, 3, 512, 640))
+    assert [tuple(f.shape) for f in features] == [(2, 32, 64, 80)] * 4
+    assert backbone.get_layer_id('vit.pos_embed') == 0 and backbone.get_layer_id('vit.blocks.3.mlp.fc1.weight') == 4
+
+
+def test_vit_b_backbone_features_for_a_non_square_input():
+    from mmengine.registry import MODELS
+    backbone = MODELS.build(dict(type='IncubationViTBackbone', arch='vit_base_patch16_224',
+                                 out_indices=(2, 5, 8, 11))).eval()
+    with torch.no_grad():
+        features = backbone(torch.randn(2, 3, 512, 640))
+    assert [tuple(f.shape) for f in features] == [(2, 768, 32, 40)] * 4
+
+
+def test_backbone_init_cfg_loads_exported_checkpoint(tmp_path):
+    from mmengine.registry import MODELS
+    source = build_model(TINY)
+    export_timm(network_checkpoint(source), tmp_path / 'model.pth')
+    backbone = MODELS.build(dict(type='IncubationViTBackbone', arch=TINY, img_size=64,
+                                 init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'model.safetensors'))))
+    backbone.init_weights()
+    assert torch.equal(backbone.vit.blocks[5].attn.qkv.weight, source.blocks[5].attn.qkv.weight)
+    assert backbone.vit.pos_embed.shape[1] == 1 + 8 * 8  # resampled from 4x4 to 8x8 patches
+
+
+# --- bad input ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def module_paths(meta_ckpt, tmp_path):
+    arch = build_model(TINY).arch_config()
+    return [save_checkpoint(module_checkpoint(build_hybrid_model(TINY, i, meta_ckpt), i, arch),
+                            tmp_path / f'module_{i}.pth') for i in range(4)]
+
+
+def test_bad_module_checkpoints_are_named(module_paths, tmp_path):
+    swapped = [module_paths[1], module_paths[0], *module_paths[2:]]
+    with pytest.raises(CheckpointError, match=r'module_1\.pth: holds module 1, but is given as module 0'):
+        assemble_model(TINY, swapped)
+    with pytest.raises(CheckpointError, match='has 4 modules but 3 module checkpoints'):
+        assemble_model(TINY, module_paths[:3])
+    with pytest.raises(CheckpointError, match=r'missing\.pth: checkpoint file not found'):
+        assemble_model(TINY, [*module_paths[:3], tmp_path / 'missing.pth'])
+    with pytest.raises(CheckpointError, match=r'module_0\.pth \(module 0\): made for the division \(2, 2, 2, 2\)'):
+        assemble_model(TINY, module_paths, depths=(3, 3, 1, 1))
+    with pytest.raises(CheckpointError, match=r'module_0\.pth \(module 0\): embed_dim is 32 but the target'):
+        assemble_model(TINY, module_paths, embed_dim=64, num_heads=2)
+    # a module whose tensors were damaged: the shape mismatch names the file
+    ckpt = load_checkpoint(module_paths[2])
+    ckpt.state_dict['blocks.0.mlp.fc1.weight'] = torch.zeros(7, 32)
+    save_checkpoint(ckpt, tmp_path / 'bad_2.pth')
+    with pytest.raises(CheckpointError, match=r'bad_2\.pth.*blocks\.4\.mlp\.fc1\.weight has shape \(7, 32\)'):
+        assemble_model(TINY, [*module_paths[:2], tmp_path / 'bad_2.pth', module_paths[3]])
+
+
+def test_meta_checkpoint_must_fit_the_division(meta_ckpt, tmp_path):
+    with pytest.raises(CheckpointError, match='meta model has 4 modules .* target division .* has 3'):
+        build_hybrid_model(TINY, 0, meta_ckpt, depths=(4, 2, 2))
+    with pytest.raises(DivisionError, match='module index 4 is out of range'):
+        build_hybrid_model(TINY, 4, meta_ckpt)
+
+
+def test_division_must_sum_to_the_preset_depth():
+    with pytest.raises(DivisionError, match=r'\(3, 3, 3, 2\) sums to 11 .*vit_base_patch16_224 has depth 12'):
+        build_model('vit_base_patch16_224', depths=(3, 3, 3, 2))
+    with pytest.raises(DivisionError, match='does not split evenly'):
+        Division.even(10, 4)
+
+
+def test_non_checkpoint_files_fail_clearly_and_nothing_is_overwritten(tmp_path):
+    junk = tmp_path / 'notes.pth'
+    junk.write_bytes(b'this is not a checkpoint')
+    with pytest.raises(CheckpointError, match=r'notes\.pth: not a readable PyTorch checkpoint'):
+        load_checkpoint(junk)
+    good = tmp_path / 'good.pth'
+    save_checkpoint(network_checkpoint(build_model(TINY)), good)
+    before = good.read_bytes()
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'tools'))
+    from convert_official import main as convert_main
+    assert convert_main([str(junk), str(good)]) == 2
+    assert good.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith('.tmp')] == []
+
+
+def test_checkpoint_kind_is_checked(module_paths):
+    with pytest.raises(CheckpointError, match='is a module checkpoint, not a meta model'):
+        build_hybrid_model(TINY, 0, module_paths[0])
+    assert isinstance(load_checkpoint(module_paths[0]), Checkpoint)
