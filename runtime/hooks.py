@@ -17,7 +17,8 @@ COST_FILE = 'cost.json'
 def device_type() -> str:
     if torch.cuda.is_available():
         return torch.cuda.get_device_name(0)
-    return f'cpu ({os.cpu_count()} cores)'
+    threads = torch.get_num_threads()
+    return f'cpu ({threads} thread{"s" if threads > 1 else ""} of {os.cpu_count()} cores)'
 
 
 @HOOKS.register_module()

@@ -1,0 +1,26 @@
+"""scikit-learn digits in the ImageNet layout (``classification.digits.write_digits``), 16x16.
+
+Same data set class and timm transforms as ImageNet, with augmentation sized for 16-pixel
+digits: a mild random-resized crop (scale 0.75-1), no flips (digits are not symmetric), no
+RandAugment / random erasing. Plain shuffling instead of repeated augmentation.
+"""
+data_root = 'data/digits'
+img_size = 16
+norm = dict(mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
+train_transform = dict(input_size=img_size, is_training=True, scale=(0.75, 1.0), ratio=(0.9, 1.1), hflip=0.0,
+                       color_jitter=None, auto_augment=None, interpolation='bicubic', re_prob=0.0, **norm)
+val_transform = dict(input_size=img_size, is_training=False, interpolation='bicubic', crop_pct=1.0, **norm)
+
+train_dataloader = dict(
+    batch_size=64, num_workers=0, drop_last=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(type='ImageFolderDataset', data_root=data_root, split='train', transform=train_transform))
+val_dataloader = dict(
+    batch_size=180, num_workers=0, drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(type='ImageFolderDataset', data_root=data_root, split='val', transform=val_transform))
+val_evaluator = dict(type='TopKAccuracy', topk=(1, 5))
+test_dataloader = val_dataloader
+test_evaluator = val_evaluator

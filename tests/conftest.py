@@ -1,0 +1,61 @@
+"""Shared fixtures: tiny real data (scikit-learn digits) and how to run the repository's tools."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CLS_CONFIGS = ROOT / 'classification' / 'configs'
+
+# A 4-module ViT small enough for a few CPU iterations per phase on 16x16 digits.
+TINY_DIGITS_OPTIONS = {
+    'model.arch': 'vit_tiny_test',
+    'model.arch_overrides.img_size': 16,
+    'model.arch_overrides.patch_size': 4,
+    'train_dataloader.batch_size': 16,
+    'effective_batch_size': 16,
+    'train_cfg.val_interval': 1,
+    'default_hooks.checkpoint.interval': 1,
+    'default_hooks.logger.interval': 1,
+}
+
+
+def cfg_words(options: dict) -> list:
+    words = []
+    for key, value in options.items():
+        if isinstance(value, (list, tuple)):
+            value = '[' + ','.join(map(str, value)) + ']'
+        words.append(f'{key}={value}')
+    return words
+
+
+def tool_env(threads: int = 1) -> dict:
+    env = dict(os.environ)
+    env['PYTHONPATH'] = str(ROOT) + os.pathsep + env.get('PYTHONPATH', '')
+    env['OMP_NUM_THREADS'] = str(threads)
+    return env
+
+
+def run_tool(*args: str, check: bool = True, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run ``python tools/<args>`` from the repository root, as a user would."""
+    proc = subprocess.run([sys.executable, *args], cwd=ROOT, env=tool_env(), capture_output=True, text=True,
+                          timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f'{" ".join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}')
+    return proc
+
+
+@pytest.fixture(scope='session')
+def digits_root(tmp_path_factory) -> Path:
+    """Real handwritten digits in the ImageNet layout: 8 train and 4 val images per class."""
+    from classification.digits import write_digits
+    return write_digits(str(tmp_path_factory.mktemp('data') / 'digits'), limit_per_class=8)
+
+
+def data_options(root: Path) -> dict:
+    return {f'{loader}.dataset.data_root': str(root) for loader in ('train_dataloader', 'val_dataloader',
+                                                                   'test_dataloader')}

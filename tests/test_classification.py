@@ -1,0 +1,241 @@
+"""Classification: every config builds; E2E, resume, DDP and the whole incubation pipeline run for real."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import CLS_CONFIGS, ROOT, TINY_DIGITS_OPTIONS, cfg_words, data_options, run_tool, tool_env
+from mmengine.config import Config, DictAction
+
+import classification  # noqa: F401  (registers the classifier, data set, metric, hooks)
+import runtime  # noqa: F401
+from backbones import CheckpointError, build_meta_model, load_checkpoint, network_checkpoint, save_checkpoint
+from classification.data import DataLayoutError, ImageFolderDataset
+from classification.pipeline import IncubationPipeline, PipelineError, format_cfg_options
+
+PHASE_CONFIGS = sorted(p for p in CLS_CONFIGS.glob('*.py') if 'pipeline' not in Config.fromfile(p))
+PIPELINE_CONFIGS = sorted(p for p in CLS_CONFIGS.glob('*.py') if 'pipeline' in Config.fromfile(p))
+
+
+def _fake_imagenet(root: Path, size: int = 8) -> Path:
+    from PIL import Image
+    for split in ('train', 'val'):
+        for cls in ('n01', 'n02'):
+            (root / split / cls).mkdir(parents=True, exist_ok=True)
+            for i in range(2):
+                Image.new('RGB', (size, size), (40 * i, 90, 200)).save(root / split / cls / f'{i}.JPEG')
+    return root
+
+
+@pytest.mark.parametrize('config', PHASE_CONFIGS, ids=lambda p: p.stem)
+def test_every_config_builds(config, tmp_path):
+    """Model (on the meta device: full ViT-H weights are not allocated), optimizer wrapper, data."""
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import DATASETS, MODELS, OPTIM_WRAPPERS
+
+    cfg = Config.fromfile(config)
+    assert cfg.benchmark.task in ('imagenet', 'digits', 'cifar100') and cfg.benchmark.method in ('e2e', 'incubation')
+    role = cfg.model.get('role', {}).get('type', 'target')
+    required = {'hybrid': {'module_idx', 'meta_checkpoint'}, 'assembled': {'module_checkpoints'}}.get(role, set())
+    assert required <= set(cfg.model.role), f'{config.name}: role {role} lacks {required - set(cfg.model.role)}'
+    if role in ('hybrid', 'assembled'):
+        # those roles read checkpoints made by earlier phases (exercised in the pipeline test)
+        cfg.model.role = dict(type='target')
+    with torch.device('meta'):
+        model = MODELS.build(cfg.model)
+    assert model.network.division.num_modules == 4
+    optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    assert isinstance(optim_wrapper, OPTIM_WRAPPERS.get(cfg.optim_wrapper.get('type', 'OptimWrapper')))
+    no_decay = {name for group in optim_wrapper.optimizer.param_groups if group['weight_decay'] == 0
+                for name in [n for n, p in model.named_parameters() if any(p is q for q in group['params'])]}
+    assert {'network.pos_embed', 'network.cls_token', 'network.norm.weight', 'network.blocks.0.attn.qkv.bias'} <= no_decay
+    assert 'network.blocks.0.attn.qkv.weight' not in no_decay
+    data = _fake_imagenet(tmp_path / 'data', size=cfg.model.arch_overrides.get('img_size', 8) if 'digits' in config.stem else 8)
+    for loader in ('train_dataloader', 'val_dataloader'):
+        dataset = DATASETS.build(dict(cfg[loader].dataset, data_root=str(data)))
+        sample = dataset[0]
+        assert sample['inputs'].shape[0] == 3 and sample['inputs'].shape[-1] == cfg[loader].dataset.transform.input_size
+
+
+@pytest.mark.parametrize('config', PIPELINE_CONFIGS, ids=lambda p: p.stem)
+def test_every_pipeline_config_plans_its_phases(config, tmp_path):
+    pipeline = IncubationPipeline(str(config), str(tmp_path / 'work'))
+    phases = [pipeline.meta_phase(), *pipeline.incubate_phases(), pipeline.finetune_phase()]
+    assert [p.name for p in phases] == ['meta', 'incubate_0', 'incubate_1', 'incubate_2', 'incubate_3', 'finetune']
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    for phase in phases:
+        assert Path(phase.config).is_file()
+        # what the phase receives on its command line is what the pipeline meant
+        words = format_cfg_options(phase.cfg_options)
+        assert parser.parse_args(['--cfg-options', *words]).cfg_options == phase.cfg_options
+    assert phases[3].cfg_options['model.role.module_idx'] == 2
+    assert len(phases[-1].cfg_options['model.role.module_checkpoints']) == 4
+
+
+def test_e2e_trains_resumes_and_exports(digits_root, tmp_path):
+    """Three epochs (past the 2-epoch warmup), then --resume to a fourth: the epoch counter,
+    optimizer state and cost continue.
+
+    On torch >= 2.6 this resume fails without runtime.compat (weights_only unpickling of
+    mmengine's HistoryBuffer); the test checks that too.
+    """
+    cfg = str(CLS_CONFIGS / 'vit-digits-d16_e2e_60e_digits.py')
+    work = tmp_path / 'e2e'
+    options = {**TINY_DIGITS_OPTIONS, **data_options(digits_root)}
+    run_tool('tools/train.py', cfg, '--work-dir', str(work), '--cfg-options',
+             *cfg_words({**options, 'train_cfg.max_epochs': 3}))
+    first = torch.load(work / 'epoch_3.pth', map_location='cpu', weights_only=True)
+
+    from mmengine.logging.history_buffer import HistoryBuffer
+    torch.serialization.clear_safe_globals()
+    try:
+        with pytest.raises(Exception, match='Unsupported global'):
+            torch.load(work / 'epoch_3.pth', map_location='cpu', weights_only=True)
+    finally:
+        runtime.compat.allow_mmengine_checkpoint_types()
+    assert HistoryBuffer in torch.serialization.get_safe_globals()
+
+    proc = run_tool('tools/train.py', cfg, '--work-dir', str(work), '--resume', '--cfg-options',
+                    *cfg_words({**options, 'train_cfg.max_epochs': 4}))
+    assert 'resumed epoch: 3' in proc.stdout + proc.stderr
+    second = torch.load(work / 'epoch_4.pth', map_location='cpu', weights_only=True)
+    assert first['meta']['epoch'] == 3 and second['meta']['epoch'] == 4
+    iters = first['meta']['iter']
+    steps = lambda ckpt: max(s['step'] for s in ckpt['optimizer']['state'].values())  # noqa: E731
+    assert steps(first) == iters and steps(second) == iters * 4 // 3  # Adam moments continued, not restarted
+    assert second['meta']['cost']['images'] == first['meta']['cost']['images'] * 4 // 3
+    assert not torch.equal(first['state_dict']['network.head.weight'], second['state_dict']['network.head.weight'])
+    # the exported network evaluates through tools/test.py
+    metrics_file = tmp_path / 'metrics.json'
+    run_tool('tools/test.py', cfg, str(work / 'model.safetensors'), '--work-dir', str(tmp_path / 'test'),
+             '--metrics-json', str(metrics_file), '--cfg-options', *cfg_words(options))
+    metrics = json.loads(metrics_file.read_text())
+    assert 0.0 <= metrics['accuracy/top1'] <= 100.0 and metrics['accuracy/top5'] >= metrics['accuracy/top1']
+
+
+def _pipeline_cmd(work: Path, digits_root: Path) -> list:
+    options = {**TINY_DIGITS_OPTIONS, **data_options(digits_root), 'train_cfg.max_epochs': 3}
+    return [sys.executable, 'tools/incubate.py', str(CLS_CONFIGS / 'vit-digits-d16_incubation_30e+15e_digits.py'),
+            '--work-dir', str(work), '--parallel', '2', '--threads-per-worker', '1', '--cfg-options', *cfg_words(options)]
+
+
+def _children_of(pid: int) -> list:
+    out = subprocess.run(['ps', '-o', 'pid=', '--ppid', str(pid)], capture_output=True, text=True).stdout
+    return [int(x) for x in out.split()]
+
+
+def test_pipeline_survives_a_kill_and_finishes(digits_root, tmp_path):
+    """meta -> 4 incubations (2 at a time) -> assembly -> fine-tune, killed mid-incubation, re-run."""
+    work = tmp_path / 'incubation'
+    proc = subprocess.Popen(_pipeline_cmd(work, digits_root), cwd=ROOT, env=tool_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    deadline = time.monotonic() + 240
+    first_ckpt = work / 'incubate_0' / 'epoch_1.pth'
+    while not first_ckpt.exists():
+        assert proc.poll() is None, proc.stdout.read()
+        assert time.monotonic() < deadline, 'the incubation of module 0 never saved a checkpoint'
+        time.sleep(0.2)
+    workers = _children_of(proc.pid)
+    assert workers, 'incubation runs should be child processes'
+    os.kill(proc.pid, signal.SIGKILL)  # no clean-up handlers run
+    module_0_done = (work / 'incubate_0' / 'module_0.pth').exists()
+    proc.wait()
+    time.sleep(1.0)
+    assert all(not Path(f'/proc/{pid}').exists() or 'zombie' in Path(f'/proc/{pid}/status').read_text().lower()
+               for pid in workers), 'incubation workers outlived the killed pipeline'
+    meta_mtime = (work / 'meta' / 'meta.pth').stat().st_mtime_ns
+    assert not (work / 'finetune' / 'model.pth').exists()
+
+    rerun = subprocess.run(_pipeline_cmd(work, digits_root), cwd=ROOT, env=tool_env(), capture_output=True,
+                           text=True, timeout=400)
+    assert rerun.returncode == 0, rerun.stdout[-4000:] + rerun.stderr[-4000:]
+    assert 'meta: starting' not in rerun.stdout  # the finished phase was not redone
+    assert (work / 'meta' / 'meta.pth').stat().st_mtime_ns == meta_mtime
+    if not module_0_done:  # it was interrupted after epoch 1: it resumed rather than starting over
+        log = (work / 'incubate_0' / 'train.out').read_text()
+        assert 'resumed epoch: 1' in log.lower().replace(',', ''), log[-3000:]
+
+    manifest = json.loads((work / 'manifest.json').read_text())
+    assert [p['name'] for p in manifest['phases']] == ['meta', 'incubate_0', 'incubate_1', 'incubate_2',
+                                                         'incubate_3', 'assemble', 'finetune']
+    assert all(p['status'] == 'done' for p in manifest['phases'])
+    for phase in manifest['phases']:
+        assert 0.0 <= phase['metrics']['accuracy/top1'] <= 100.0, phase
+    trained = [p for p in manifest['phases'] if p['name'] != 'assemble']
+    assert all(p['device_hours'] > 0 and p['images'] > 0 for p in trained)
+    assert manifest['cost']['device_hours'] == pytest.approx(sum(p['device_hours'] for p in manifest['phases']))
+    final = load_checkpoint(manifest['final']['checkpoint'])
+    assert final.kind == 'model' and final.arch['depths'] == [2, 2, 2, 2]
+    module = load_checkpoint(work / 'incubate_2' / 'module_2.pth')
+    assert module.kind == 'module' and module.module_idx == 2 and module.arch['depths'] == [2, 2, 2, 2]
+
+
+@pytest.mark.parametrize('role', ['target', 'hybrid'])
+def test_two_process_gloo_training(digits_root, tmp_path, role):
+    """torchrun --nproc_per_node 2 on the CPU trains the same config; the hybrid works under DDP."""
+    options = {**TINY_DIGITS_OPTIONS, **data_options(digits_root), 'train_cfg.max_epochs': 3,
+               'env_cfg.dist_cfg.backend': 'gloo'}
+    config = 'vit-digits-d16_e2e_60e_digits.py'
+    if role == 'hybrid':
+        meta = tmp_path / 'meta.pth'
+        save_checkpoint(network_checkpoint(build_meta_model('vit_tiny_test', img_size=16, patch_size=4), 'meta'), meta)
+        options.update({'model.role.module_idx': 1, 'model.role.meta_checkpoint': str(meta)})
+        config = 'vit-digits-d16_incubate_30e_digits.py'
+    work = tmp_path / 'ddp'
+    proc = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2', '--master_port=29533',
+                           'tools/train.py', str(CLS_CONFIGS / config), '--launcher', 'pytorch', '--work-dir', str(work),
+                           '--cfg-options', *cfg_words(options)], cwd=ROOT, env=tool_env(), capture_output=True,
+                          text=True, timeout=300)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-4000:]
+    assert 'x 2 device(s)' in log
+    cost = json.loads((work / 'cost.json').read_text())
+    assert cost['devices'] == 2
+    exported = work / ('module_1.pth' if role == 'hybrid' else 'model.pth')
+    assert load_checkpoint(exported).kind == ('module' if role == 'hybrid' else 'model')
+
+
+# --- bad input ------------------------------------------------------------------------------------
+
+
+def test_bad_data_roots_are_named(tmp_path):
+    with pytest.raises(DataLayoutError, match=r'nowhere: data root not found'):
+        ImageFolderDataset(str(tmp_path / 'nowhere'))
+    flat = tmp_path / 'flat'
+    (flat / 'train').mkdir(parents=True)
+    (flat / 'train' / 'img.png').write_bytes(b'')
+    with pytest.raises(DataLayoutError, match=r'flat/train: no class folders inside'):
+        ImageFolderDataset(str(flat))
+    data = _fake_imagenet(tmp_path / 'data')
+    (data / 'train' / 'n03').mkdir()
+    with pytest.raises(DataLayoutError, match=r'train/n03: empty class folder'):
+        ImageFolderDataset(str(data))
+    (data / 'train' / 'n03').rmdir()
+    (data / 'val' / 'n01' / '0.JPEG').write_bytes(b'not an image')
+    dataset = ImageFolderDataset(str(data), split='val', transform=dict(input_size=8))
+    with pytest.raises(OSError, match=r'val/n01/0\.JPEG: unreadable image'):
+        dataset[0]
+
+
+def test_pipeline_rejects_bad_inputs_before_training(digits_root, tmp_path):
+    config = str(CLS_CONFIGS / 'vit-digits-d16_incubation_30e+15e_digits.py')
+    with pytest.raises(PipelineError, match=r'missing/train: expected the ImageNet layout'):
+        IncubationPipeline(config, str(tmp_path / 'w1'), data_root=str(tmp_path / 'missing')).check_inputs()
+    with pytest.raises(Exception, match='module index 7 is out of range'):
+        IncubationPipeline(config, str(tmp_path / 'w2'), modules=[7])
+    wrong_meta = tmp_path / 'meta3.pth'
+    save_checkpoint(network_checkpoint(build_meta_model('vit_digits_depth16', depths=(8, 4, 4)), 'meta'), wrong_meta)
+    with pytest.raises(CheckpointError, match=r'meta3\.pth: the meta model has 3 modules'):
+        IncubationPipeline(config, str(tmp_path / 'w3'), meta=str(wrong_meta), data_root=str(digits_root)).check_inputs()
+    with pytest.raises(PipelineError, match='not a pipeline config'):
+        IncubationPipeline(str(CLS_CONFIGS / 'vit-digits-d16_e2e_60e_digits.py'), str(tmp_path / 'w4'))
+    assert not (tmp_path / 'w3' / 'meta').exists()
