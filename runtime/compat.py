@@ -12,6 +12,10 @@
 2. Atomic writes. mmengine writes checkpoints with a plain ``open(path, 'wb')``; a run killed
    mid-write leaves a torn file behind (and ``save_best`` removes the old best first). Local
    writes now go through a temporary file and a rename.
+3. Distributed training on CPUs (torchrun, gloo). mmengine calls ``torch.cuda.set_device`` in
+   ``init_dist`` and gives DDP ``device_ids=[LOCAL_RANK]`` whatever the device; both fail on a
+   machine without GPUs. Without CUDA the process group starts directly (``nccl`` falls back
+   to ``gloo``, with a warning), and a CPU module is wrapped with ``device_ids=None``.
 """
 from __future__ import annotations
 
@@ -19,10 +23,15 @@ import os
 import pickle
 import tempfile
 
+import warnings
+
+import mmengine.dist.utils as mm_dist_utils
 import numpy as np
 import torch
+import torch.distributed as torch_dist
 from mmengine.fileio.backends import LocalBackend
 from mmengine.logging.history_buffer import HistoryBuffer
+from mmengine.model.wrappers import MMDistributedDataParallel
 
 
 def _numpy_globals() -> list:
@@ -68,5 +77,29 @@ def _atomic_put(self: LocalBackend, obj: bytes, filepath) -> None:
         raise
 
 
+_init_dist_pytorch = mm_dist_utils._init_dist_pytorch
+
+
+def _init_dist_pytorch_cpu_aware(backend, init_backend='torch', **kwargs) -> None:
+    if torch.cuda.is_available() or init_backend != 'torch':
+        return _init_dist_pytorch(backend, init_backend=init_backend, **kwargs)
+    if backend == 'nccl':
+        warnings.warn('no CUDA device: NCCL cannot run, using the gloo backend', stacklevel=2)
+        backend = 'gloo'
+    torch_dist.init_process_group(backend=backend, **kwargs)
+
+
+_ddp_init = MMDistributedDataParallel.__init__
+
+
+def _ddp_init_cpu_aware(self, module, detect_anomalous_params: bool = False, **kwargs) -> None:
+    on_cpu = all(p.device.type == 'cpu' for p in module.parameters())
+    if on_cpu and kwargs.get('device_ids') is not None:
+        kwargs['device_ids'] = None  # DDP requires None for CPU modules
+    _ddp_init(self, module=module, detect_anomalous_params=detect_anomalous_params, **kwargs)
+
+
 allow_mmengine_checkpoint_types()
 LocalBackend.put = _atomic_put
+mm_dist_utils._init_dist_pytorch = _init_dist_pytorch_cpu_aware
+MMDistributedDataParallel.__init__ = _ddp_init_cpu_aware
