@@ -15,8 +15,16 @@ from __future__ import annotations
 
 from typing import Any, Dict, Mapping, Optional, Sequence, Union
 
-from .checkpoints import (Checkpoint, CheckpointError, PathLike, check_arch, check_state_shapes,
-                          load_checkpoint, load_module_checkpoints, to_network_state)
+from .checkpoints import (
+    Checkpoint,
+    CheckpointError,
+    PathLike,
+    check_arch,
+    check_state_shapes,
+    load_checkpoint,
+    load_module_checkpoints,
+    to_network_state,
+)
 from .division import Division
 from .presets import get_preset
 from .vit import IncubationViT

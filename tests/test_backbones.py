@@ -7,9 +7,23 @@ import pytest
 import timm
 import torch
 
-from backbones import (Checkpoint, CheckpointError, Division, DivisionError, assemble_model, build_hybrid_model,
-                       build_meta_model, build_model, convert_official, export_timm, load_checkpoint,
-                       module_checkpoint, network_checkpoint, save_checkpoint, timm_model_args)
+from backbones import (
+    Checkpoint,
+    CheckpointError,
+    Division,
+    DivisionError,
+    assemble_model,
+    build_hybrid_model,
+    build_meta_model,
+    build_model,
+    convert_official,
+    export_timm,
+    load_checkpoint,
+    module_checkpoint,
+    network_checkpoint,
+    save_checkpoint,
+    timm_model_args,
+)
 
 TINY = 'vit_tiny_test'  # depths (2, 2, 2, 2), width 32, 2 heads, patch 8, 32x32 input, 10 classes
 
