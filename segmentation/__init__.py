@@ -1,0 +1,23 @@
+"""ADE20K semantic segmentation with the incubated ViT in mmseg: configs, nothing mmseg lacks.
+
+mmseg already has everything a plain ViT needs on top of the backbone: ``MultiLevelNeck``
+(stride-16 maps resampled to strides 4-32), ``UPerHead``, ``FCNHead``, ``SegTTAModel`` for the
+multi-scale + flip test. The two pieces it lacks are shared with detection and live elsewhere:
+
+* ``backbones.IncubationViTBackbone`` (mmengine root ``MODELS``, found by mmseg's child
+  registry): the ViT with timm names, loading our exported / assembled checkpoints;
+* ``runtime.LayerDecayOptimWrapperConstructor``: mmseg's ``LayerDecayOptimizerConstructor``
+  reads BEiT names (``backbone.layers.N``), not ours (``backbone.vit.blocks.N``).
+
+Importing this package imports both (and ``runtime``'s torch >= 2.6 resume fix), so
+``custom_imports=dict(imports=['segmentation'])`` alone would do; the configs list all three
+for clarity. Configs: ``segmentation/configs`` (see docs/segmentation.md).
+"""
+import os.path as osp
+
+import backbones  # noqa: F401  (registers IncubationViTBackbone)
+import runtime  # noqa: F401  (layer-decay constructor, DeviceHoursHook, resume fix)
+
+CONFIG_DIR = osp.join(osp.dirname(osp.abspath(__file__)), 'configs')
+
+__all__ = ['CONFIG_DIR']
