@@ -18,14 +18,17 @@ def device_type() -> str:
     if torch.cuda.is_available():
         return torch.cuda.get_device_name(0)
     threads = torch.get_num_threads()
-    return f'cpu ({threads} thread{"s" if threads > 1 else ""} of {os.cpu_count()} cores)'
+    return f'cpu core-hours ({threads} thread{"s" if threads > 1 else ""}, {os.cpu_count()}-core machine)'
 
 
 @HOOKS.register_module()
 class DeviceHoursHook(Hook):
-    """Counts cumulative training cost: device-hours (wall clock x devices) and images seen.
+    """Counts cumulative training cost: device-hours and images seen.
 
-    The counters survive a resume (they travel in the checkpoint's ``meta``), are logged with
+    On GPUs a device-hour is wall clock x number of GPUs. On the CPU a device is one core and
+    its time is the training process's CPU time (``time.process_time``: core-hours): several
+    runs sharing the cores of one machine (``make demo`` runs E2E beside the pipeline) are then
+    not charged for each other's time slices, as wall clock would. The counters survive a resume (they travel in the checkpoint's ``meta``), are logged with
     every evaluation as ``cost/device_hours`` and ``cost/images`` (so each metric point in
     ``scalars.json`` carries the cost at which it was reached), and are written to
     ``WORK_DIR/cost.json`` together with the device type. Only training time is counted;
@@ -38,15 +41,16 @@ class DeviceHoursHook(Hook):
         self.device_hours = 0.0
         self.images = 0
         self._tick: Optional[float] = None
+        self._clock = time.perf_counter if torch.cuda.is_available() else time.process_time
 
     def _elapsed(self) -> None:
         if self._tick is not None:
-            now = time.perf_counter()
+            now = self._clock()
             self.device_hours += (now - self._tick) * get_world_size() / 3600.0
             self._tick = now
 
     def before_train_iter(self, runner, batch_idx: int, data_batch: Any = None) -> None:
-        self._tick = time.perf_counter()
+        self._tick = self._clock()
 
     def after_train_iter(self, runner, batch_idx: int, data_batch: Any = None, outputs=None) -> None:
         self._elapsed()
