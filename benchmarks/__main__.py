@@ -1,0 +1,44 @@
+"""``python -m benchmarks {report,speed,reproduce} ...``."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+from typing import List, Optional, Sequence, Tuple
+
+COMMANDS: List[Tuple[str, str, str]] = [
+    ('report', 'benchmarks.report', 'tables (Markdown, CSV, LaTeX) and curves (PNG, SVG) from work dirs'),
+    ('speed', 'benchmarks.speed', 'training-step time and peak memory: E2E, incubation, naive hybrid, timm'),
+    ('reproduce', 'benchmarks.reproduce', 'run a reproduction preset end to end'),
+]
+
+
+def available_commands() -> List[Tuple[str, str, str]]:
+    """``reproduce`` only where :mod:`benchmarks.reproduce` exists."""
+    return [c for c in COMMANDS if c[0] != 'reproduce' or importlib.util.find_spec(c[1]) is not None]
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The parser; only the chosen subcommand's module is imported (for its ``add_arguments``)."""
+    chosen = next((a for a in argv if not a.startswith('-')), None)
+    parser = argparse.ArgumentParser(prog='python -m benchmarks',
+                                     description='Deep Incubation benchmarks: reports, speed, reproduction')
+    sub = parser.add_subparsers(dest='command', required=True, metavar='{' + ','.join(
+        c[0] for c in available_commands()) + '}')
+    for name, module, help_text in available_commands():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module)
+        if name == chosen:
+            importlib.import_module(module).add_arguments(p)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(argv).parse_args(argv)
+    return int(importlib.import_module(args._module).run(args) or 0)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

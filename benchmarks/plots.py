@@ -1,0 +1,167 @@
+"""Efficiency curves (accuracy vs cumulative training cost) and incubation convergence curves."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from .runs import PRIMARY_METRIC, Run, is_schedule, norm_name
+from .tables import efficiency_pairs, speedup
+
+METRIC_LABELS = {'accuracy/top1': 'top-1 accuracy (%)', 'coco/bbox_mAP': 'box AP', 'mIoU': 'mIoU (%)'}
+FORMATS = ('png', 'svg')
+
+
+def _slug(*parts: str) -> str:
+    return '_'.join(re.sub(r'[^A-Za-z0-9.+-]+', '-', str(p)).strip('-') or 'x' for p in parts if p is not None)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use('Agg', force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, out_dir: Path, stem: str) -> List[Path]:
+    import matplotlib
+
+    paths = []
+    for fmt in FORMATS:
+        path = out_dir / f'{stem}.{fmt}'
+        # svg.fonttype 'none': text stays text in the SVG (searchable, smaller)
+        with matplotlib.rc_context({'svg.fonttype': 'none'}):
+            fig.savefig(path, format=fmt, dpi=120, bbox_inches='tight')
+        paths.append(path)
+    return paths
+
+
+def _device(runs: Sequence[Run]) -> str:
+    types = sorted({r.cost.get('device_type') for r in runs if r.cost.get('device_type')})
+    return f'; {", ".join(types)}' if types else ''
+
+
+def efficiency_groups(runs: Sequence[Run]) -> List[Tuple[Optional[Run], List[Run]]]:
+    """(E2E run, the incubation runs compared with it) for every efficiency plot."""
+    groups: Dict[int, Tuple[Optional[Run], List[Run]]] = {}
+    order: List[int] = []
+    for e2e, inc in efficiency_pairs(runs):
+        key = id(e2e) if e2e is not None else id(inc)
+        if key not in groups:
+            groups[key] = (e2e, [])
+            order.append(key)
+        if inc is not None:
+            groups[key][1].append(inc)
+    return [groups[k] for k in order]
+
+
+def plot_efficiency(e2e: Optional[Run], incs: Sequence[Run], out_dir: Path) -> List[Path]:
+    """Accuracy vs cumulative device-hours, one point per evaluation, speed-up annotated.
+
+    An incubation curve's points are its fine-tune evaluations at meta + incubations +
+    fine-tune-so-far device-hours (the assembled model before fine-tuning is in the convergence plot).
+    """
+    plt = _pyplot()
+    some = e2e or incs[0]
+    metric = PRIMARY_METRIC.get(some.task, 'accuracy/top1')
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    e2e_curve = e2e.curve(metric) if e2e else []
+    if e2e_curve:
+        xs, ys = zip(*e2e_curve)
+        ax.plot(xs, ys, 'o-', color='tab:gray', label=e2e.label)
+        ax.axhline(e2e_curve[-1][1], color='tab:gray', ls=':', lw=0.8)
+    notes = []
+    for i, inc in enumerate(incs):
+        curve = inc.curve(metric)
+        if not curve:
+            notes.append(f'{inc.label}: no evaluation yet')
+            continue
+        xs, ys = zip(*curve)
+        color = f'C{i % 10}'
+        ax.plot(xs, ys, 's-', color=color, label=inc.label)
+        if e2e_curve:
+            result = speedup(e2e_curve, curve)
+            if result.factor is not None:
+                ax.plot([result.reached_at], [result.target], '*', color=color, ms=12)
+                ax.annotate(f'{result.text()} less training', (result.reached_at, result.target),
+                            textcoords='offset points', xytext=(8, -14), color=color)
+            notes.append(f'{inc.label}: {result.text()} to reach E2E\'s {result.target:.2f}'
+                         if result.factor is not None else f'{inc.label}: E2E\'s {result.target:.2f} not reached')
+    ax.set_xlabel(f'cumulative training cost (device-hours{_device([r for r in [e2e, *incs] if r])})')
+    ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+    variant = e2e.variant if e2e else incs[0].variant
+    ax.set_title(f'{some.task} {some.model} {variant}'.strip() + ': accuracy vs training cost')
+    if notes:
+        ax.text(0.0, -0.16, '\n'.join(notes), transform=ax.transAxes, fontsize=8, va='top')
+    ax.grid(alpha=0.3)
+    ax.legend(loc='lower right', fontsize=8)
+    paths = _save(fig, out_dir, 'efficiency_' + _slug(some.task, some.model, variant))
+    plt.close(fig)
+    return paths
+
+
+def convergence_groups(runs: Sequence[Run]) -> List[Tuple[str, List[Run]]]:
+    """(name, incubation runs) whose fine-tuning is drawn together.
+
+    Runs compared with the same E2E run (same variant, or m+n schedules next to the one E2E
+    run) share a plot named after that E2E run's variant; unmatched m+n schedules of one task
+    and model share one named ``m+n``; any other unmatched run (a data subset, a resolution)
+    gets its own.
+    """
+    groups: Dict[Tuple, Tuple[str, List[Run]]] = {}
+    for e2e, incs in efficiency_groups(runs):
+        for inc in incs:
+            if not inc.own_curve():
+                continue
+            if e2e is not None:
+                key, name = ('e2e', id(e2e)), _slug(inc.task, inc.model, e2e.variant)
+            elif is_schedule(inc.variant):
+                key, name = (inc.task, norm_name(inc.model), 'm+n'), _slug(inc.task, inc.model, 'm+n')
+            else:
+                key = (inc.task, norm_name(inc.model), norm_name(inc.variant))
+                name = _slug(inc.task, inc.model, inc.variant)
+            groups.setdefault(key, (name, []))[1].append(inc)
+    return list(groups.values())
+
+
+def plot_convergence(name: str, incs: Sequence[Run], out_dir: Path) -> List[Path]:
+    """Fine-tune convergence of incubation schedules (m+n) vs fine-tune device-hours.
+
+    The assembled model's accuracy before fine-tuning (the manifest's ``assemble`` phase) is
+    drawn at zero fine-tune cost.
+    """
+    plt = _pyplot()
+    some = incs[0]
+    metric = PRIMARY_METRIC.get(some.task, 'accuracy/top1')
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for i, inc in enumerate(incs):
+        curve = inc.own_curve(metric)
+        xs, ys = zip(*curve)
+        assembled = next((p.metrics.get(metric) for p in inc.phases if p.name == 'assemble'), None)
+        if assembled is not None:
+            xs, ys = (0.0, *xs), (assembled, *ys)
+        label = inc.schedule or inc.variant or inc.name
+        ax.plot(xs, ys, 'o-', color=f'C{i % 10}', label=label if inc.status == 'done' else f'{label} ({inc.status})')
+    ax.set_xlabel(f'fine-tune cost (device-hours{_device(incs)})')
+    ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+    ax.set_title(f'{some.task} {some.model}: fine-tuning after incubation')
+    ax.grid(alpha=0.3)
+    ax.legend(loc='lower right', fontsize=8, title='variant (m+n: epochs)')
+    paths = _save(fig, out_dir, f'convergence_{name}')
+    plt.close(fig)
+    return paths
+
+
+def write_plots(runs: Sequence[Run], out_dir: Path) -> List[Path]:
+    """Every efficiency plot (an E2E run and the incubation runs compared with it) and convergence plot."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths: List[Path] = []
+    for e2e, incs in efficiency_groups(runs):
+        if any(r.curve() for r in [e2e, *incs] if r is not None):
+            paths += plot_efficiency(e2e, incs, out_dir)
+    for name, incs in convergence_groups(runs):
+        paths += plot_convergence(name, incs, out_dir)
+    return paths

@@ -1,0 +1,137 @@
+"""The small-scale reproduction behind ``make demo``: E2E vs Deep Incubation on real digits.
+
+scikit-learn's handwritten digits (real scans, shipped in its wheel) are written in the
+ImageNet folder layout, then the E2E baseline (``tools/train.py``) and the incubation pipeline
+(``tools/incubate.py``) train the same deep narrow ViT (16 blocks, width 64, K = 4) through the
+same configs mechanism as ImageNet. Both sides run at the same time on the machine's cores
+(the pipeline two incubations at a time), each process with one thread; on the CPU the cost of
+a run is its process CPU time (core-hours, see ``runtime.DeviceHoursHook``), so sharing the
+cores does not distort the comparison.
+
+Presets (the whole schedule of each side; ``--seeds`` repeats the pair):
+  cpu   E2E 45 epochs | meta 25, incubation 4 x 20, fine-tune 10   (fits `make demo`'s 10 minutes)
+  long  E2E 100 epochs | meta 100, incubation 4 x 50, fine-tune 25, seeds 0 1 2 (NOTES.md run B)
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import os.path as osp
+import shlex
+import subprocess
+import sys
+import threading
+import time
+from typing import Dict, List, Optional
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIGS = osp.join(ROOT, 'classification', 'configs')
+E2E_CONFIG = osp.join(CONFIGS, 'vit-digits-d16_e2e_60e_digits.py')
+PIPELINE_CONFIG = osp.join(CONFIGS, 'vit-digits-d16_incubation_30e+15e_digits.py')
+
+PRESETS: Dict[str, Dict] = {
+    'cpu': dict(e2e=45, meta=25, incubate=20, finetune=10, seeds=(0,), parallel=2),
+    'long': dict(e2e=100, meta=100, incubate=50, finetune=25, seeds=(0, 1, 2), parallel=2),
+    # a few epochs of each, for checking the command itself
+    'smoke': dict(e2e=3, meta=3, incubate=3, finetune=3, seeds=(0,), parallel=2),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--preset', choices=sorted(PRESETS), default='cpu')
+    parser.add_argument('--work-dir', default='work_dirs/demo')
+    parser.add_argument('--data-root', help='where the digits are written (default: WORK_DIR/data/digits)')
+    parser.add_argument('--seeds', type=int, nargs='+', help='override the preset\'s seeds')
+    parser.add_argument('--threads', type=int, default=1, help='CPU threads for each of the two sides')
+    parser.add_argument('--cfg-options', nargs='+', default=[], help='extra overrides for every run (key=value)')
+
+
+def _tail_progress(path: str) -> str:
+    if not osp.isfile(path):
+        return 'starting'
+    with open(path, errors='replace') as f:
+        for line in reversed(f.readlines()[-100:]):
+            if 'Epoch(' in line:
+                line = line.strip()
+                return line[line.index('Epoch('):][:150]
+    return 'starting'
+
+
+def _relay(proc: subprocess.Popen, prefix: str) -> None:
+    for line in proc.stdout:
+        print(f'{prefix}{line.rstrip()}', flush=True)
+
+
+def _commands(preset: Dict, seed: int, work: str, data: str, threads: int, extra: List[str]):
+    common = [f'randomness.seed={seed}', *extra]
+    roots = [f'{loader}.dataset.data_root={data}' for loader in ('train_dataloader', 'val_dataloader',
+                                                                  'test_dataloader')]
+    e2e_dir = osp.join(work, f'e2e_seed{seed}')
+    e2e = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), E2E_CONFIG, '--work-dir', e2e_dir, '--resume',
+           '--cfg-options', f'train_cfg.max_epochs={preset["e2e"]}', *roots, *common]
+    inc_dir = osp.join(work, f'incubation_seed{seed}')
+    incubation = [sys.executable, osp.join(ROOT, 'tools', 'incubate.py'), PIPELINE_CONFIG, '--work-dir', inc_dir,
+                  '--data-root', data, '--threads-per-worker', str(threads), '--parallel', str(preset['parallel']),
+                  '--meta-epochs', str(preset['meta']),
+                  '--incubate-epochs', str(preset['incubate']), '--finetune-epochs', str(preset['finetune']),
+                  '--cfg-options', *common]
+    return (e2e, e2e_dir), (incubation, inc_dir)
+
+
+def run_pair(preset: Dict, seed: int, work: str, data: str, threads: int, extra: List[str]) -> Dict[str, str]:
+    """E2E and incubation for one seed, side by side; returns their work dirs."""
+    (e2e_cmd, e2e_dir), (inc_cmd, inc_dir) = _commands(preset, seed, work, data, threads, extra)
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    os.makedirs(e2e_dir, exist_ok=True)
+    print(f'[demo] seed {seed}: E2E      -> {e2e_dir}/train.out\n[demo]   {shlex.join(e2e_cmd)}', flush=True)
+    print(f'[demo] seed {seed}: pipeline -> {inc_dir}\n[demo]   {shlex.join(inc_cmd)}', flush=True)
+    with open(osp.join(e2e_dir, 'train.out'), 'a') as e2e_log:
+        e2e = subprocess.Popen(e2e_cmd, stdout=e2e_log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+        inc = subprocess.Popen(inc_cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=ROOT, text=True)
+        relay = threading.Thread(target=_relay, args=(inc, '[demo] incubation | '), daemon=True)
+        relay.start()
+        try:
+            last = time.monotonic()
+            while e2e.poll() is None or inc.poll() is None:
+                time.sleep(1.0)
+                if e2e.poll() is None and time.monotonic() - last > 20:
+                    last = time.monotonic()
+                    print(f'[demo] e2e        | {_tail_progress(osp.join(e2e_dir, "train.out"))}', flush=True)
+        except KeyboardInterrupt:
+            e2e.terminate()
+            inc.terminate()
+            raise
+        relay.join(timeout=5)
+    if e2e.returncode != 0:
+        raise SystemExit(f'[demo] the E2E run failed; see {e2e_dir}/train.out (re-running resumes it)')
+    if inc.returncode != 0:
+        raise SystemExit('[demo] the incubation pipeline failed; see above (re-running resumes it)')
+    return dict(e2e=e2e_dir, incubation=inc_dir)
+
+
+def run(args: argparse.Namespace) -> int:
+    from classification.digits import write_digits
+
+    preset = dict(PRESETS[args.preset])
+    seeds = tuple(args.seeds) if args.seeds else preset['seeds']
+    work = osp.abspath(args.work_dir)
+    data = osp.abspath(args.data_root or osp.join(work, 'data', 'digits'))
+    start = time.monotonic()
+    print(f'[demo] preset {args.preset}: E2E {preset["e2e"]} epochs vs meta {preset["meta"]} + '
+          f'4 x {preset["incubate"]} incubation + {preset["finetune"]} fine-tune epochs; seeds {seeds}', flush=True)
+    print(f'[demo] writing scikit-learn digits to {write_digits(data)} (1,437 train / 360 val, 16x16)', flush=True)
+    runs: List[str] = []
+    for seed in seeds:
+        pair = run_pair(preset, seed, work, data, args.threads, list(args.cfg_options))
+        runs += [pair['e2e'], pair['incubation']]
+    print(f'[demo] training finished in {(time.monotonic() - start) / 60:.1f} minutes', flush=True)
+    return report(runs, osp.join(work, 'report'))
+
+
+def report(runs: List[str], out: str, title: Optional[str] = None) -> int:
+    from benchmarks.report import collect_runs, write_report
+    results = collect_runs(runs)
+    written = write_report(results, out)
+    print(written.get('markdown_text', ''), flush=True)
+    print(f'[demo] tables and plots in {out}', flush=True)
+    return 0

@@ -1,0 +1,393 @@
+"""``python -m benchmarks speed``: training-step time and peak memory, side by side in one run.
+
+Measured for one architecture and batch: our E2E step (:func:`backbones.build_model`), the
+incubation step of every module i (:func:`backbones.build_hybrid_model`: meta modules frozen,
+only module i in the optimizer), the same hybrid with every parameter requiring gradients (a
+naive implementation: all weight gradients computed, only module i optimised), and timm's own
+ViT E2E step. Every step is forward + cross-entropy + backward + AdamW step + zero_grad.
+
+How: all models are built once. Each runs one step on a single sample under
+:class:`torch.utils.flop_counter.FlopCounterMode`, which counts the forward+backward FLOPs
+(every counted op - matmuls, attention, the patch-embedding convolution - is linear in the
+batch, so the batch's FLOPs are ``batch`` times that; the test checks it), then ``warmup``
+untimed steps and one step for peak memory at the real batch, then ``steps`` timed rounds
+interleaved across the models (one step of each in turn, the order reversed every other round)
+so that drifts of a shared machine hit all of them alike; the median is reported. Peak memory: on CUDA
+``torch.cuda.max_memory_allocated`` during the step minus what the *other* models hold (so it
+is this model's parameters, optimizer state, gradients, activations and temporaries); on the
+CPU the same quantity counted tensor by tensor (:class:`LiveTensorTracker`: resident
+parameters, gradients and optimizer state plus the peak of the storages allocated during the
+step; torch keeps no CPU peak statistic, and RSS would mix in allocator caching).
+
+Targets (reported, never asserted): our E2E within 5% of timm's; each incubation step at most
+1.1x its FLOP-predicted share of the E2E step and faster than the naive hybrid; incubation peak
+memory below the naive hybrid's.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+E2E_TIME_TOLERANCE = 1.05
+FLOP_SHARE_TOLERANCE = 1.1
+MiB = 2 ** 20
+
+
+def _sdpa_cpu_formulas() -> Dict[Any, Callable]:
+    """FLOP formulas for the CPU flash-attention kernels, which FlopCounterMode does not know."""
+    import torch
+    from torch.utils.flop_counter import sdpa_backward_flop_count, sdpa_flop_count
+
+    aten = torch.ops.aten
+    mapping: Dict[Any, Callable] = {}
+    if hasattr(aten, '_scaled_dot_product_flash_attention_for_cpu'):
+        def forward(query, key, value, *args, out_shape=None, **kwargs):
+            return sdpa_flop_count(query, key, value)
+
+        mapping[aten._scaled_dot_product_flash_attention_for_cpu] = forward
+    if hasattr(aten, '_scaled_dot_product_flash_attention_for_cpu_backward'):
+        def backward(grad_out, query, key, value, *args, out_shape=None, **kwargs):
+            return sdpa_backward_flop_count(grad_out, query, key, value)
+
+        mapping[aten._scaled_dot_product_flash_attention_for_cpu_backward] = backward
+    return mapping
+
+
+class _Config:
+    """One model being measured, with its optimizer."""
+
+    def __init__(self, name: str, label: str, model, params: Sequence, kind: str, module_idx: Optional[int] = None):
+        import torch
+
+        self.name, self.label, self.kind, self.module_idx = name, label, kind, module_idx
+        self.model = model
+        self.optimizer = torch.optim.AdamW(list(params), lr=1e-4, weight_decay=0.05)
+        self.trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        self.optimized = sum(p.numel() for g in self.optimizer.param_groups for p in g['params'])
+        self.total_params = sum(p.numel() for p in model.parameters())
+        self.times: List[float] = []
+        self.flops: Optional[int] = None
+        self.peak_bytes: Optional[int] = None
+
+    def resident_bytes(self) -> int:
+        """Parameters, buffers, gradients and optimizer state this model holds between steps."""
+        import torch
+
+        seen = set()
+        total = 0
+        tensors = list(self.model.parameters()) + list(self.model.buffers())
+        tensors += [p.grad for p in self.model.parameters() if p.grad is not None]
+        for state in self.optimizer.state.values():
+            tensors += [v for v in state.values() if isinstance(v, torch.Tensor)]
+        for t in tensors:
+            key = (t.untyped_storage().data_ptr(), t.device)
+            if key not in seen:
+                seen.add(key)
+                total += t.untyped_storage().nbytes()
+        return total
+
+
+def _build_configs(arch: str, device, meta_dir: Path, modules: Optional[Sequence[int]], include_timm: bool,
+                   include_naive: bool) -> List[_Config]:
+    import timm
+
+    from backbones import (
+        build_hybrid_model,
+        build_meta_model,
+        build_model,
+        network_checkpoint,
+        save_checkpoint,
+        timm_model_args,
+    )
+
+    ours = build_model(arch)
+    configs = [_Config('e2e', 'E2E (ours)', ours, ours.parameters(), 'e2e')]
+    if include_timm:
+        args = timm_model_args(ours.arch_config())
+        reference = timm.create_model(args.pop('model_name'), pretrained=False, **args)
+        configs.append(_Config('timm', 'E2E (timm)', reference, reference.parameters(), 'timm'))
+    meta_path = meta_dir / 'meta.pth'
+    save_checkpoint(network_checkpoint(build_meta_model(arch), kind='meta'), meta_path)
+    for i in (range(ours.division.num_modules) if modules is None else modules):
+        hybrid = build_hybrid_model(arch, i, meta_path)
+        configs.append(_Config(f'incubation_{i}', f'incubation, module {i}', hybrid,
+                               [p for p in hybrid.parameters() if p.requires_grad], 'incubation', i))
+        if include_naive:
+            naive = build_hybrid_model(arch, i, meta_path)
+            for p in naive.parameters():
+                p.requires_grad_(True)
+            configs.append(_Config(f'naive_{i}', f'naive hybrid, module {i}', naive,
+                                   [p for _, p in naive.module_parameters(i)], 'naive', i))
+    for config in configs:
+        config.model.to(device).train()
+    return configs
+
+
+def _step(config: _Config, x, y, autocast) -> None:
+    import torch.nn.functional as F
+
+    with autocast():
+        loss = F.cross_entropy(config.model(x), y)
+    loss.backward()
+    config.optimizer.step()
+    config.optimizer.zero_grad(set_to_none=True)
+    config.model.zero_grad(set_to_none=True)  # the naive hybrid's non-optimised gradients too
+
+
+def _peak_memory(config: _Config, x, y, autocast, device) -> Optional[int]:
+    import torch
+
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+        others = torch.cuda.memory_allocated(device) - config.resident_bytes()
+        torch.cuda.reset_peak_memory_stats(device)
+        _step(config, x, y, autocast)
+        torch.cuda.synchronize(device)
+        return torch.cuda.max_memory_allocated(device) - others
+    tracker = LiveTensorTracker()
+    with tracker:
+        _step(config, x, y, autocast)
+    return config.resident_bytes() + tracker.peak
+
+
+class LiveTensorTracker:
+    """Peak bytes of tensor storage allocated inside the ``with`` block and alive at once.
+
+    A :class:`~torch.utils._python_dispatch.TorchDispatchMode` sees every op's outputs; each new
+    storage is counted until it is freed (a ``weakref.finalize`` on the storage, whose Python
+    object lives as long as the storage itself). This is the device-independent stand-in for
+    ``torch.cuda.max_memory_allocated`` on the CPU, where torch keeps no peak statistic; it
+    counts tensor bytes, not allocator caching or fragmentation.
+    """
+
+    def __init__(self) -> None:
+        self.live: Dict[int, int] = {}
+        self.current = 0
+        self.peak = 0
+        self._mode = None
+
+    def _track(self, tensor) -> None:
+        import weakref
+
+        storage = tensor.untyped_storage()
+        key = storage._cdata
+        if key in self.live:
+            return
+        nbytes = storage.nbytes()
+        self.live[key] = nbytes
+        self.current += nbytes
+        self.peak = max(self.peak, self.current)
+        weakref.finalize(storage, self._free, key)
+
+    def _free(self, key: int) -> None:
+        self.current -= self.live.pop(key, 0)
+
+    def __enter__(self) -> 'LiveTensorTracker':
+        import torch
+        from torch.utils._python_dispatch import TorchDispatchMode
+        from torch.utils._pytree import tree_map_only
+
+        tracker = self
+
+        class _Mode(TorchDispatchMode):
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                out = func(*args, **(kwargs or {}))
+                tree_map_only(torch.Tensor, tracker._track, out)
+                return out
+
+        self._mode = _Mode()
+        self._mode.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._mode.__exit__(*exc)
+        self._mode = None
+
+
+def train_step_flops(config: _Config, x, y, autocast=nullcontext) -> int:
+    """Forward + backward FLOPs of one training step on ``x`` (the optimizer step is not counted)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False, custom_mapping=_sdpa_cpu_formulas())
+    with counter:
+        _step(config, x, y, autocast)
+    return int(counter.get_total_flops())
+
+
+def measure(arch: str = 'vit_base_patch16_224', batch: int = 32, device: Optional[str] = None, steps: int = 10,
+            warmup: int = 1, amp: Optional[str] = None, modules: Optional[Sequence[int]] = None,
+            include_timm: bool = True, include_naive: bool = True, seed: int = 0,
+            log: Optional[Callable[[str], None]] = None) -> Dict[str, Any]:
+    """Measure every configuration; returns a JSON-able dict (``rows`` and ``targets``)."""
+    import torch
+
+    device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    if steps < 1 or warmup < 0:
+        raise ValueError(f'speed needs at least one timed step and no negative warm-up (steps={steps}, '
+                         f'warmup={warmup})')
+    if amp not in (None, 'bf16', 'fp16'):
+        raise ValueError(f'--amp must be bf16 or fp16, got {amp!r}')
+    dtype = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(amp or '')
+
+    def autocast():
+        return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
+
+    log = log or (lambda _msg: None)
+    torch.manual_seed(seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        configs = _build_configs(arch, device, Path(tmp), modules, include_timm, include_naive)
+    e2e = configs[0].model
+    img = e2e.patch_embed.img_size
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, e2e.patch_embed.proj.in_channels, *img, generator=gen).to(device)
+    y = torch.randint(0, max(e2e.num_classes, 1), (batch,), generator=gen).to(device)
+
+    def sync():
+        if device.type == 'cuda':
+            torch.cuda.synchronize(device)
+
+    log(f'speed: {arch}, batch {batch}, {device}, amp {amp or "off"}: {len(configs)} steps to compare')
+    for config in configs:
+        config.flops = batch * train_step_flops(config, x[:1], y[:1], autocast)
+    log('speed: FLOPs counted')
+    for _ in range(warmup):
+        for config in configs:
+            _step(config, x, y, autocast)
+    for config in configs:
+        config.peak_bytes = _peak_memory(config, x, y, autocast, device)
+    log('speed: warm-up and memory done')
+    for rep in range(steps):
+        order = configs if rep % 2 == 0 else list(reversed(configs))
+        for config in order:
+            sync()
+            start = time.perf_counter()
+            _step(config, x, y, autocast)
+            sync()
+            config.times.append(time.perf_counter() - start)
+        log(f'speed: round {rep + 1}/{steps} done')
+
+    base = configs[0]
+    base_time = statistics.median(base.times)
+    rows = []
+    for config in configs:
+        median = statistics.median(config.times)
+        flop_ratio = config.flops / base.flops if base.flops else None
+        time_ratio = median / base_time
+        rows.append(dict(
+            name=config.name, label=config.label, kind=config.kind, module_idx=config.module_idx,
+            params=config.total_params, trainable_params=config.trainable, optimized_params=config.optimized,
+            time_ms=median * 1e3, time_min_ms=min(config.times) * 1e3, time_max_ms=max(config.times) * 1e3,
+            time_ratio=time_ratio, flops=config.flops, flop_ratio=flop_ratio,
+            time_over_flop_share=time_ratio / flop_ratio if flop_ratio else None,
+            peak_memory_mib=None if config.peak_bytes is None else config.peak_bytes / MiB))
+    result = dict(arch=arch, batch=batch, device=str(device), device_name=_device_name(device), amp=amp or 'off',
+                  steps=steps, warmup=warmup, torch=torch.__version__, threads=torch.get_num_threads(),
+                  memory_method=('torch.cuda.max_memory_allocated minus the other models\' memory'
+                                 if device.type == 'cuda' else 'live tensor bytes (dispatch-mode accounting)'),
+                  rows=rows)
+    result['targets'] = check_targets(rows)
+    return result
+
+
+def _device_name(device) -> str:
+    import os
+
+    import torch
+
+    if device.type == 'cuda':
+        return torch.cuda.get_device_name(device)
+    return f'cpu ({os.cpu_count()} cores, {torch.get_num_threads()} threads)'
+
+
+def check_targets(rows: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """The issue's targets, each with the measured value and whether it is met (None: not measurable)."""
+    by_name = {r['name']: r for r in rows}
+    targets = []
+    ours, timm_row = by_name.get('e2e'), by_name.get('timm')
+    if ours and timm_row:
+        ratio = ours['time_ms'] / timm_row['time_ms']
+        targets.append(dict(target='E2E (ours) within 5% of E2E (timm)', measured=f'{ratio:.3f}x timm',
+                            met=ratio <= E2E_TIME_TOLERANCE))
+    for row in rows:
+        if row['kind'] != 'incubation':
+            continue
+        i = row['module_idx']
+        share = row['time_over_flop_share']
+        targets.append(dict(target=f'incubation {i} <= {FLOP_SHARE_TOLERANCE}x its FLOP share of E2E',
+                            measured=None if share is None else f'{share:.3f}x',
+                            met=None if share is None else share <= FLOP_SHARE_TOLERANCE))
+        naive = by_name.get(f'naive_{i}')
+        if naive:
+            ratio = row['time_ms'] / naive['time_ms']
+            targets.append(dict(target=f'incubation {i} faster than naive hybrid {i}', measured=f'{ratio:.3f}x naive',
+                                met=ratio < 1.0))
+            if row['peak_memory_mib'] is not None and naive['peak_memory_mib'] is not None:
+                mem = row['peak_memory_mib'] / naive['peak_memory_mib']
+                targets.append(dict(target=f'incubation {i} peak memory below naive hybrid {i}',
+                                    measured=f'{mem:.3f}x naive', met=mem < 1.0))
+            else:
+                targets.append(dict(target=f'incubation {i} peak memory below naive hybrid {i}',
+                                    measured='n/a', met=None))
+    return targets
+
+
+def _num(value: Optional[float], fmt: str) -> str:
+    return 'n/a' if value is None else format(value, fmt)
+
+
+def format_table(result: Dict[str, Any]) -> str:
+    """The measurement as Markdown: one row per step, then the targets."""
+    lines = [f'Training step of `{result["arch"]}`, batch {result["batch"]}, {result["device_name"]}, '
+             f'amp {result["amp"]}; median of {result["steps"]} interleaved rounds after {result["warmup"]} warm-up '
+             'step(s) and the memory step; '
+             f'torch {result["torch"]}; peak memory: {result["memory_method"]}.', '',
+             '| step | params (M) | optimised (M) | time (ms) | min–max (ms) | ratio to E2E | train GFLOPs '
+             '| FLOP-predicted ratio | time / FLOP share | peak memory (MiB) |',
+             '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
+    for r in result['rows']:
+        lines.append(' | '.join([
+            f'| {r["label"]}', f'{r["params"] / 1e6:.2f}', f'{r["optimized_params"] / 1e6:.2f}',
+            f'{r["time_ms"]:.1f}', f'{r["time_min_ms"]:.1f}–{r["time_max_ms"]:.1f}', f'{r["time_ratio"]:.3f}',
+            _num(None if r['flops'] is None else r['flops'] / 1e9, '.3f'), _num(r['flop_ratio'], '.3f'),
+            _num(r['time_over_flop_share'], '.3f'), _num(r['peak_memory_mib'], '.1f')]) + ' |')
+    lines += ['', '| target | measured | met |', '|---|---:|---|']
+    for t in result['targets']:
+        met = 'n/a' if t['met'] is None else ('yes' if t['met'] else 'no')
+        lines.append(f'| {t["target"]} | {t["measured"] or "n/a"} | {met} |')
+    if result['device'].startswith('cpu'):
+        lines += ['', 'CPU timings: a shared CPU is noisy; the targets are meant for a GPU.']
+    return '\n'.join(lines) + '\n'
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--arch', default='vit_base_patch16_224', help='a backbones preset (e.g. vit_tiny_test)')
+    parser.add_argument('--batch', type=int, default=32)
+    parser.add_argument('--device', default=None, help='cuda or cpu (default: cuda if available)')
+    parser.add_argument('--steps', type=int, default=10, help='timed steps per configuration (median reported)')
+    parser.add_argument('--warmup', type=int, default=1,
+                        help='untimed steps per configuration before the memory step and the timed rounds')
+    parser.add_argument('--amp', choices=['bf16', 'fp16'], default=None, help='autocast dtype (default: fp32)')
+    parser.add_argument('--modules', type=int, nargs='+', default=None, help='only these module indices')
+    parser.add_argument('--no-timm', action='store_true', help='skip timm\'s model')
+    parser.add_argument('--no-naive', action='store_true', help='skip the naive hybrids')
+    parser.add_argument('--json', default=None, metavar='PATH', help='also write the measurement as JSON')
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    result = measure(arch=args.arch, batch=args.batch, device=args.device, steps=args.steps, warmup=args.warmup,
+                     amp=args.amp, modules=args.modules, include_timm=not args.no_timm,
+                     include_naive=not args.no_naive, log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    print(format_table(result))
+    if args.json:
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result, indent=2))
+    return 0

@@ -1,0 +1,461 @@
+"""Tables of runs vs the paper, rendered as Markdown, CSV and LaTeX.
+
+A :class:`Table` holds typed cells (:class:`Cell`), so every format renders the same value:
+Markdown and LaTeX show a missing value as ``–`` (and a not-applicable one as an empty cell),
+CSV leaves both empty and writes numbers unformatted (6 significant digits).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from .reference import find_reference, load_reference, reference_cost, reference_for, reference_value
+from .runs import CLASSIFICATION_TASKS, PRIMARY_METRIC, Run, match_e2e, norm_name
+
+MISSING = '–'
+
+TASK_TITLES = {'imagenet': 'ImageNet-1K', 'cifar100': 'CIFAR-100', 'digits': 'digits (scikit-learn)',
+               'coco': 'COCO 2017 (Mask R-CNN)', 'ade20k': 'ADE20K (UperNet)'}
+# (metric key, column label) per task, in the paper's column order.
+CLASSIFICATION_METRICS = [('accuracy/top1', 'top-1'), ('accuracy/top5', 'top-5')]
+TASK_METRICS: Dict[str, List[Tuple[str, str]]] = {
+    'imagenet': CLASSIFICATION_METRICS, 'cifar100': CLASSIFICATION_METRICS, 'digits': CLASSIFICATION_METRICS,
+    'coco': [('coco/bbox_mAP', 'APb'), ('coco/bbox_mAP_50', 'APb50'), ('coco/bbox_mAP_75', 'APb75'),
+             ('coco/segm_mAP', 'APm'), ('coco/segm_mAP_50', 'APm50'), ('coco/segm_mAP_75', 'APm75')],
+    'ade20k': [('mAcc', 'mAcc'), ('mIoU', 'mIoU'), ('mIoU-ms', 'mIoU-ms')],
+}
+VARIANT_LABEL = {'coco': 'schedule', 'ade20k': 'schedule'}
+PHASE_ORDER = ('train', 'meta', 'incubate', 'assemble', 'finetune')
+DELTA_LABEL = 'Δ (incubation − E2E)'
+
+
+@dataclass
+class Cell:
+    """A value and how to show it. Kinds: ``text``; ``metric`` (ours, 2 decimals); ``delta``
+    (signed, 2 decimals); ``ref`` / ``refdelta`` (the paper's metric as printed there, at least
+    one decimal); ``cost`` / ``costdelta`` (the paper's GPU-hours); ``hours`` / ``hoursdelta``
+    (our device-hours, see :func:`format_hours`); ``ratio`` (``1.23x``); ``int``.
+    ``value=None`` is a missing value (``–``), unless ``kind='na'`` (not applicable: empty)."""
+
+    value: Any
+    kind: str = 'text'
+
+    @property
+    def missing(self) -> bool:
+        return self.value is None and self.kind != 'na'
+
+    def text(self) -> str:
+        if self.kind == 'na':
+            return ''
+        if self.value is None:
+            return MISSING
+        v = self.value
+        if self.kind == 'metric':
+            return f'{v:.2f}'
+        if self.kind in ('ref', 'refdelta'):
+            text = f'{round(float(v), 3):{"+" if self.kind == "refdelta" else ""}g}'
+            return text if '.' in text or 'e' in text else text + '.0'
+        if self.kind in ('cost', 'costdelta'):
+            return f'{round(float(v), 3):{"+" if self.kind == "costdelta" else ""}g}'
+        if self.kind == 'delta':
+            return f'{v:+.2f}'
+        if self.kind == 'hours':
+            return format_hours(v)
+        if self.kind == 'hoursdelta':
+            return ('-' if v < 0 else '+') + format_hours(abs(v))
+        if self.kind == 'ratio':
+            return f'{v:.2f}x'
+        if self.kind == 'int':
+            return f'{int(v):d}'
+        return str(v)
+
+    def csv(self) -> str:
+        if self.value is None:
+            return ''
+        if isinstance(self.value, float):
+            return f'{self.value:.6g}'
+        return str(self.value)
+
+
+def format_hours(hours: float) -> str:
+    """Device-hours: ``2720``, ``12.35``, ``0.500``, ``0.082``, ``0.0031``, ``0``, ``3.44e-06`` (tiny runs)."""
+    hours = float(hours)
+    if hours == 0:
+        return '0'
+    if abs(hours) >= 100:
+        return f'{hours:.0f}'
+    if abs(hours) >= 1:
+        return f'{hours:.2f}'
+    if abs(hours) >= 0.01:
+        return f'{hours:.3f}'
+    if abs(hours) >= 0.001:
+        return f'{hours:.4f}'
+    return f'{hours:.2e}'
+
+
+@dataclass
+class Table:
+    """A titled table: ``columns`` (``align`` 'l' or 'r' each) and rows of :class:`Cell`."""
+
+    name: str
+    title: str
+    columns: List[str]
+    rows: List[List[Cell]] = field(default_factory=list)
+    align: List[str] = field(default_factory=list)
+    notes: List[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.align:
+            self.align = ['l'] * len(self.columns)
+
+    def add(self, cells: Sequence[Cell]) -> None:
+        if len(cells) != len(self.columns):
+            raise ValueError(f'{self.name}: row of {len(cells)} cells for {len(self.columns)} columns')
+        self.rows.append(list(cells))
+
+    def cell(self, row: int, column: str) -> Cell:
+        return self.rows[row][self.columns.index(column)]
+
+    def to_markdown(self, title: bool = True) -> str:
+        def esc(text: str) -> str:
+            return text.replace('|', '\\|')
+
+        lines = [f'### {self.title}', ''] if title else []
+        lines.append('| ' + ' | '.join(esc(c) for c in self.columns) + ' |')
+        lines.append('|' + '|'.join('---:' if a == 'r' else '---' for a in self.align) + '|')
+        for row in self.rows:
+            lines.append('| ' + ' | '.join(esc(c.text()) for c in row) + ' |')
+        if self.notes:
+            lines.append('')
+            lines.extend(f'- {note}' for note in self.notes)
+        return '\n'.join(lines) + '\n'
+
+    def to_csv(self) -> str:
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator='\n')
+        writer.writerow(self.columns)
+        for row in self.rows:
+            writer.writerow([c.csv() for c in row])
+        return buf.getvalue()
+
+    def to_latex(self) -> str:
+        lines = ['% ' + self.title, '\\begin{tabular}{' + ''.join(self.align) + '}', '\\toprule',
+                 ' & '.join(latex_escape(c) for c in self.columns) + ' \\\\', '\\midrule']
+        for row in self.rows:
+            lines.append(' & '.join(latex_escape(c.text()) for c in row) + ' \\\\')
+        lines += ['\\bottomrule', '\\end{tabular}']
+        return '\n'.join(lines) + '\n'
+
+
+_LATEX = {'\\': r'\textbackslash{}', '&': r'\&', '%': r'\%', '$': r'\$', '#': r'\#', '_': r'\_', '{': r'\{',
+          '}': r'\}', '~': r'\textasciitilde{}', '^': r'\textasciicircum{}', '–': '--', '−': '$-$',
+          'Δ': r'$\Delta$', '×': r'$\times$', '≥': r'$\geq$'}
+
+
+def latex_escape(text: str) -> str:
+    return ''.join(_LATEX.get(ch, ch) for ch in text)
+
+
+# --- grouping ------------------------------------------------------------------------------
+
+
+def _groups(runs: Sequence[Run]) -> List[Tuple[Tuple[str, ...], List[Run], List[Run]]]:
+    """(key, E2E runs, incubation runs) per pairing key, in the order the keys first appear."""
+    order: List[Tuple[str, ...]] = []
+    by_key: Dict[Tuple[str, ...], Tuple[List[Run], List[Run]]] = {}
+    for run in runs:
+        if run.key not in by_key:
+            order.append(run.key)
+            by_key[run.key] = ([], [])
+        by_key[run.key][0 if run.method == 'e2e' else 1].append(run)
+    return [(key, *by_key[key]) for key in order]
+
+
+@dataclass
+class _Row:
+    """One row of a group: an E2E or incubation run (None: no run), or a Δ between two."""
+
+    kind: str  # 'e2e', 'incubation' or 'delta'
+    label: str
+    run: Optional[Run] = None
+    e2e: Optional[Run] = None  # for 'delta'
+    inc: Optional[Run] = None  # for 'delta'
+    entry: Optional[Dict[str, Any]] = None  # the paper's entry (for 'delta': the incubation side's)
+    e2e_entry: Optional[Dict[str, Any]] = None  # for 'delta'
+
+
+def _group_rows(e2e_runs: List[Run], inc_runs: List[Run], task: str, model: str, variant: str,
+                reference: Dict[str, Any]) -> List[_Row]:
+    """E2E row(s), incubation row(s) (``no run`` placeholders if absent), one Δ per incubation run.
+
+    Several incubation runs of one variant (m+n schedules) are told apart by their schedule,
+    or by their directory name when that is not enough; Δ is always against the first E2E run.
+    """
+    default = find_reference(task, model, variant, reference)
+
+    def labelled(method: str, group: List[Run]) -> List[Tuple[str, Optional[Run]]]:
+        if not group:
+            return [('E2E' if method == 'e2e' else 'incubation', None)]
+        labels = [r.method_label for r in group]
+        return [(f'{lab} [{r.name}]' if labels.count(lab) > 1 else lab, r) for lab, r in zip(labels, group)]
+
+    rows: List[_Row] = []
+    for method, group in (('e2e', e2e_runs), ('incubation', inc_runs)):
+        for label, run in labelled(method, group):
+            rows.append(_Row(method, label, run=run, entry=reference_for(run, reference) if run else default))
+    e2e = e2e_runs[0] if e2e_runs else None
+    e2e_entry = reference_for(e2e, reference) if e2e else default
+    incs = labelled('incubation', inc_runs)
+    for label, inc in incs:
+        delta = DELTA_LABEL if len(incs) == 1 else f'Δ ({label} − E2E)'
+        rows.append(_Row('delta', delta, e2e=e2e, inc=inc, entry=reference_for(inc, reference) if inc else default,
+                         e2e_entry=e2e_entry))
+    return rows
+
+
+def _status(run: Optional[Run]) -> str:
+    if run is None:
+        return 'no run'
+    return run.status + (f': {run.status_detail}' if run.status_detail else '')
+
+
+def _delta_status(e2e: Optional[Run], inc: Optional[Run]) -> Optional[str]:
+    if e2e is None or inc is None:
+        return None
+    return 'done' if e2e.status == inc.status == 'done' else 'partial'
+
+
+def _sub(a: Optional[float], b: Optional[float]) -> Optional[float]:
+    return None if a is None or b is None else a - b
+
+
+def _display(runs: Sequence[Run], attr: str) -> str:
+    return getattr(runs[0], attr) if runs else ''
+
+
+def metric_table(task: str, runs: Sequence[Run], reference: Optional[Dict[str, Any]] = None) -> Table:
+    """One task's table: per (model, variant) E2E, incubation and Δ rows; each metric next to the paper's."""
+    reference = reference or load_reference()
+    runs = [r for r in runs if r.task == task]
+    metrics = TASK_METRICS.get(task) or [(k, k) for k in sorted({k for r in runs for k in r.metrics})]
+    columns = ['model', VARIANT_LABEL.get(task, 'variant'), 'method', 'status']
+    for _, label in metrics:
+        columns += [label, f'{label} (paper)']
+    pretrain = task == 'ade20k'
+    if pretrain:
+        columns.append('pre-training GPU-h (paper)')
+    table = Table(task, f'{TASK_TITLES.get(task, task)}: incubation vs E2E', columns,
+                  align=['l'] * 4 + ['r'] * (len(columns) - 4))
+    for _key, e2e_runs, inc_runs in _groups(runs):
+        members = e2e_runs + inc_runs
+        model, variant = _display(members, 'model'), _display(members, 'variant')
+        for row in _group_rows(e2e_runs, inc_runs, task, model, variant, reference):
+            if row.kind == 'delta':
+                cells = [Cell(model), Cell(variant), Cell(row.label), Cell(_delta_status(row.e2e, row.inc))]
+                for metric, _ in metrics:
+                    ours = _sub(row.inc.metrics.get(metric) if row.inc else None,
+                                row.e2e.metrics.get(metric) if row.e2e else None)
+                    paper = _sub(reference_value(row.entry, 'incubation', metric),
+                                 reference_value(row.e2e_entry, 'e2e', metric))
+                    cells += [Cell(ours, 'delta'), Cell(paper, 'refdelta')]
+                if pretrain:
+                    cells.append(Cell(_sub(reference_cost(row.entry, 'incubation', 'pretrain_cost'),
+                                           reference_cost(row.e2e_entry, 'e2e', 'pretrain_cost')), 'costdelta'))
+            else:
+                run = row.run
+                cells = [Cell(model), Cell(variant), Cell(row.label), Cell(_status(run))]
+                for metric, _ in metrics:
+                    cells += [Cell(run.metrics.get(metric) if run else None, 'metric'),
+                              Cell(reference_value(row.entry, row.kind, metric), 'ref')]
+                if pretrain:
+                    cells.append(Cell(reference_cost(row.entry, row.kind, 'pretrain_cost'), 'cost'))
+            table.add(cells)
+    if task == 'coco':
+        table.notes.append('COCO AP from mmdet CocoMetric, shown x100 like the paper.')
+    if task == 'ade20k':
+        table.notes.append('mIoU-ms: multi-scale + flip test (tools/test.py --tta).')
+    table.notes.append('Paper numbers: Deep Incubation (ICCV 2023); E2E = the DeiT recipe. '
+                       'Missing values are shown as –.')
+    return table
+
+
+def _phase_columns(runs: Sequence[Run]) -> List[str]:
+    names: List[str] = []
+    for run in runs:
+        for name in run.cost.get('by_phase', {}):
+            if name not in names:
+                names.append(name)
+
+    def rank(name: str) -> Tuple[int, str]:
+        for i, prefix in enumerate(PHASE_ORDER):
+            if name.startswith(prefix):
+                return i, name
+        return len(PHASE_ORDER), name
+
+    return sorted(names, key=rank)
+
+
+def cost_table(runs: Sequence[Run], reference: Optional[Dict[str, Any]] = None) -> Table:
+    """Training cost: device-hours per phase and in total, wall clock with parallel incubations, images."""
+    reference = reference or load_reference()
+    runs = [r for r in runs if r.kind != 'test']
+    phases = _phase_columns(runs)
+    columns = (['task', 'model', 'variant', 'method', 'status', 'device'] + [f'{p} (h)' for p in phases]
+               + ['total (h)', 'wall, parallel (h)', 'images', 'ratio to E2E', 'total (paper, GPU-h)',
+                  'ratio (paper)'])
+    table = Table('cost', 'Training cost (device-hours)', columns, align=['l'] * 6 + ['r'] * (len(columns) - 6))
+    for key, e2e_runs, inc_runs in _groups(runs):
+        members = e2e_runs + inc_runs
+        task, model, variant = key[0], _display(members, 'model'), _display(members, 'variant')
+        e2e = e2e_runs[0] if e2e_runs else None
+        e2e_total = e2e.cost.get('total') if e2e else None
+        # ADE20K's paper cost is the ImageNet pre-training's (in the ade20k table), not this run's
+        paper_cost = (lambda entry, method: None) if task == 'ade20k' else reference_cost
+        for row in _group_rows(e2e_runs, inc_runs, task, model, variant, reference):
+            head = [Cell(task), Cell(model), Cell(variant), Cell(row.label)]
+            if row.kind == 'delta':
+                ref_inc, ref_e2e = paper_cost(row.entry, 'incubation'), paper_cost(row.e2e_entry, 'e2e')
+                cells = head + [Cell(_delta_status(row.e2e, row.inc)), Cell(None, 'na')]
+                cells += [Cell(None, 'na') for _ in phases]
+                cells += [Cell(_sub(row.inc.cost.get('total') if row.inc else None, e2e_total), 'hoursdelta'),
+                          Cell(None, 'na'), Cell(None, 'na'), Cell(None, 'na'), Cell(_sub(ref_inc, ref_e2e), 'costdelta'),
+                          Cell(None, 'na')]
+                table.add(cells)
+                continue
+            run, incubation = row.run, row.kind == 'incubation'
+            cells = head + [Cell(_status(run)), Cell(run.cost.get('device_type') if run else None)]
+            by_phase = run.cost.get('by_phase', {}) if run else {}
+            cells += [Cell(by_phase[p], 'hours') if p in by_phase else Cell(None, 'na') for p in phases]
+            total = run.cost.get('total') if run else None
+            ratio = total / e2e_total if incubation and total is not None and e2e_total else None
+            ref = paper_cost(row.entry, row.kind)
+            ref_e2e = paper_cost(reference_for(e2e, reference) if e2e else
+                                 find_reference(task, model, variant, reference), 'e2e')
+            cells += [Cell(total, 'hours'),
+                      Cell(run.cost.get('wall_parallel'), 'hours') if run and run.kind == 'pipeline' else Cell(None, 'na'),
+                      Cell(run.cost.get('images') if run else None, 'int'),
+                      Cell(ratio, 'ratio') if incubation else Cell(None, 'na'),
+                      Cell(ref, 'cost'),
+                      Cell(ref / ref_e2e if ref and ref_e2e else None, 'ratio') if incubation else Cell(None, 'na')]
+            table.add(cells)
+    table.notes += ['Device-hours = training wall clock x GPUs; on the CPU, the training process\'s CPU time '
+                    '(core-hours), so runs sharing a machine are not charged for each other (runtime.DeviceHoursHook; '
+                    'evaluation excluded). '
+                    'Wall, parallel = meta + slowest incubation + assembly + fine-tune (the K incubations on K '
+                    'machines at once).',
+                    'The paper\'s costs are A100 GPU-hours read off its efficiency figure (approximate).']
+    return table
+
+
+# --- efficiency ----------------------------------------------------------------------------
+
+
+@dataclass
+class SpeedUp:
+    """How much cheaper incubation reaches E2E's final accuracy (``factor`` is None if it never does)."""
+
+    target: Optional[float]  # E2E's final accuracy
+    e2e_cost: Optional[float]  # device-hours at which E2E reached it
+    reached_at: Optional[float]  # device-hours at which incubation first reaches it (interpolated)
+    factor: Optional[float]
+    evaluated: bool = True  # whether the incubation curve has any point
+
+    def text(self) -> str:
+        if self.target is None:
+            return 'no E2E curve'
+        if self.reached_at is None and self.factor is None and self.e2e_cost is not None and not self.evaluated:
+            return 'no evaluation'
+        if self.factor is None:
+            return 'not reached'
+        return f'{self.factor:.2f}x'
+
+
+def reach_cost(curve: Sequence[Tuple[float, float]], target: float) -> Optional[float]:
+    """Cost at which ``curve`` (cost, accuracy) first reaches ``target``, linearly interpolated."""
+    points = sorted(curve)
+    for i, (x, y) in enumerate(points):
+        if y >= target:
+            if i == 0:
+                return x
+            x0, y0 = points[i - 1]
+            return x0 + (target - y0) * (x - x0) / (y - y0)
+    return None
+
+
+def speedup(e2e_curve: Sequence[Tuple[float, float]], inc_curve: Sequence[Tuple[float, float]]) -> SpeedUp:
+    """E2E's final accuracy's cost divided by the cost at which incubation first reaches it."""
+    if not e2e_curve:
+        return SpeedUp(None, None, None, None)
+    e2e_cost, target = sorted(e2e_curve)[-1]
+    reached = reach_cost(inc_curve, target)
+    factor = e2e_cost / reached if reached and reached > 0 and not math.isinf(reached) else None
+    return SpeedUp(target, e2e_cost, reached, factor, evaluated=bool(inc_curve))
+
+
+def efficiency_pairs(runs: Sequence[Run]) -> List[Tuple[Optional[Run], Optional[Run]]]:
+    """(E2E, incubation) pairs compared on the cost axis (classification tasks), see :func:`match_e2e`."""
+    runs = [r for r in runs if r.task in CLASSIFICATION_TASKS and r.kind != 'test']
+    pairs: List[Tuple[Optional[Run], Optional[Run]]] = []
+    matched = set()
+    for inc in (r for r in runs if r.method == 'incubation'):
+        e2e = match_e2e(inc, runs)
+        pairs.append((e2e, inc))
+        if e2e is not None:
+            matched.add(id(e2e))
+    pairs += [(r, None) for r in runs if r.method == 'e2e' and id(r) not in matched]
+    return pairs
+
+
+def efficiency_table(runs: Sequence[Run], reference: Optional[Dict[str, Any]] = None) -> Table:
+    reference = reference or load_reference()
+    columns = ['task', 'model', 'E2E variant', 'incubation variant', 'schedule', 'status', 'E2E final', 'E2E cost (h)',
+               'incubation reaches it at (h)', 'speed-up', 'speed-up (paper)', 'incubation final',
+               'incubation cost (h)', 'wall, parallel (h)']
+    table = Table('efficiency', 'Training efficiency: cost for incubation to reach E2E\'s final accuracy', columns,
+                  align=['l'] * 6 + ['r'] * (len(columns) - 6))
+    for e2e, inc in efficiency_pairs(runs):
+        some = e2e or inc
+        metric = PRIMARY_METRIC.get(some.task, 'accuracy/top1')
+        e2e_curve = e2e.curve(metric) if e2e else []
+        inc_curve = inc.curve(metric) if inc else []
+        result = speedup(e2e_curve, inc_curve)
+        entry = reference_for(e2e, reference) if e2e else None
+        paper = entry.get('speedup') if entry else None
+        inc_final = inc_curve[-1] if inc_curve else None
+        table.add([Cell(some.task), Cell(some.model), Cell(e2e.variant if e2e else None),
+                   Cell(inc.variant if inc else None), Cell(inc.schedule if inc else ''),
+                   Cell(_delta_status(e2e, inc)),
+                   Cell(result.target, 'metric'), Cell(result.e2e_cost, 'hours'),
+                   Cell(result.reached_at, 'hours'),
+                   Cell(result.text() if inc is not None and e2e is not None else None),
+                   Cell(paper, 'ratio'),  # the paper's own speed-up to the same accuracy
+                   Cell(inc_final[1] if inc_final else None, 'metric'),
+                   Cell(inc_final[0] if inc_final else None, 'hours'),
+                   Cell(inc.cost.get('wall_parallel') if inc else None, 'hours')])
+    table.notes.append('Accuracy = the task\'s primary metric (top-1 for classification). Incubation cost counts '
+                       'meta + all incubations + fine-tune so far; the crossing is linearly interpolated. '
+                       'Speed-up (paper): E2E cost / incubation cost to the same accuracy in the paper\'s figure.')
+    return table
+
+
+def build_tables(runs: Sequence[Run], reference: Optional[Dict[str, Any]] = None) -> List[Table]:
+    """Every table the report writes: one per task present, then cost, then efficiency."""
+    reference = reference or load_reference()
+    tasks: List[str] = []
+    for run in runs:
+        if run.task not in tasks:
+            tasks.append(run.task)
+    order = ['imagenet', 'cifar100', 'digits', 'coco', 'ade20k']
+    tasks.sort(key=lambda t: (order.index(t) if t in order else len(order), t))
+    tables = [metric_table(task, runs, reference) for task in tasks]
+    tables.append(cost_table(runs, reference))
+    if any(r.task in CLASSIFICATION_TASKS for r in runs):
+        tables.append(efficiency_table(runs, reference))
+    return tables
+
+
+def model_key(run: Run) -> Tuple[str, str]:
+    return run.task, norm_name(run.model)

@@ -1,0 +1,484 @@
+"""`python -m benchmarks report` on synthetic work dirs written in the real mmengine formats, and `speed`.
+
+The formats were taken from real mmengine 0.10 runs (a toy model through ``Runner.train`` and
+``Runner.test``): a training session writes ``WORK/<ts>/vis_data/scalars.json`` (train lines with
+``iter``, validation lines with the metrics, ``cost/*`` and ``step``), ``vis_data/config.py`` and
+``<ts>.log``; a test session writes ``WORK/<ts>/<ts>.json``; the runner dumps the config to
+``WORK/<config name>.py``; ``runtime.DeviceHoursHook`` writes ``WORK/cost.json``.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from mmengine.config import Config
+
+from benchmarks.__main__ import main as cli
+from benchmarks.report import collect_runs
+from benchmarks.tables import reach_cost, speedup
+
+A100 = 'NVIDIA A100-SXM4-80GB'
+
+
+# --- writers of the real formats -------------------------------------------------------------
+
+
+def _config(benchmark, train_cfg, model=None, **extra):
+    cfg = dict(model=model or dict(type='ImageClassifier'), train_cfg=train_cfg, benchmark=benchmark,
+               default_hooks=dict(logger=dict(type='LoggerHook', interval=5)),
+               custom_hooks=[dict(type='DeviceHoursHook')])
+    cfg.update(extra)
+    return cfg
+
+
+def _dump(cfg: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Config(cfg).dump(str(path))
+
+
+def train_line(epoch, it, loss=1.0):
+    line = dict(lr=1e-4, data_time=0.01, loss=loss, time=0.5)
+    if epoch is not None:
+        line['epoch'] = epoch
+    line.update(iter=it, step=it)
+    return line
+
+
+def val_line(step, metrics, hours, images):
+    return {**metrics, 'cost/device_hours': hours, 'cost/images': images, 'data_time': 0.01, 'time': 0.2,
+            'step': step}
+
+
+def write_session(work: Path, ts: str, cfg: dict, lines) -> None:
+    folder = work / ts
+    (folder / 'vis_data').mkdir(parents=True, exist_ok=True)
+    _dump(cfg, folder / 'vis_data' / 'config.py')
+    text = ''.join(json.dumps(line) + '\n' for line in lines)
+    (folder / 'vis_data' / 'scalars.json').write_text(text)
+    (folder / 'vis_data' / f'{ts}.json').write_text(text)
+    (folder / f'{ts}.log').write_text(f'{ts[:4]}/01/01 00:00:00 - mmengine - INFO - Config:\n...\n')
+
+
+def write_work_dir(work: Path, benchmark, train_cfg, sessions, cost=None, name='config.py', **extra):
+    """``sessions``: [(timestamp, [scalars lines])]; ``cost``: cost.json or None."""
+    cfg = _config(benchmark, train_cfg, work_dir=str(work), **extra)
+    _dump(cfg, work / name)
+    for ts, lines in sessions:
+        write_session(work, ts, cfg, lines)
+    if cost is not None:
+        record = dict(devices=8, device_type=A100, **cost)
+        (work / 'cost.json').write_text(json.dumps(record, indent=2))
+    return work
+
+
+def write_test_dir(work: Path, benchmark, metrics, model, ts='20260301_000000'):
+    cfg = _config(benchmark, dict(type='IterBasedTrainLoop', max_iters=80), model=model, work_dir=str(work))
+    _dump(cfg, work / 'config.py')
+    (work / ts / 'vis_data').mkdir(parents=True)
+    _dump(cfg, work / ts / 'vis_data' / 'config.py')
+    (work / ts / f'{ts}.json').write_text(json.dumps({**metrics, 'data_time': 0.01, 'time': 0.3}))
+    (work / ts / f'{ts}.log').write_text('test\n')
+    return work
+
+
+def phase_dir(work: Path, benchmark, hours, images, evals, max_epochs, cost=True):
+    """A pipeline phase's work dir: one evaluation per epoch, ``evals`` = [(hours, metrics)], ``images`` in all."""
+    lines = []
+    for epoch, (h, metrics) in enumerate(evals, start=1):
+        lines += [train_line(epoch, epoch * 10 - 5), train_line(epoch, epoch * 10)]
+        lines.append(val_line(epoch, metrics, h, images * epoch // max(len(evals), 1)))
+    write_work_dir(work, benchmark, dict(type='EpochBasedTrainLoop', max_epochs=max_epochs),
+                   [('20260201_000000', lines)],
+                   cost=dict(device_hours=hours, images=images, epoch=len(evals), iter=len(evals) * 10)
+                   if cost else None)
+
+
+def top(t1, t5=None):
+    return {'accuracy/top1': t1, **({} if t5 is None else {'accuracy/top5': t5})}
+
+
+def write_pipeline(base: Path, benchmark, phases, final, cost, dirs=(), relative=False):
+    """``phases``: [(name, status, hours, images, metrics)]; ``dirs``: {name: (evals, max_epochs, cost?[, images])}."""
+    base.mkdir(parents=True)
+    records = []
+    for name, status, hours, images, metrics in phases:
+        work = base / name
+        record = dict(name=name, status=status, work_dir=f'{base.name}/{name}' if relative else str(work),
+                      checkpoint=str(work / 'last.pth') if status == 'done' else None, metrics=metrics,
+                      device_hours=hours, images=images)
+        if name.startswith('incubate_'):
+            record['module_idx'] = int(name.split('_')[1])
+        records.append(record)
+        if name in dirs:
+            evals, max_epochs, with_cost, *seen = dirs[name]
+            phase_dir(work, dict(benchmark, phase=name), hours or 0.0, seen[0] if seen else images, evals,
+                      max_epochs, with_cost)
+    manifest = dict(format='incubation-manifest', version=1, config='classification/configs/x.py',
+                    benchmark=benchmark, phases=records, final=final, cost=cost)
+    (base / 'manifest.json').write_text(json.dumps(manifest, indent=2))
+    return base
+
+
+@pytest.fixture(scope='module')
+def runs_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp('runs')
+    vitb = dict(task='imagenet', model='ViT-B', method='e2e', variant='224')
+    # ImageNet E2E, resumed once: session 2 re-evaluates epoch 3 (wins) and adds epoch 4.
+    epoch_cfg = dict(type='EpochBasedTrainLoop', max_epochs=4, val_interval=1)
+    s1 = []
+    for epoch, (t1, t5, h) in enumerate([(60.0, 85.0, 1.5), (70.0, 90.0, 3.0), (77.0, 93.0, 4.5)], start=1):
+        s1 += [train_line(epoch, epoch * 10 - 5), train_line(epoch, epoch * 10), val_line(epoch, top(t1, t5), h,
+                                                                                        epoch * 1000)]
+    s2 = [train_line(3, 25), train_line(3, 30), val_line(3, top(78.0, 94.0), 4.5, 3000),
+          train_line(4, 35), train_line(4, 40), val_line(4, top(81.0, 95.5), 6.0, 4000)]
+    write_work_dir(root / 'e2e_vitb', vitb, epoch_cfg, [('20260101_000000', s1), ('20260102_000000', s2)],
+                   cost=dict(device_hours=6.0, images=4000, epoch=4, iter=40), name='vit-b_e2e_in1k.py')
+
+    # ImageNet pipeline (100+100, the paper's schedule), finished; work dirs recorded relative
+    # to the runs folder. Pipelines carry the variant and their m+n schedule, like the manifest.
+    inc = dict(vitb, method='incubation', schedule='100+100')
+    phases = ([('meta', 'done', 1.0, 3000, top(55.0, 80.0))]
+              + [(f'incubate_{i}', 'done', 0.5, 1000, top(70.0 + i, 90.0)) for i in range(4)]
+              + [('assemble', 'done', 0.0, 0, top(40.0, 65.0)), ('finetune', 'done', 1.0, 1000, top(83.0, 96.2))])
+    by_phase = {name: hours for name, _, hours, _, _ in phases}
+    ft = [(0.25, top(70.0, 90.0)), (0.5, top(79.0, 94.0)), (0.75, top(82.0, 95.8)), (1.0, top(83.0, 96.2))]
+    dirs = {name: ([(hours, metrics)], 1, True) for name, _, hours, _, metrics in phases[:-1]}
+    dirs['finetune'] = (ft, 4, True)
+    write_pipeline(root / 'inc_vitb', inc, phases, dict(checkpoint='final.pth', metrics=top(83.0, 96.2)),
+                   dict(device_hours=4.0, by_phase=by_phase, wall_hours_parallel=2.5), dirs, relative=True)
+
+    # A second schedule (50+50), finished; absolute work dirs, only meta and finetune kept.
+    inc50 = dict(inc, schedule='50+50')
+    phases = ([('meta', 'done', 1.0, 3000, top(55.0))]
+              + [(f'incubate_{i}', 'done', 0.25, 500, top(65.0)) for i in range(4)]
+              + [('assemble', 'done', 0.0, 0, top(30.0)), ('finetune', 'done', 0.5, 500, top(80.0, 95.0))])
+    write_pipeline(root / 'inc_vitb_50', inc50, phases, dict(checkpoint='final.pth', metrics=top(80.0, 95.0)),
+                   dict(device_hours=2.5, by_phase={n: h for n, _, h, _, _ in phases}, wall_hours_parallel=1.75),
+                   {'meta': ([(1.0, top(55.0))], 1, True),
+                    'finetune': ([(0.25, top(75.0, 93.0)), (0.5, top(80.0, 95.0))], 2, True)})
+
+    # Partial 1: fine-tuning running (its work dir has one evaluation and no cost.json yet).
+    sub = dict(inc, variant='224-subset50')
+    phases = ([('meta', 'done', 1.0, 3000, top(50.0))]
+              + [(f'incubate_{i}', 'done', 0.5, 1000, top(60.0)) for i in range(4)]
+              + [('assemble', 'done', 0.0, 0, top(20.0)), ('finetune', 'running', None, None, {})])
+    write_pipeline(root / 'inc_vitb_subset50', sub, phases, None,
+                   dict(device_hours=3.0, by_phase={n: h for n, _, h, _, _ in phases}, wall_hours_parallel=None),
+                   {'finetune': ([(0.2, top(60.0, 80.0))], 4, False, 500)})
+
+    # Partial 2: module 3 still incubating, nothing after it; no work dirs at all.
+    vith = dict(task='imagenet', model='ViT-H', method='incubation', variant='224', schedule='25+25')
+    phases = ([('meta', 'done', 1.0, 3000, top(50.0))]
+              + [(f'incubate_{i}', 'done', 0.25, 500, top(60.0)) for i in range(3)]
+              + [('incubate_3', 'running', 0.1, 200, {}), ('assemble', 'pending', None, None, {}),
+                 ('finetune', 'pending', None, None, {})])
+    write_pipeline(root / 'inc_vith_25', vith, phases, None, dict(device_hours=1.85, by_phase={}))
+
+    # COCO pair (fractions; E2E logs no mask metrics; incubation stopped at epoch 2 of 3).
+    coco = dict(task='coco', model='ViT-B', method='e2e', schedule='1x')
+    box = lambda a, b, c: {'coco/bbox_mAP': a, 'coco/bbox_mAP_50': b, 'coco/bbox_mAP_75': c}  # noqa: E731
+    segm = {'coco/segm_mAP': 0.415, 'coco/segm_mAP_50': 0.655, 'coco/segm_mAP_75': 0.445}
+    write_work_dir(root / 'coco_e2e', coco, dict(type='EpochBasedTrainLoop', max_epochs=2),
+                   [('20260101_000000', [train_line(1, 10), val_line(1, box(0.430, 0.660, 0.470), 1.0, 1000),
+                                         train_line(2, 20), val_line(2, box(0.441, 0.677, 0.485), 2.0, 2000)])],
+                   cost=dict(device_hours=2.0, images=2000, epoch=2, iter=20))
+    write_work_dir(root / 'coco_inc', dict(coco, method='incubation'), dict(type='EpochBasedTrainLoop', max_epochs=3),
+                   [('20260101_000000', [train_line(1, 10), val_line(1, box(0.44, 0.67, 0.48), 1.1, 1000),
+                                         train_line(2, 20),
+                                         val_line(2, {**box(0.455, 0.690, 0.500), **segm}, 2.2, 2000)])],
+                   cost=dict(device_hours=2.2, images=2000, epoch=2, iter=20))
+
+    # ADE20K pair, iteration-based. E2E logs validation at step 0 (mmengine's default
+    # log_metric_by_epoch=True); incubation at the iteration. Multi-scale tests: a --tta test dir
+    # (recognised from its config) for E2E, a plain-looking dir passed with --ms-test for incubation.
+    ade = dict(task='ade20k', model='ViT-L', method='e2e', schedule='80k')
+    iters = dict(type='IterBasedTrainLoop', max_iters=80, val_interval=40)
+    seg = lambda acc, iou, a: {'aAcc': a, 'mIoU': iou, 'mAcc': acc}  # noqa: E731
+    write_work_dir(root / 'ade_e2e', ade, iters,
+                   [('20260101_000000', [train_line(None, 20), train_line(None, 40),
+                                         val_line(0, seg(50.0, 40.0, 75.0), 0.5, 320),
+                                         train_line(None, 60), train_line(None, 80),
+                                         val_line(0, seg(58.0, 46.9, 80.0), 1.0, 640)])],
+                   cost=dict(device_hours=1.0, images=640, epoch=0, iter=80))
+    write_work_dir(root / 'ade_inc', dict(ade, method='incubation'), iters,
+                   [('20260101_000000', [train_line(None, 40), val_line(40, seg(52.0, 42.0, 76.0), 0.5, 320),
+                                         train_line(None, 80), val_line(80, seg(60.0, 49.0, 81.0), 1.05, 640)])],
+                   cost=dict(device_hours=1.05, images=640, epoch=0, iter=80),
+                   default_hooks=dict(logger=dict(type='LoggerHook', log_metric_by_epoch=False)))
+    write_test_dir(root / 'ade_e2e_ms', ade, seg(58.6, 47.5, 80.5),
+                   dict(type='SegTTAModel', module=dict(type='EncoderDecoder')))
+    write_test_dir(root / 'ade_inc_ms', dict(ade, method='incubation'), seg(60.9, 49.8, 81.5),
+                   dict(type='EncoderDecoder'))
+    return root
+
+
+RUN_ORDER = ['e2e_vitb', 'inc_vitb', 'inc_vitb_50', 'inc_vitb_subset50', 'inc_vith_25', 'coco_e2e', 'coco_inc',
+             'ade_e2e', 'ade_e2e_ms', 'ade_inc']
+
+
+@pytest.fixture(scope='module')
+def report(runs_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp('report')
+    args = ['report', *[str(runs_root / n) for n in RUN_ORDER], '--ms-test', str(runs_root / 'ade_inc_ms'),
+            '--out', str(out), '--quiet']
+    assert cli(args) == 0
+    return out
+
+
+def read_md(path: Path):
+    """Header and rows of the (single) Markdown table in ``path``."""
+    lines = [line for line in path.read_text().splitlines() if line.startswith('| ')]
+
+    def cells(line):
+        return [c.strip().replace('\\|', '|') for c in line.strip()[2:-2].split(' | ')]
+
+    return cells(lines[0]), [cells(line) for line in lines[1:]]
+
+
+def read_csv(path: Path):
+    rows = list(csv.reader(io.StringIO(path.read_text())))
+    return rows[0], rows[1:]
+
+
+def check_table(out: Path, name: str, columns, expected) -> None:
+    """Every cell in Markdown, CSV (missing -> empty, numbers raw) and LaTeX."""
+    header, rows = read_md(out / f'{name}.md')
+    assert header == columns
+    assert len(rows) == len(expected)
+    for got, want in zip(rows, expected):
+        assert got == want
+    header, rows = read_csv(out / f'{name}.csv')
+    assert header == columns
+    for got, want in zip(rows, expected):
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            if w in ('–', ''):
+                assert g == ''
+            elif g != w:  # numbers are written raw: '0.666667' for '0.67x', '3.66667' for '3.67'
+                assert float(g) == pytest.approx(float(w.rstrip('x')), abs=0.006)
+    tex = (out / f'{name}.tex').read_text()
+    assert tex.count('\\\\\n') == len(expected) + 1  # header + rows
+    assert '\\toprule' in tex and '\\bottomrule' in tex and '–' not in tex
+
+
+IMAGENET_COLUMNS = ['model', 'variant', 'method', 'status', 'top-1', 'top-1 (paper)', 'top-5', 'top-5 (paper)']
+DELTA = 'Δ (incubation − E2E)'
+P1 = 'partial: 6/7 phases done; finetune running'
+P2 = 'partial: 4/7 phases done; incubate_3 running; pending: assemble, finetune'
+
+
+def test_imagenet_table(report):
+    # Both ViT-B schedules pair with the one E2E run (same variant); the paper's 82.4 is for
+    # 100+100 only; ViT-H 25+25 gets the paper's 25+25 point and the 224 E2E number.
+    check_table(report, 'imagenet', IMAGENET_COLUMNS, [
+        ['ViT-B', '224', 'E2E', 'done', '81.00', '81.8', '95.50', '–'],
+        ['ViT-B', '224', 'incubation 100+100', 'done', '83.00', '82.4', '96.20', '–'],
+        ['ViT-B', '224', 'incubation 50+50', 'done', '80.00', '–', '95.00', '–'],
+        ['ViT-B', '224', 'Δ (incubation 100+100 − E2E)', 'done', '+2.00', '+0.6', '+0.70', '–'],
+        ['ViT-B', '224', 'Δ (incubation 50+50 − E2E)', 'done', '-1.00', '–', '-0.50', '–'],
+        ['ViT-B', '224-subset50', 'E2E', 'no run', '–', '74.7', '–', '–'],
+        ['ViT-B', '224-subset50', 'incubation 100+100', P1, '60.00', '78.6', '80.00', '–'],
+        ['ViT-B', '224-subset50', DELTA, '–', '–', '+3.9', '–', '–'],
+        ['ViT-H', '224', 'E2E', 'no run', '–', '81.6', '–', '–'],
+        ['ViT-H', '224', 'incubation 25+25', P2, '–', '80.5', '–', '–'],
+        ['ViT-H', '224', DELTA, '–', '–', '-1.1', '–', '–'],
+    ])
+
+
+def test_coco_table(report):
+    labels = ['APb', 'APb50', 'APb75', 'APm', 'APm50', 'APm75']
+    columns = ['model', 'schedule', 'method', 'status'] + [c for m in labels for c in (m, f'{m} (paper)')]
+    check_table(report, 'coco', columns, [
+        ['ViT-B', '1x', 'E2E', 'done', '44.10', '44.1', '67.70', '67.7', '48.50', '48.5',
+         '–', '40.4', '–', '64.2', '–', '43.1'],
+        ['ViT-B', '1x', 'incubation', 'partial: epoch 2/3', '45.50', '45.7', '69.00', '69.6', '50.00', '50.3',
+         '41.50', '41.8', '65.50', '66.1', '44.50', '44.7'],
+        ['ViT-B', '1x', DELTA, 'partial', '+1.40', '+1.6', '+1.30', '+1.9', '+1.50', '+1.8',
+         '–', '+1.4', '–', '+1.9', '–', '+1.6'],
+    ])
+
+
+def test_ade20k_table(report):
+    columns = ['model', 'schedule', 'method', 'status', 'mAcc', 'mAcc (paper)', 'mIoU', 'mIoU (paper)', 'mIoU-ms',
+               'mIoU-ms (paper)', 'pre-training GPU-h (paper)']
+    check_table(report, 'ade20k', columns, [
+        ['ViT-L', '80k', 'E2E', 'done', '58.00', '58.5', '46.90', '47.0', '47.50', '47.8', '1090'],
+        ['ViT-L', '80k', 'incubation', 'done', '60.00', '60.8', '49.00', '49.2', '49.80', '50.0', '890'],
+        ['ViT-L', '80k', DELTA, 'done', '+2.00', '+2.3', '+2.10', '+2.2', '+2.30', '+2.2', '-200'],
+    ])
+
+
+def test_cost_table(report):
+    phases = ['train', 'meta', 'incubate_0', 'incubate_1', 'incubate_2', 'incubate_3', 'assemble', 'finetune']
+    columns = (['task', 'model', 'variant', 'method', 'status', 'device'] + [f'{p} (h)' for p in phases]
+               + ['total (h)', 'wall, parallel (h)', 'images', 'ratio to E2E', 'total (paper, GPU-h)', 'ratio (paper)'])
+    na8 = [''] * 8
+    no_run = ['E2E', 'no run', '–', *na8, '–', '', '–', '', '–', '']
+    no_delta = [DELTA, '–', '', *na8, '–', '', '', '', '–', '']
+    check_table(report, 'cost', columns, [
+        ['imagenet', 'ViT-B', '224', 'E2E', 'done', A100, '6.00', *[''] * 7, '6.00', '', '4000', '', '–', ''],
+        ['imagenet', 'ViT-B', '224', 'incubation 100+100', 'done', A100, '', '1.00', '0.500', '0.500', '0.500',
+         '0.500', '0', '1.00', '4.00', '2.50', '8000', '0.67x', '–', '–'],
+        ['imagenet', 'ViT-B', '224', 'incubation 50+50', 'done', A100, '', '1.00', '0.250', '0.250', '0.250',
+         '0.250', '0', '0.500', '2.50', '1.75', '5500', '0.42x', '–', '–'],
+        ['imagenet', 'ViT-B', '224', 'Δ (incubation 100+100 − E2E)', 'done', '', *na8, '-2.00', '', '', '', '–', ''],
+        ['imagenet', 'ViT-B', '224', 'Δ (incubation 50+50 − E2E)', 'done', '', *na8, '-3.50', '', '', '', '–', ''],
+        ['imagenet', 'ViT-B', '224-subset50', *no_run],
+        ['imagenet', 'ViT-B', '224-subset50', 'incubation 100+100', P1, '–', '', '1.00', '0.500', '0.500', '0.500',
+         '0.500', '0', '0.200', '3.20', '1.70', '7500', '–', '–', '–'],
+        ['imagenet', 'ViT-B', '224-subset50', *no_delta],
+        # the paper's ViT-H costs: E2E 4790, incubation 25+25 880 GPU-hours
+        ['imagenet', 'ViT-H', '224', 'E2E', 'no run', '–', *na8, '–', '', '–', '', '4790', ''],
+        ['imagenet', 'ViT-H', '224', 'incubation 25+25', P2, '–', '', '1.00', '0.250', '0.250', '0.250', '0.100',
+         '–', '–', '1.85', '1.25', '4700', '–', '880', '0.18x'],
+        ['imagenet', 'ViT-H', '224', DELTA, '–', '', *na8, '–', '', '', '', '-3910', ''],
+        ['coco', 'ViT-B', '1x', 'E2E', 'done', A100, '2.00', *[''] * 7, '2.00', '', '2000', '', '–', ''],
+        ['coco', 'ViT-B', '1x', 'incubation', 'partial: epoch 2/3', A100, '2.20', *[''] * 7, '2.20', '', '2000',
+         '1.10x', '–', '–'],
+        ['coco', 'ViT-B', '1x', DELTA, 'partial', '', *na8, '+0.200', '', '', '', '–', ''],
+        ['ade20k', 'ViT-L', '80k', 'E2E', 'done', A100, '1.00', *[''] * 7, '1.00', '', '640', '', '–', ''],
+        ['ade20k', 'ViT-L', '80k', 'incubation', 'done', A100, '1.05', *[''] * 7, '1.05', '', '640', '1.05x', '–',
+         '–'],
+        ['ade20k', 'ViT-L', '80k', DELTA, 'done', '', *na8, '+0.050', '', '', '', '–', ''],
+    ])
+
+
+def test_efficiency_table_and_plots(report):
+    columns = ['task', 'model', 'E2E variant', 'incubation variant', 'schedule', 'status', 'E2E final',
+               'E2E cost (h)', 'incubation reaches it at (h)', 'speed-up', 'speed-up (paper)', 'incubation final',
+               'incubation cost (h)', 'wall, parallel (h)']
+    # Incubation 100+100: fine-tune points at 3 + (0.25, 0.5, 0.75, 1.0) h with 70, 79, 82, 83; E2E ends
+    # at 81.0 after 6 h -> reached at 3.5 + 0.25 * 2/3 = 3.667 h -> 6 / 3.667 = 1.64x. 50+50 peaks at 80.
+    check_table(report, 'efficiency', columns, [
+        ['imagenet', 'ViT-B', '224', '224', '100+100', 'done', '81.00', '6.00', '3.67', '1.64x', '–', '83.00',
+         '4.00', '2.50'],
+        ['imagenet', 'ViT-B', '224', '224', '50+50', 'done', '81.00', '6.00', '–', 'not reached', '–', '80.00',
+         '2.50', '1.75'],
+        ['imagenet', 'ViT-B', '–', '224-subset50', '100+100', '–', '–', '–', '–', '–', '–', '60.00', '3.20',
+         '1.70'],
+        ['imagenet', 'ViT-H', '–', '224', '25+25', '–', '–', '–', '–', '–', '–', '–', '–', '1.25'],
+    ])
+    expected = ['efficiency_imagenet_ViT-B_224', 'efficiency_imagenet_ViT-B_224-subset50',
+                'convergence_imagenet_ViT-B_224', 'convergence_imagenet_ViT-B_224-subset50']
+    for stem in expected:
+        for ext, magic in (('png', b'\x89PNG'), ('svg', b'<?xml')):
+            data = (report / f'{stem}.{ext}').read_bytes()
+            assert data.startswith(magic) and len(data) > 1000
+    svg = (report / 'efficiency_imagenet_ViT-B_224.svg').read_text()
+    assert '1.64x less training' in svg and 'not reached' in svg  # the annotation itself
+    conv = (report / 'convergence_imagenet_ViT-B_224.svg').read_text()
+    assert '50+50' in conv and '100+100' in conv and 'fine-tune cost' in conv
+    # Nothing to draw for ViT-H (no evaluation yet) and no plots for COCO / ADE20K pre-training.
+    assert sorted(p.stem for p in report.glob('*.png')) == sorted(expected)
+    text = (report / 'report.md').read_text()
+    assert '![efficiency_imagenet_ViT-B_224](efficiency_imagenet_ViT-B_224.png)' in text
+    assert '| inc_vith_25 | pipeline | imagenet | ViT-H | 224 | incubation 25+25 | ' + P2 in text
+    saved = {r['name']: r for r in json.loads((report / 'runs.json').read_text())}
+    assert saved['inc_vitb']['curve']['accuracy/top1'] == [[3.25, 70.0], [3.5, 79.0], [3.75, 82.0], [4.0, 83.0]]
+
+
+def test_sessions_merge_and_step_keys(runs_root):
+    runs = {r.name: r for r in collect_runs([runs_root / 'e2e_vitb', runs_root / 'ade_e2e'])}
+    e2e = runs['e2e_vitb']
+    # the resumed session's epoch-3 evaluation replaced the first session's (77.0 -> 78.0)
+    assert [(p.step, p.metrics['accuracy/top1']) for p in e2e.evals] == [(1, 60.0), (2, 70.0), (3, 78.0), (4, 81.0)]
+    assert e2e.curve() == [(1.5, 60.0), (3.0, 70.0), (4.5, 78.0), (6.0, 81.0)]
+    # validation logged at step 0 (log_metric_by_epoch) is keyed by the training iteration instead
+    assert [p.step for p in runs['ade_e2e'].evals] == [40, 80]
+    assert runs['ade_e2e'].metrics['mIoU'] == 46.9 and 'mIoU-ms' not in runs['ade_e2e'].metrics
+
+
+def test_test_dirs(runs_root, tmp_path):
+    # a TTA test dir with no training run of its own is reported alone, as test only
+    (run,) = collect_runs([runs_root / 'ade_e2e_ms'])
+    assert run.status == 'test only' and run.metrics['mIoU-ms'] == 47.5 and 'mIoU' not in run.metrics
+    # the same metrics without --ms-test and without a TTA config are plain test metrics
+    (run,) = collect_runs([runs_root / 'ade_inc_ms'])
+    assert run.metrics['mIoU'] == 49.8 and 'mIoU-ms' not in run.metrics
+    # a folder of runs is expanded; a folder that holds none is an error naming it
+    assert len(collect_runs([runs_root])) == len(RUN_ORDER) + 1 - 2  # both ms test dirs folded in
+    (tmp_path / 'empty').mkdir()
+    with pytest.raises(SystemExit, match='empty'):
+        cli(['report', str(tmp_path / 'empty'), '--out', str(tmp_path / 'out')])
+    with pytest.raises(SystemExit, match='coco_e2e: no test results'):
+        cli(['report', str(runs_root / 'e2e_vitb'), '--ms-test', str(runs_root / 'coco_e2e'), '--out', str(tmp_path)])
+    # a work dir without a `benchmark` entry cannot be placed in a table: the error says so
+    bare = write_work_dir(tmp_path / 'bare', None, dict(max_epochs=1), [('20260101_000000', [train_line(1, 1)])])
+    with pytest.raises(SystemExit, match='bare: no `benchmark = dict'):
+        cli(['report', str(bare), '--out', str(tmp_path / 'out')])
+
+
+def test_speedup_on_constructed_curves():
+    e2e = [(1.0, 50.0), (2.0, 70.0), (4.0, 80.0)]
+    inc = [(0.5, 60.0), (1.0, 75.0), (2.0, 85.0)]
+    result = speedup(e2e, inc)
+    assert result.target == 80.0 and result.e2e_cost == 4.0
+    assert result.reached_at == pytest.approx(1.5) and result.factor == pytest.approx(4.0 / 1.5)
+    assert result.text() == '2.67x'
+    assert reach_cost([(2.0, 81.0), (3.0, 90.0)], 80.0) == 2.0  # first point already above
+    assert speedup(e2e, [(1.0, 60.0), (5.0, 79.9)]).text() == 'not reached'
+    assert speedup(e2e, []).text() == 'no evaluation'
+    assert speedup([], inc).text() == 'no E2E curve'
+
+
+def test_speed_cli_tiny(tmp_path, capsys):
+    path = tmp_path / 'speed.json'
+    assert cli(['speed', '--arch', 'vit_tiny_test', '--batch', '2', '--steps', '2', '--warmup', '0',
+                '--device', 'cpu', '--json', str(path)]) == 0
+    out = capsys.readouterr().out
+    labels = ['E2E (ours)', 'E2E (timm)'] + [f'{kind}, module {i}' for i in range(4)
+                                             for kind in ('incubation', 'naive hybrid')]
+    for label in labels:
+        assert f'| {label} |' in out
+    result = json.loads(path.read_text())
+    rows = {r['name']: r for r in result['rows']}
+    assert [r['label'] for r in result['rows']] == labels
+    for row in rows.values():
+        assert len(row) and row['time_ms'] > 0 and row['flops'] > 0 and row['peak_memory_mib'] > 0
+    assert rows['e2e']['flops'] == rows['timm']['flops'] and rows['e2e']['params'] == rows['timm']['params']
+    for i in range(4):
+        inc, naive = rows[f'incubation_{i}'], rows[f'naive_{i}']
+        assert inc['optimized_params'] == naive['optimized_params'] == inc['trainable_params']
+        assert naive['trainable_params'] == naive['params'] > inc['trainable_params']
+        # deterministic counts, not timings: fewer FLOPs and less memory than the naive hybrid
+        assert inc['flops'] < naive['flops'] < rows['e2e']['flops']
+        assert inc['peak_memory_mib'] < naive['peak_memory_mib']
+    # a later module has a longer frozen prefix that runs without autograd: fewer FLOPs
+    assert rows['incubation_3']['flops'] < rows['incubation_0']['flops']
+    # FLOPs are counted on one sample and scaled: check that this is exact
+    import torch
+
+    from backbones import build_model
+    from benchmarks.speed import _Config, train_step_flops
+
+    model = build_model('vit_tiny_test')
+    config = _Config('e2e', 'E2E', model, model.parameters(), 'e2e')
+    x, y = torch.randn(3, 3, 32, 32), torch.randint(0, 10, (3,))
+    assert train_step_flops(config, x, y) == 3 * train_step_flops(config, x[:1], y[:1]) == 3 * rows['e2e']['flops'] // 2
+    targets = [t['target'] for t in result['targets']]
+    assert targets[0] == 'E2E (ours) within 5% of E2E (timm)' and len(targets) == 1 + 3 * 4
+    assert '| target | measured | met |' in out
+
+
+def test_single_phase_run(runs_root):
+    """One phase of a pipeline read on its own: in the table (labelled), off the cost axis."""
+    from benchmarks.tables import build_tables
+
+    runs = collect_runs([runs_root / 'e2e_vitb', runs_root / 'inc_vitb' / 'finetune'])
+    phase = runs[1]
+    assert (phase.kind, phase.phase, phase.method_label) == ('train', 'finetune', 'incubation 100+100 (finetune phase)')
+    tables = {t.name: t for t in build_tables(runs)}
+    imagenet = tables['imagenet']
+    assert [imagenet.cell(i, 'method').text() for i in range(3)] == [
+        'E2E', 'incubation 100+100 (finetune phase)', DELTA]
+    assert [imagenet.cell(1, c).text() for c in ('top-1', 'top-1 (paper)', 'top-5')] == ['83.00', '82.4', '96.20']
+    assert imagenet.cell(2, 'top-1').text() == '+2.00'
+    assert tables['cost'].cell(1, 'total (h)').text() == '1.00'  # the fine-tune alone
+    efficiency = tables['efficiency']
+    # two rows, neither compared with the other: the phase (no E2E) and the E2E run (no incubation)
+    assert [(efficiency.cell(i, 'E2E variant').text(), efficiency.cell(i, 'incubation variant').text())
+            for i in range(len(efficiency.rows))] == [('–', '224'), ('224', '–')]
+    assert efficiency.cell(0, 'speed-up').text() == efficiency.cell(1, 'speed-up').text() == '–'
