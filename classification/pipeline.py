@@ -241,6 +241,7 @@ class IncubationPipeline:
         self.common.update(cfg_options or {})
         # per-phase schedule lengths (the paper's m+n ablation), on top of the phase configs
         self.epochs = {k: int(v) for k, v in (epochs or {}).items() if v is not None}
+        self._epochs_cache: Dict[str, int] = {}
         self.incubate_cfg = self._phase_config('incubate')
         self.arch = self._target_arch()
         self.division = Division(self.arch['depths'])
@@ -334,9 +335,8 @@ class IncubationPipeline:
         incubations = [by_phase[f'incubate_{i}'] for i in range(self.division.num_modules)]
         finetune = records[-1]
         benchmark = dict(self.cfg.get('benchmark', {}))
-        if 'incubate' in self.epochs or 'finetune' in self.epochs:  # the label follows the effective m+n
-            m, n = (self._effective_epochs(name) for name in ('incubate', 'finetune'))
-            benchmark['schedule'] = f'{m}+{n}'
+        # the m+n label follows the epochs the phases actually run, whatever overrode them
+        benchmark['schedule'] = '+'.join(str(self._effective_epochs(name)) for name in ('incubate', 'finetune'))
         return dict(
             format='incubation-manifest', version=1, config=self.config_path,
             benchmark=benchmark, arch=dict(self.arch, depths=list(self.arch['depths'])),
@@ -347,11 +347,11 @@ class IncubationPipeline:
                       wall_hours_parallel=by_phase['meta'] + max(incubations) + by_phase['finetune']))
 
     def _effective_epochs(self, name: str) -> int:
-        if name in self.epochs:
-            return self.epochs[name]
-        cfg = Config.fromfile(self._phase_config(name))
-        cfg.merge_from_dict(self._options(name))
-        return int(cfg.train_cfg.max_epochs)
+        if name not in self._epochs_cache:
+            cfg = Config.fromfile(self._phase_config(name))
+            cfg.merge_from_dict(self._options(name))
+            self._epochs_cache[name] = int(cfg.train_cfg.max_epochs)
+        return self._epochs_cache[name]
 
     def write_manifest(self, failed: Optional[str] = None) -> Dict[str, Any]:
         manifest = self.manifest(failed)
