@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
-
 import warnings
 
 import mmengine.dist.utils as mm_dist_utils
