@@ -29,8 +29,9 @@ class DeviceHoursHook(Hook):
     its time is the training process's CPU time (``time.process_time``: core-hours): several
     runs sharing the cores of one machine (``make demo`` runs E2E beside the pipeline) are then
     not charged for each other's time slices, as wall clock would. The counters survive a
-    resume (they travel in the checkpoint's ``meta``), are logged with every evaluation as ``cost/device_hours`` and ``cost/images`` (so each metric point in
-    ``scalars.json`` carries the cost at which it was reached), and are written to
+    resume (they travel in the checkpoint's ``meta``), are logged with every evaluation as
+    ``cost/device_hours`` and ``cost/images`` (so each metric point in ``scalars.json``
+    carries the cost at which it was reached), and are written to
     ``WORK_DIR/cost.json`` together with the device type. Only training time is counted;
     evaluation is excluded so that runs with different evaluation intervals compare fairly.
     """
