@@ -1,12 +1,15 @@
 """Shared fixtures: tiny real data (scikit-learn digits) and how to run the repository's tools."""
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, Dict
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 CLS_CONFIGS = ROOT / 'classification' / 'configs'
@@ -59,3 +62,35 @@ def digits_root(tmp_path_factory) -> Path:
 def data_options(root: Path) -> dict:
     return {f'{loader}.dataset.data_root': str(root) for loader in ('train_dataloader', 'val_dataloader',
                                                                    'test_dataloader')}
+
+
+@pytest.fixture(scope='module')
+def one_thread():
+    """Tiny models run one small op after another: a second intra-op thread only adds
+    synchronisation, and on a busy 2-core machine each parallel region waits for a descheduled
+    thread (measured: a tiny step took 3-10 s with 2 threads, 0.1-0.3 s with 1)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope='session')
+def exported(tmp_path_factory) -> Dict[str, Any]:
+    """A ``vit_tiny_test`` network exported like an assembled incubation model (.pth + .safetensors)."""
+    import backbones
+    torch.manual_seed(0)
+    model = backbones.build_model('vit_tiny_test')
+    paths = backbones.export_timm(backbones.network_checkpoint(model), tmp_path_factory.mktemp('ckpt') / 'tiny.pth')
+    return dict(state=model.state_dict(), **paths)
+
+
+def load_tool(name: str):
+    """``tools/NAME.py`` as a module (its ``_bootstrap`` import needs tools/ on the path)."""
+    tools = str(ROOT / 'tools')
+    if tools not in sys.path:
+        sys.path.append(tools)
+    spec = importlib.util.spec_from_file_location(f'_tools_{name}', ROOT / 'tools' / f'{name}.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

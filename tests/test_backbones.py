@@ -1,11 +1,10 @@
 """The incubation ViT: parity with timm, incubation semantics, assembly, formats, registries, bad input."""
 from __future__ import annotations
 
-import os
-
 import pytest
 import timm
 import torch
+from conftest import load_tool
 
 from backbones import (
     Checkpoint,
@@ -149,10 +148,7 @@ def _authors_checkpoint(model) -> dict:
 
 
 def test_convert_official_finished_model_gives_same_logits(tmp_path):
-    import sys
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'tools'))
-    from convert_official import main as convert_main
-
+    convert_main = load_tool('convert_official').main
     arch = dict(depths=(1, 2, 1, 2), img_size=64, patch_size=16, embed_dim=192, num_heads=3, num_classes=10)
     model = build_model(arch).eval()
     src = tmp_path / 'official.pth'
@@ -264,9 +260,7 @@ def test_non_checkpoint_files_fail_clearly_and_nothing_is_overwritten(tmp_path):
     good = tmp_path / 'good.pth'
     save_checkpoint(network_checkpoint(build_model(TINY)), good)
     before = good.read_bytes()
-    import sys
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'tools'))
-    from convert_official import main as convert_main
+    convert_main = load_tool('convert_official').main
     assert convert_main([str(junk), str(good)]) == 2
     assert good.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith('.tmp')] == []

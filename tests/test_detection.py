@@ -9,7 +9,6 @@
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -21,13 +20,12 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT, load_tool
 from mmengine.config import Config
 
-import backbones
 import detection  # noqa: F401  (registers SimpleFeaturePyramid and LN2d)
 import runtime  # noqa: F401  (registers the layer-decay constructor and the device-hours hook)
 
-ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / 'detection' / 'configs'
 TINY = CONFIGS / 'mask-rcnn_vit-tiny_incubation_test_coco-synthetic.py'
 FULL = sorted(CONFIGS.glob('mask-rcnn_vit-[bl]_*_coco.py'))
@@ -47,14 +45,7 @@ def mmdet_scope():
         yield
 
 
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    """The tiny detector's ops are so small that threading only costs: one thread runs an
-    iteration in ~0.3 s, two threads on a busy 2-core machine took 3-10 s."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 # --- generated data ---------------------------------------------------------------------------
@@ -118,32 +109,12 @@ def coco_root(tmp_path_factory) -> Path:
     return root
 
 
-@pytest.fixture(scope='module')
-def exported(tmp_path_factory) -> Dict[str, Any]:
-    """A ``vit_tiny_test`` network exported like an assembled incubation model (.pth + .safetensors)."""
-    torch.manual_seed(0)
-    model = backbones.build_model('vit_tiny_test')
-    paths = backbones.export_timm(backbones.network_checkpoint(model), tmp_path_factory.mktemp('ckpt') / 'tiny.pth')
-    return dict(state=model.state_dict(), **paths)
-
-
 def tiny_options(coco_root: Path, checkpoint: Path) -> List[str]:
     """``--cfg-options`` that point the tiny config at the generated data and checkpoint."""
     ann = coco_root / 'annotations' / 'instances_val.json'
     return ([f'{k}.dataset.data_root={coco_root}/' for k in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
             + [f'{k}.ann_file={ann}' for k in ('val_evaluator', 'test_evaluator')]
             + [f'model.backbone.init_cfg.checkpoint={checkpoint}'])
-
-
-def load_tool(name: str):
-    """``tools/NAME.py`` as a module (its ``_bootstrap`` import needs tools/ on the path)."""
-    tools = str(ROOT / 'tools')
-    if tools not in sys.path:
-        sys.path.append(tools)
-    spec = importlib.util.spec_from_file_location(f'_tools_{name}', ROOT / 'tools' / f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # --- neck and norm ------------------------------------------------------------------------------

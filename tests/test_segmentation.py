@@ -14,7 +14,6 @@
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -26,13 +25,13 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT, load_tool
 from mmengine.config import Config
 
 import backbones
 import runtime  # noqa: F401  (registers the layer-decay constructor and the device-hours hook)
 import segmentation
 
-ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = Path(segmentation.CONFIG_DIR)
 TINY = CONFIGS / 'upernet_vit-tiny_incubation_test_ade20k-synthetic.py'
 FULL = sorted(CONFIGS.glob('upernet_vit-[blh]_*_80k_ade20k-512x512.py'))
@@ -51,15 +50,7 @@ def mmseg_scope():
     register_all_modules(init_default_scope=True)
 
 
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    """The tiny models run one op after another on tiny tensors: a second intra-op thread only
-    adds synchronisation, and on a busy 2-core machine each parallel region waits for a
-    descheduled thread (measured here: a tiny test step 4 s with 2 threads, 0.1 s with 1)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 # --- generated data ---------------------------------------------------------------------------
@@ -100,15 +91,6 @@ def ade_root(tmp_path_factory) -> Path:
     return root
 
 
-@pytest.fixture(scope='module')
-def exported(tmp_path_factory) -> Dict[str, Any]:
-    """A ``vit_tiny_test`` network exported like an assembled incubation model (.pth + .safetensors)."""
-    torch.manual_seed(0)
-    model = backbones.build_model('vit_tiny_test')
-    paths = backbones.export_timm(backbones.network_checkpoint(model), tmp_path_factory.mktemp('ckpt') / 'tiny.pth')
-    return dict(state=model.state_dict(), **paths)
-
-
 def data_options(ade_root: Path) -> List[str]:
     return [f'{k}.dataset.data_root={ade_root}' for k in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
 
@@ -116,17 +98,6 @@ def data_options(ade_root: Path) -> List[str]:
 def tiny_options(ade_root: Path, checkpoint: Path) -> List[str]:
     """``--cfg-options`` that point the tiny config at the generated data and checkpoint."""
     return data_options(ade_root) + [f'model.backbone.init_cfg.checkpoint={checkpoint}']
-
-
-def load_tool(name: str):
-    """``tools/NAME.py`` as a module (its ``_bootstrap`` import needs tools/ on the path)."""
-    tools = str(ROOT / 'tools')
-    if tools not in sys.path:
-        sys.path.append(tools)
-    spec = importlib.util.spec_from_file_location(f'_tools_{name}', ROOT / 'tools' / f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # --- every shipped config -----------------------------------------------------------------------
