@@ -10,7 +10,8 @@ cores does not distort the comparison.
 
 Presets (the whole schedule of each side; ``--seeds`` repeats the pair):
   cpu   E2E 45 epochs | meta 25, incubation 4 x 20, fine-tune 10   (fits `make demo`'s 10 minutes)
-  long  E2E 100 epochs | meta 100, incubation 4 x 50, fine-tune 25, seeds 0 1 2 (NOTES.md run B)
+  long  E2E 100 epochs | meta 100, incubation 4 x 50, fine-tune 25, seeds 0 1 2 (NOTES.md run B;
+        about an hour on 2 cores, estimated from the cpu preset)
 """
 from __future__ import annotations
 
