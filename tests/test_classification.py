@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import os
 import signal
 import subprocess
@@ -196,7 +197,7 @@ def test_pipeline_survives_a_kill_and_finishes(digits_root, tmp_path):
 def test_two_process_gloo_training(digits_root, tmp_path, role):
     """torchrun --nproc_per_node 2 on the CPU trains the same config; the hybrid works under DDP."""
     options = {**TINY_DIGITS_OPTIONS, **data_options(digits_root), 'train_cfg.max_epochs': 3,
-               'env_cfg.dist_cfg.backend': 'gloo'}
+               'env_cfg.dist_cfg.backend': 'gloo', 'train_dataloader.batch_size': 8, 'effective_batch_size': 32}
     config = 'vit-digits-d16_e2e_60e_digits.py'
     if role == 'hybrid':
         meta = tmp_path / 'meta.pth'
@@ -210,9 +211,13 @@ def test_two_process_gloo_training(digits_root, tmp_path, role):
                           text=True, timeout=300)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-4000:]
-    assert 'x 2 device(s)' in log
+    assert 'effective batch 32 = 8 x 2 device(s) x 2 accumulation step(s)' in log
     cost = json.loads((work / 'cost.json').read_text())
     assert cost['devices'] == 2
+    last = torch.load(work / 'epoch_3.pth', map_location='cpu', weights_only=True)
+    steps = max(state['step'] for state in last['optimizer']['state'].values())
+    # one optimizer step per 2 accumulated iterations (mmengine also steps on a final odd one)
+    assert steps == math.ceil(last['meta']['iter'] / 2) < last['meta']['iter']
     exported = work / ('module_1.pth' if role == 'hybrid' else 'model.pth')
     assert load_checkpoint(exported).kind == ('module' if role == 'hybrid' else 'model')
 
