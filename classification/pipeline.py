@@ -321,7 +321,7 @@ class IncubationPipeline:
         records = []
         for phase in phases:
             status = 'done' if phase.finished() else 'failed' if phase.name == failed else (
-                'running' if osp.isfile(osp.join(phase.work_dir, 'train.out')) else 'pending')
+                'started' if osp.isfile(osp.join(phase.work_dir, 'train.out')) else 'pending')  # running or interrupted
             records.append(phase.record(status))
         if self.meta_given:
             records.insert(0, dict(name='meta', status='given', work_dir=None, checkpoint=self.meta_given,

@@ -164,7 +164,7 @@ def runs_root(tmp_path_factory):
     sub = dict(inc, variant='224-subset50')
     phases = ([('meta', 'done', 1.0, 3000, top(50.0))]
               + [(f'incubate_{i}', 'done', 0.5, 1000, top(60.0)) for i in range(4)]
-              + [('assemble', 'done', 0.0, 0, top(20.0)), ('finetune', 'running', None, None, {})])
+              + [('assemble', 'done', 0.0, 0, top(20.0)), ('finetune', 'started', None, None, {})])
     write_pipeline(root / 'inc_vitb_subset50', sub, phases, None,
                    dict(device_hours=3.0, by_phase={n: h for n, _, h, _, _ in phases}, wall_hours_parallel=None),
                    {'finetune': ([(0.2, top(60.0, 80.0))], 4, False, 500)})
@@ -173,7 +173,7 @@ def runs_root(tmp_path_factory):
     vith = dict(task='imagenet', model='ViT-H', method='incubation', variant='224', schedule='25+25')
     phases = ([('meta', 'done', 1.0, 3000, top(50.0))]
               + [(f'incubate_{i}', 'done', 0.25, 500, top(60.0)) for i in range(3)]
-              + [('incubate_3', 'running', 0.1, 200, {}), ('assemble', 'pending', None, None, {}),
+              + [('incubate_3', 'started', 0.1, 200, {}), ('assemble', 'pending', None, None, {}),
                  ('finetune', 'pending', None, None, {})])
     write_pipeline(root / 'inc_vith_25', vith, phases, None, dict(device_hours=1.85, by_phase={}))
 
@@ -266,8 +266,8 @@ def check_table(out: Path, name: str, columns, expected) -> None:
 
 IMAGENET_COLUMNS = ['model', 'variant', 'method', 'status', 'top-1', 'top-1 (paper)', 'top-5', 'top-5 (paper)']
 DELTA = 'Δ (incubation − E2E)'
-P1 = 'partial: 6/7 phases done; finetune running'
-P2 = 'partial: 4/7 phases done; incubate_3 running; pending: assemble, finetune'
+P1 = 'partial: 6/7 phases done; finetune started'
+P2 = 'partial: 4/7 phases done; incubate_3 started; pending: assemble, finetune'
 
 
 def test_imagenet_table(report):
