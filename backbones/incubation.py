@@ -13,7 +13,7 @@ The model class knows nothing about incubation; all of it is here.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Mapping, Sequence, Union
 
 from .checkpoints import (
     Checkpoint,
@@ -129,8 +129,7 @@ def assemble_model(arch: ArchLike, module_checkpoints: Sequence[PathLike],
     return model
 
 
-def load_pretrained(model: IncubationViT, path: PathLike, strict_head: bool = False,
-                    checkpoint: Optional[Checkpoint] = None) -> Dict[str, Any]:
+def load_pretrained(model: IncubationViT, path: PathLike) -> Dict[str, Any]:
     """Initialise a whole network from any supported whole-network checkpoint.
 
     The position embedding is resampled to this network's grid and the head is dropped when
@@ -139,7 +138,7 @@ def load_pretrained(model: IncubationViT, path: PathLike, strict_head: bool = Fa
     """
     from timm.layers import resample_abs_pos_embed
 
-    ckpt = checkpoint or load_checkpoint(path)
+    ckpt = load_checkpoint(path)
     if ckpt.kind == 'module':
         raise CheckpointError(f'{path}: is the checkpoint of one module; assemble the K modules first')
     check_arch(ckpt, model.arch_config(), 'network being initialised')
@@ -150,8 +149,6 @@ def load_pretrained(model: IncubationViT, path: PathLike, strict_head: bool = Fa
                                                     old_size=(old, old), num_prefix_tokens=1)
     own = model.state_dict()
     skipped = [k for k in list(state) if k.startswith('head.') and (k not in own or own[k].shape != state[k].shape)]
-    if skipped and strict_head:
-        raise CheckpointError(f'{path}: head does not fit ({skipped})')
     for key in skipped:
         del state[key]
     check_state_shapes(Checkpoint(ckpt.kind, state, path=str(path)), own, f'network {model.division}',

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = osp.join(ROOT, 'classification', 'configs')
@@ -45,17 +45,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--seeds', type=int, nargs='+', help='override the preset\'s seeds')
     parser.add_argument('--threads', type=int, default=1, help='CPU threads for each of the two sides')
     parser.add_argument('--cfg-options', nargs='+', default=[], help='extra overrides for every run (key=value)')
-
-
-def _tail_progress(path: str) -> str:
-    if not osp.isfile(path):
-        return 'starting'
-    with open(path, errors='replace') as f:
-        for line in reversed(f.readlines()[-100:]):
-            if 'Epoch(' in line:
-                line = line.strip()
-                return line[line.index('Epoch('):][:150]
-    return 'starting'
 
 
 def _relay(proc: subprocess.Popen, prefix: str) -> None:
@@ -81,6 +70,8 @@ def _commands(preset: Dict, seed: int, work: str, data: str, threads: int, extra
 
 def run_pair(preset: Dict, seed: int, work: str, data: str, threads: int, extra: List[str]) -> Dict[str, str]:
     """E2E and incubation for one seed, side by side; returns their work dirs."""
+    from classification.pipeline import latest_progress
+
     (e2e_cmd, e2e_dir), (inc_cmd, inc_dir) = _commands(preset, seed, work, data, threads, extra)
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
     os.makedirs(e2e_dir, exist_ok=True)
@@ -97,7 +88,7 @@ def run_pair(preset: Dict, seed: int, work: str, data: str, threads: int, extra:
                 time.sleep(1.0)
                 if e2e.poll() is None and time.monotonic() - last > 20:
                     last = time.monotonic()
-                    print(f'[demo] e2e        | {_tail_progress(osp.join(e2e_dir, "train.out"))}', flush=True)
+                    print(f'[demo] e2e        | {latest_progress(osp.join(e2e_dir, "train.out"))}', flush=True)
         except KeyboardInterrupt:
             e2e.terminate()
             inc.terminate()
@@ -129,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     return report(runs, osp.join(work, 'report'))
 
 
-def report(runs: List[str], out: str, title: Optional[str] = None) -> int:
+def report(runs: List[str], out: str) -> int:
     from benchmarks.report import collect_runs, write_report
     results = collect_runs(runs)
     written = write_report(results, out)

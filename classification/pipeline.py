@@ -29,6 +29,7 @@ from mmengine.config import Config
 
 from backbones import Division, resolve_arch
 from backbones.incubation import load_meta_checkpoint
+from runtime.hooks import COST_FILE, atomic_write_json
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TRAIN = osp.join(ROOT, 'tools', 'train.py')
@@ -58,18 +59,15 @@ def last_val_metrics(work_dir: str) -> Dict[str, float]:
 
 
 def read_cost(work_dir: str) -> Dict[str, Any]:
-    path = osp.join(work_dir, 'cost.json')
+    return read_json(osp.join(work_dir, COST_FILE))
+
+
+def read_json(path: str) -> Dict[str, Any]:
+    """The JSON object in ``path``, or {} when there is none yet."""
     if not osp.isfile(path):
         return {}
     with open(path) as f:
         return json.load(f)
-
-
-def atomic_write_json(path: str, data: Any) -> None:
-    tmp = f'{path}.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(data, f, indent=2)
-    os.replace(tmp, path)
 
 
 # --- phases ---------------------------------------------------------------------------------------
@@ -127,13 +125,13 @@ class Launcher:
     port: int = 29500
 
     def command(self, phase: Phase, slot: int) -> List[str]:
-        args = [phase.config, '--work-dir', phase.work_dir, '--resume']
+        options = ['--resume']
         if phase.cfg_options:
-            args += ['--cfg-options', *format_cfg_options(phase.cfg_options)]
+            options += ['--cfg-options', *format_cfg_options(phase.cfg_options)]
         if self.launcher == 'slurm':
             return ['bash', osp.join(ROOT, 'tools', 'slurm_train.sh'), self.partition or 'gpu',
-                    f'incubation-{phase.name}', phase.config, phase.work_dir, '--resume',
-                    *(['--cfg-options', *format_cfg_options(phase.cfg_options)] if phase.cfg_options else [])]
+                    f'incubation-{phase.name}', phase.config, phase.work_dir, *options]
+        args = [phase.config, '--work-dir', phase.work_dir, *options]
         if self.nproc_per_worker > 1:
             return [sys.executable, '-m', 'torch.distributed.run', f'--nproc_per_node={self.nproc_per_worker}',
                     f'--master_port={self.port + 10 * slot}', TRAIN, *args, '--launcher', 'pytorch']
@@ -185,7 +183,7 @@ def run_phases(phases: Sequence[Phase], launcher: Launcher, parallel: int,
             if running and time.monotonic() - last_progress > progress_seconds:
                 last_progress = time.monotonic()
                 for name, (phase, *_rest) in running.items():
-                    print(f'[incubate] {name}: {_progress(osp.join(phase.work_dir, "train.out"))}', flush=True)
+                    print(f'[incubate] {name}: {latest_progress(osp.join(phase.work_dir, "train.out"))}', flush=True)
     finally:
         for _phase, proc, log, _cmd in running.values():
             if proc.poll() is None:
@@ -204,7 +202,7 @@ def _tail(path: str, lines: int) -> str:
         return ''.join(f.readlines()[-lines:])
 
 
-def _progress(path: str) -> str:
+def latest_progress(path: str) -> str:
     """The newest 'Epoch(train)' or 'Epoch(val)' log line, shortened."""
     if not osp.isfile(path):
         return 'starting'
@@ -326,11 +324,10 @@ class IncubationPipeline:
         if self.meta_given:
             records.insert(0, dict(name='meta', status='given', work_dir=None, checkpoint=self.meta_given,
                                    metrics={}, device_hours=0.0, images=0))
-        assembled = osp.join(self.work_dir, 'assemble', 'metrics.json')
+        assembled = read_json(osp.join(self.work_dir, 'assemble', 'metrics.json'))
         records.insert(len(records) - 1, dict(
-            name='assemble', status='done' if osp.isfile(assembled) else 'pending', work_dir=osp.join(self.work_dir, 'assemble'),
-            checkpoint=None, metrics=json.load(open(assembled)) if osp.isfile(assembled) else {},
-            device_hours=0.0, images=0))
+            name='assemble', status='done' if assembled else 'pending', work_dir=osp.join(self.work_dir, 'assemble'),
+            checkpoint=None, metrics=assembled, device_hours=0.0, images=0))
         by_phase = {r['name']: r['device_hours'] for r in records}
         incubations = [by_phase[f'incubate_{i}'] for i in range(self.division.num_modules)]
         finetune = records[-1]

@@ -14,6 +14,14 @@ from mmengine.registry import HOOKS
 COST_FILE = 'cost.json'
 
 
+def atomic_write_json(path: str, data: Any) -> None:
+    """Write JSON through a temporary file and a rename: readers never see a torn file."""
+    tmp = f'{path}.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(data, f, indent=2)
+    os.replace(tmp, path)
+
+
 def device_type() -> str:
     if torch.cuda.is_available():
         return torch.cuda.get_device_name(0)
@@ -77,11 +85,7 @@ class DeviceHoursHook(Hook):
             return
         record = dict(device_hours=self.device_hours, images=self.images, devices=get_world_size(),
                       device_type=device_type(), epoch=runner.epoch, iter=runner.iter)
-        path = os.path.join(runner.work_dir, COST_FILE)
-        tmp = f'{path}.tmp'
-        with open(tmp, 'w') as f:
-            json.dump(record, f, indent=2)
-        os.replace(tmp, path)
+        atomic_write_json(os.path.join(runner.work_dir, COST_FILE), record)
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         checkpoint.setdefault('meta', {})['cost'] = dict(device_hours=self.device_hours, images=self.images)

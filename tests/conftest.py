@@ -28,12 +28,9 @@ TINY_DIGITS_OPTIONS = {
 
 
 def cfg_words(options: dict) -> list:
-    words = []
-    for key, value in options.items():
-        if isinstance(value, (list, tuple)):
-            value = '[' + ','.join(map(str, value)) + ']'
-        words.append(f'{key}={value}')
-    return words
+    """``--cfg-options`` words, formatted exactly as the pipeline formats them."""
+    from classification.pipeline import format_cfg_options
+    return format_cfg_options(options)
 
 
 def tool_env(threads: int = 1) -> dict:
