@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import torch
+
+from runtime.fileio import atomic_write
 
 from .division import Division, DivisionError, StateDict
 from .presets import PRESETS, TIMM_BASE_NAME, TIMM_NAMES
@@ -63,21 +64,6 @@ class Checkpoint:
 # --- writing ------------------------------------------------------------------------------------
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Write through a temporary file in the same folder and rename: a reader (or a later
-    run) sees the old file or the complete new one, never a torn one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def save_checkpoint(ckpt: Checkpoint, path: PathLike) -> Path:
     """Save in this project's format, atomically."""
     if ckpt.kind not in KINDS:
@@ -90,7 +76,7 @@ def save_checkpoint(ckpt: Checkpoint, path: PathLike) -> Path:
     if ckpt.kind == 'model':
         payload['timm_model'] = timm_model_args(ckpt.arch)
     path = Path(path)
-    _atomic_write(path, lambda tmp: torch.save(payload, tmp))
+    atomic_write(path, lambda tmp: torch.save(payload, tmp))
     return path
 
 
@@ -109,7 +95,7 @@ def export_timm(ckpt: Checkpoint, path: PathLike) -> Dict[str, Path]:
     metadata = {'format': FORMAT, 'arch': json.dumps(_plain(ckpt.arch)),
                 'timm_model': json.dumps(timm_model_args(ckpt.arch))}
     st_path = stem.with_suffix('.safetensors')
-    _atomic_write(st_path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+    atomic_write(st_path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
     pth_path = save_checkpoint(Checkpoint('model', tensors, ckpt.arch), stem.with_suffix('.pth'))
     return {'safetensors': st_path, 'pth': pth_path}
 

@@ -1,4 +1,9 @@
-"""mmengine 0.10.7 on torch >= 2.6, applied on import.
+"""mmengine 0.10 on torch >= 2.6: patches applied by an explicit, idempotent :func:`apply`.
+
+Nothing here runs on import. ``tools/_bootstrap.py`` calls :func:`apply`, and the configs name
+:mod:`runtime.openmmlab` in ``custom_imports`` (which calls it too) so that ``mim train`` and
+any other OpenMMLab entry point get the same behaviour. Each patch is gated on the versions
+that need it.
 
 1. Resume. torch >= 2.6 loads with ``weights_only=True`` and refuses the few non-tensor types
    that mmengine puts into its own checkpoints (the message hub's ``HistoryBuffer`` and the
@@ -11,7 +16,7 @@
    only those functions.
 2. Atomic writes. mmengine writes checkpoints with a plain ``open(path, 'wb')``; a run killed
    mid-write leaves a torn file behind (and ``save_best`` removes the old best first). Local
-   writes now go through a temporary file and a rename.
+   writes now go through :func:`runtime.fileio.atomic_write_bytes`.
 3. Distributed training on CPUs (torchrun, gloo). mmengine calls ``torch.cuda.set_device`` in
    ``init_dist`` and gives DDP ``device_ids=[LOCAL_RANK]`` whatever the device; both fail on a
    machine without GPUs. Without CUDA the process group starts directly (``nccl`` falls back
@@ -19,11 +24,10 @@
 """
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 import warnings
 
+import mmengine
 import mmengine.dist.utils as mm_dist_utils
 import numpy as np
 import torch
@@ -31,6 +35,9 @@ import torch.distributed as torch_dist
 from mmengine.fileio.backends import LocalBackend
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.model.wrappers import MMDistributedDataParallel
+from packaging.version import Version
+
+from .fileio import atomic_write_bytes
 
 
 def _numpy_globals() -> list:
@@ -60,20 +67,7 @@ def allow_mmengine_checkpoint_types() -> None:
 
 
 def _atomic_put(self: LocalBackend, obj: bytes, filepath) -> None:
-    filepath = os.fspath(filepath)
-    folder = os.path.dirname(filepath) or '.'
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{os.path.basename(filepath)}.', suffix='.tmp', dir=folder)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(obj)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, filepath)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_bytes(filepath, obj)
 
 
 _init_dist_pytorch = mm_dist_utils._init_dist_pytorch
@@ -98,7 +92,39 @@ def _ddp_init_cpu_aware(self, module, detect_anomalous_params: bool = False, **k
     _ddp_init(self, module=module, detect_anomalous_params=detect_anomalous_params, **kwargs)
 
 
-allow_mmengine_checkpoint_types()
-LocalBackend.put = _atomic_put
-mm_dist_utils._init_dist_pytorch = _init_dist_pytorch_cpu_aware
-MMDistributedDataParallel.__init__ = _ddp_init_cpu_aware
+# The newest releases known to need each patch; a later release is assumed to have fixed it.
+MMENGINE_NEEDS_PATCHES = Version('0.10.7')
+TORCH_WEIGHTS_ONLY_DEFAULT = Version('2.6')
+
+_applied = False
+
+
+def _version(module) -> Version:
+    return Version(module.__version__.split('+')[0])
+
+
+def needed() -> bool:
+    """Whether the installed mmengine is one these patches were written for."""
+    return _version(mmengine) <= MMENGINE_NEEDS_PATCHES
+
+
+def apply() -> bool:
+    """Apply the patches this mmengine / torch pair needs; calling it again does nothing.
+
+    Returns:
+        True if the mmengine patches are in force after the call.
+    """
+    global _applied
+    if _applied:
+        return True
+    if not needed():
+        warnings.warn(f'runtime.compat: mmengine {mmengine.__version__} is newer than '
+                      f'{MMENGINE_NEEDS_PATCHES}; no patch applied', stacklevel=2)
+        return False
+    if _version(torch) >= TORCH_WEIGHTS_ONLY_DEFAULT:
+        allow_mmengine_checkpoint_types()
+    LocalBackend.put = _atomic_put
+    mm_dist_utils._init_dist_pytorch = _init_dist_pytorch_cpu_aware
+    MMDistributedDataParallel.__init__ = _ddp_init_cpu_aware
+    _applied = True
+    return True

@@ -1,7 +1,6 @@
 """Training-cost accounting shared by every task."""
 from __future__ import annotations
 
-import json
 import os
 import time
 from typing import Any, Dict, Optional
@@ -11,15 +10,9 @@ from mmengine.dist import get_world_size, is_main_process
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
+from .fileio import atomic_write_json
+
 COST_FILE = 'cost.json'
-
-
-def atomic_write_json(path: str, data: Any) -> None:
-    """Write JSON through a temporary file and a rename: readers never see a torn file."""
-    tmp = f'{path}.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(data, f, indent=2)
-    os.replace(tmp, path)
 
 
 def device_type() -> str:

@@ -9,14 +9,11 @@ multi-scale + flip test. The two pieces it lacks are shared with detection and l
 * ``runtime.LayerDecayOptimWrapperConstructor``: mmseg's ``LayerDecayOptimizerConstructor``
   reads BEiT names (``backbone.layers.N``), not ours (``backbone.vit.blocks.N``).
 
-Importing this package imports both (and ``runtime``'s torch >= 2.6 resume fix), so
-``custom_imports=dict(imports=['segmentation'])`` alone would do; the configs list all three
-for clarity. Configs: ``segmentation/configs`` (see docs/segmentation.md).
+Importing this package registers nothing of its own and patches nothing; the configs'
+``custom_imports`` name ``runtime.openmmlab`` (hooks, layer decay, mmengine compat) and
+``backbones``. Configs: ``segmentation/configs`` (see docs/segmentation.md).
 """
 import os.path as osp
-
-import backbones  # noqa: F401  (registers IncubationViTBackbone)
-import runtime  # noqa: F401  (layer-decay constructor, DeviceHoursHook, resume fix)
 
 CONFIG_DIR = osp.join(osp.dirname(osp.abspath(__file__)), 'configs')
 

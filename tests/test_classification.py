@@ -18,7 +18,7 @@ from conftest import CLS_CONFIGS, ROOT, TINY_DIGITS_OPTIONS, cfg_words, data_opt
 from mmengine.config import Config, DictAction
 
 import classification  # noqa: F401  (registers the classifier, data set, metric, hooks)
-import runtime  # noqa: F401
+import runtime.openmmlab  # noqa: F401
 from backbones import CheckpointError, build_meta_model, load_checkpoint, network_checkpoint, save_checkpoint
 from classification.data import DataLayoutError, ImageFolderDataset
 from classification.pipeline import IncubationPipeline, PipelineError, format_cfg_options

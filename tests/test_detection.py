@@ -24,7 +24,7 @@ from conftest import ROOT, load_tool
 from mmengine.config import Config
 
 import detection  # noqa: F401  (registers SimpleFeaturePyramid and LN2d)
-import runtime  # noqa: F401  (registers the layer-decay constructor and the device-hours hook)
+import runtime.openmmlab  # noqa: F401  (compat.apply(), the layer-decay constructor, the device-hours hook)
 
 CONFIGS = ROOT / 'detection' / 'configs'
 TINY = CONFIGS / 'mask-rcnn_vit-tiny_incubation_test_coco-synthetic.py'
@@ -163,7 +163,7 @@ def test_shipped_config_builds(path: Path, coco_root: Path, monkeypatch):
     from mmengine.optim.optimizer import amp_optimizer_wrapper
 
     cfg = Config.fromfile(path)
-    assert {'runtime', 'backbones', 'detection'} <= set(cfg.custom_imports.imports)
+    assert {'runtime.openmmlab', 'backbones', 'detection'} <= set(cfg.custom_imports.imports)
     assert any(h.type == 'DeviceHoursHook' for h in cfg.custom_hooks)
     for hook in cfg.custom_hooks:
         HOOKS.build(hook)

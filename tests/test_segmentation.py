@@ -29,7 +29,7 @@ from conftest import ROOT, load_tool
 from mmengine.config import Config
 
 import backbones
-import runtime  # noqa: F401  (registers the layer-decay constructor and the device-hours hook)
+import runtime.openmmlab  # noqa: F401  (compat.apply(), the layer-decay constructor, the device-hours hook)
 import segmentation
 
 CONFIGS = Path(segmentation.CONFIG_DIR)
@@ -171,7 +171,7 @@ def test_shipped_config_builds(path: Path, ade_root: Path, monkeypatch):
     from mmseg.registry import HOOKS, MODELS
 
     cfg = Config.fromfile(path)
-    assert {'runtime', 'backbones', 'segmentation'} <= set(cfg.custom_imports.imports)
+    assert {'runtime.openmmlab', 'backbones', 'segmentation'} <= set(cfg.custom_imports.imports)
     assert any(h.type == 'DeviceHoursHook' for h in cfg.custom_hooks)
     for hook in cfg.custom_hooks:
         HOOKS.build(hook)

@@ -1,6 +1,6 @@
 """Runtime shared by every classification run: hooks, cost accounting, export, environment."""
 default_scope = None
-custom_imports = dict(imports=['runtime', 'backbones', 'classification'], allow_failed_imports=False)
+custom_imports = dict(imports=['runtime.openmmlab', 'backbones', 'classification'], allow_failed_imports=False)
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),

@@ -10,7 +10,7 @@ mmdet's ``configs/_base_/default_runtime.py`` with three changes:
     runs in one process (tests) never share one instance and its save directory.
 """
 default_scope = 'mmdet'
-custom_imports = dict(imports=['runtime', 'backbones', 'detection'], allow_failed_imports=False)
+custom_imports = dict(imports=['runtime.openmmlab', 'backbones', 'detection'], allow_failed_imports=False)
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),

@@ -14,7 +14,7 @@ mmseg's ``configs/_base_/default_runtime.py`` with these changes:
 views (see the dataset base).
 """
 default_scope = 'mmseg'
-custom_imports = dict(imports=['runtime', 'backbones', 'segmentation'], allow_failed_imports=False)
+custom_imports = dict(imports=['runtime.openmmlab', 'backbones', 'segmentation'], allow_failed_imports=False)
 
 custom_hooks = [dict(type='DeviceHoursHook')]
 

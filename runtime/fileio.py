@@ -1,0 +1,61 @@
+"""Atomic file writes: the one writer every checkpoint, manifest and record goes through.
+
+A reader, or a run started after a kill, sees either the old file or the complete new one,
+never a torn one: the data goes to a temporary file in the same folder (so the rename stays on
+one file system), is flushed to disk (``fsync``), and is renamed over the target. On any
+error the temporary file is removed. Torch-free on purpose: the run-record readers use it too.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from typing import Any, Callable, Union
+
+PathLike = Union[str, 'os.PathLike[str]']
+TMP_SUFFIX = '.tmp'
+
+
+def temp_prefix(path: PathLike) -> str:
+    """The name prefix of this file's temporary files (``.NAME.``), for cleaning them up."""
+    return f'.{os.path.basename(os.fspath(path))}.'
+
+
+def atomic_write(path: PathLike, write: Callable[[str], None]) -> str:
+    """Create ``path`` atomically: ``write(tmp_path)`` writes the content, then it is renamed.
+
+    Args:
+        path: the file to create or replace.
+        write: called with the temporary file's path; it writes the whole content there.
+
+    Returns:
+        ``path`` as a string.
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(path) or '.'
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=TMP_SUFFIX, dir=folder)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, 'rb+') as f:  # flush what ``write`` left in the page cache
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_write_bytes(path: PathLike, data: bytes) -> str:
+    """Write ``data`` to ``path`` atomically."""
+    def write(tmp: str) -> None:
+        with open(tmp, 'wb') as f:
+            f.write(data)
+    return atomic_write(path, write)
+
+
+def atomic_write_json(path: PathLike, data: Any) -> str:
+    """Write ``data`` as indented JSON to ``path`` atomically."""
+    return atomic_write_bytes(path, (json.dumps(data, indent=2) + '\n').encode())

@@ -1,0 +1,47 @@
+"""The runtime package: importing it patches nothing, compat.apply() is explicit and idempotent,
+and the one atomic writer never leaves a torn or half-written file."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, tool_env
+from runtime.fileio import atomic_write, atomic_write_json
+
+
+def _python(code: str) -> str:
+    proc = subprocess.run([sys.executable, '-c', code], cwd=ROOT, env=tool_env(), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
+def test_importing_packages_patches_nothing_until_apply():
+    out = _python(
+        'import mmengine.fileio as f, mmengine.dist.utils as d\n'
+        'original = (f.LocalBackend.put, d._init_dist_pytorch)\n'
+        'import runtime, runtime.hooks, runtime.optim, backbones, segmentation, detection, classification\n'
+        'print(f.LocalBackend.put is original[0], d._init_dist_pytorch is original[1])\n'
+        'import runtime.compat as c\n'
+        'print(c.apply(), c.apply(), f.LocalBackend.put.__module__, f.LocalBackend.put is original[0])\n'
+        'put = f.LocalBackend.put\n'
+        'import runtime.openmmlab\n'
+        'print(f.LocalBackend.put is put)\n')
+    assert out.splitlines() == ['True True', 'True True runtime.compat False', 'True']
+
+
+def test_atomic_write_keeps_the_old_file_on_error(tmp_path):
+    target = tmp_path / 'record.json'
+    atomic_write_json(target, {'a': 1})
+
+    def torn(tmp: str) -> None:
+        with open(tmp, 'w') as f:
+            f.write('{"a": ')
+        raise KeyboardInterrupt  # a kill in the middle of the write
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(target, torn)
+    assert json.loads(target.read_text()) == {'a': 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['record.json']  # no temporary file left
