@@ -2,7 +2,7 @@
 
     python tools/convert_official.py SRC DST [--kind model|meta|module] [--module-idx I] [--num-heads H]
 
-SRC holds ``model`` and ``model_stages`` (a list of K per-module state dicts; PAPER.md). The
+SRC holds ``model`` and ``model_stages`` (a list of K per-module state dicts; docs/paper.md). The
 kind is read from the per-module depths unless given: all 1 -> a meta checkpoint incubation
 can start from (``tools/incubate.py --meta DST``); one deeper module -> that module, ready to
 assemble; otherwise a finished model, written as a timm checkpoint (DST .pth + .safetensors).
