@@ -192,7 +192,9 @@ def submit(command: Sequence[str], options: SbatchOptions, after_ok: Iterable[st
     Args:
         command: the argv to run on the allocated node(s).
         options: resources and behaviour of the job.
-        after_ok: job ids that must all complete successfully before this job starts.
+        after_ok: job ids that must all complete successfully before this job starts. Slurm
+            must still know them (sbatch refuses a dependency on a job it has forgotten, some
+            minutes after it ended): leave out those already known to have completed.
         script_path: where to keep a copy of the batch script (it is submitted from that
             file); by default it goes to sbatch on stdin.
 
@@ -206,9 +208,11 @@ def submit(command: Sequence[str], options: SbatchOptions, after_ok: Iterable[st
         args.append(dependency)
     if script_path:
         atomic_write_bytes(script_path, script.encode())
-        proc = _run(args + [script_path])
-    else:
-        proc = _run(args, stdin=script)
+        args.append(script_path)
+    try:
+        proc = _run(args, stdin=None if script_path else script)
+    except SlurmError as e:  # say which job was refused
+        raise SlurmError(e.command, f'job {options.job_name or command[0]!r}: {e.slurm_message}', e.returncode) from None
     # --parsable prints "ID" or "ID;CLUSTER"
     job_id = proc.stdout.strip().split(';')[0]
     if not re.fullmatch(r'\d+(_\d+)?', job_id):

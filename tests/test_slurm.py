@@ -5,7 +5,6 @@ need it are skipped with one reason where it cannot start (not root, Slurm not i
 """
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -153,7 +152,8 @@ def test_requeued_job_runs_again_and_keeps_its_log(slurm_cluster, tmp_path):  # 
 # --- training through Slurm ----------------------------------------------------------------
 
 def tiny_training_words(digits_root: Path) -> list:
-    options = {**TINY_DIGITS_OPTIONS, **data_options(digits_root), 'train_cfg.max_epochs': 1}
+    # 3 epochs: the shortest schedule past the config's 2 warmup epochs
+    options = {**TINY_DIGITS_OPTIONS, **data_options(digits_root), 'train_cfg.max_epochs': 3}
     return ['--cfg-options', *cfg_words(options)]
 
 
@@ -169,7 +169,7 @@ def test_slurm_submit_trains_digits_through_sbatch(slurm_cluster, digits_root, t
     info = slurm.wait([job], timeout=300, poll_seconds=1)[job]
     log = work / f'slurm-{job}.out'
     assert info.state == slurm.COMPLETED, log.read_text()[-3000:]
-    assert (work / 'epoch_1.pth').exists() and (work / 'model.safetensors').exists()
+    assert (work / 'epoch_3.pth').exists() and (work / 'model.safetensors').exists()
     assert (work / 'train-vit-digits-d16_e2e_60e_digits.sbatch').exists()
 
 
@@ -181,7 +181,7 @@ def test_slurm_train_sh_runs_a_cpu_job_without_gres(slurm_cluster, digits_root, 
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert '--gres' not in proc.stderr and '--launcher=none' in proc.stderr  # set -x shows the srun line
-    assert (work / 'epoch_1.pth').exists()
+    assert (work / 'epoch_3.pth').exists()
     env['GPUS'] = '2'
     refused = subprocess.run(['bash', 'tools/slurm_train.sh', slurm_cluster.partition, 'x', str(DIGITS_E2E), str(work)],
                              cwd=ROOT, env=env, capture_output=True, text=True)
