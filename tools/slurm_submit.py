@@ -1,0 +1,100 @@
+"""Submit one training run to Slurm with sbatch and return at once.
+
+    python tools/slurm_submit.py CONFIG --work-dir DIR --partition P [--gpus N] [--nodes M]
+        [--cpus-per-task C] [--time T] [--account A] [--qos Q] [--job-name NAME]
+        [--after JOB_ID ...] [--sbatch-arg=--constraint=a100 ...] [--no-requeue] [--dry-run]
+        [-- TRAIN_OPTIONS ...]
+
+The job runs ``tools/train.py CONFIG --work-dir DIR --resume TRAIN_OPTIONS``: a job requeued at
+its time limit (or resubmitted after a failure) continues from the latest checkpoint in DIR.
+``--gpus N`` is per node; N > 1 runs one process per GPU through ``srun`` with mmengine's
+``--launcher slurm``; ``--gpus 0`` is a CPU job that requests no GPU (no ``--gres``).
+
+Prints the job id alone on stdout (``JOB=$(python tools/slurm_submit.py ...)``, then
+``--after $JOB`` chains the next run); the log is ``DIR/slurm-<job id>.out``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import os.path as osp
+import sys
+from typing import List, Optional, Sequence, Tuple
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from runtime import slurm  # noqa: E402  (torch-free: submitting must not wait for torch to import)
+
+TRAIN = osp.join(ROOT, 'tools', 'train.py')
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[argparse.Namespace, List[str]]:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    train_args: List[str] = []
+    if '--' in argv:
+        cut = argv.index('--')
+        argv, train_args = argv[:cut], argv[cut + 1:]
+    parser = argparse.ArgumentParser(description='Submit tools/train.py CONFIG as a Slurm batch job',
+                                     epilog='Options after -- go to tools/train.py.')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('--work-dir', required=True, help='where logs, checkpoints and the job log go')
+    parser.add_argument('--partition', '-p', help='Slurm partition (default: the cluster default)')
+    parser.add_argument('--gpus', type=int, default=0, help='GPUs per node; 0: a CPU job without --gres')
+    parser.add_argument('--nodes', type=int, default=1)
+    parser.add_argument('--cpus-per-task', type=int)
+    parser.add_argument('--time', help="time limit in Slurm's format, e.g. 2-00:00:00")
+    parser.add_argument('--account')
+    parser.add_argument('--qos')
+    parser.add_argument('--job-name', help='default: train-CONFIG_NAME')
+    parser.add_argument('--after', nargs='+', default=[], metavar='JOB_ID',
+                        help='start only after these jobs completed successfully (afterok)')
+    parser.add_argument('--sbatch-arg', action='append', default=[], metavar='ARG',
+                        help='any other sbatch option, e.g. --sbatch-arg=--constraint=a100 (repeatable)')
+    parser.add_argument('--no-requeue', action='store_true',
+                        help='do not requeue (and resume) a job that reaches its time limit')
+    parser.add_argument('--dry-run', action='store_true', help='print the batch script, submit nothing')
+    args = parser.parse_args(argv)
+    if args.gpus < 0 or args.nodes < 1:
+        parser.error(f'--gpus must be >= 0 and --nodes >= 1 (got {args.gpus}, {args.nodes})')
+    return args, train_args
+
+
+def build_job(args: argparse.Namespace, train_args: Sequence[str]) -> Tuple[List[str], slurm.SbatchOptions]:
+    """The command and sbatch options of one training run."""
+    work_dir = osp.abspath(args.work_dir)
+    processes = max(1, args.gpus) * args.nodes
+    launcher = 'slurm' if processes > 1 else 'none'
+    command = [sys.executable, '-u', TRAIN, osp.abspath(args.config), '--work-dir', work_dir, '--resume',
+               '--launcher', launcher, *train_args]
+    config_name = osp.splitext(osp.basename(args.config))[0]
+    options = slurm.SbatchOptions(
+        partition=args.partition, job_name=args.job_name or f'train-{config_name}',
+        output=osp.join(work_dir, 'slurm-%j.out'), gpus_per_node=args.gpus, nodes=args.nodes,
+        ntasks_per_node=max(1, args.gpus), cpus_per_task=args.cpus_per_task, time_limit=args.time,
+        account=args.account, qos=args.qos, requeue=not args.no_requeue, chdir=ROOT,
+        env={'PYTHONPATH': os.pathsep.join(p for p in (ROOT, os.environ.get('PYTHONPATH')) if p)},
+        extra_args=args.sbatch_arg)
+    return command, options
+
+
+def main(argv: Optional[Sequence[str]] = None) -> str:
+    args, train_args = parse_args(argv)
+    command, options = build_job(args, train_args)
+    if args.dry_run:
+        print(slurm.batch_script(command, options))
+        return ''
+    work_dir = osp.abspath(args.work_dir)
+    os.makedirs(work_dir, exist_ok=True)  # Slurm opens the job log there before the job starts
+    try:
+        job_id = slurm.submit(command, options, after_ok=args.after,
+                              script_path=osp.join(work_dir, f'{options.job_name}.sbatch'))
+    except slurm.SlurmError as e:
+        sys.exit(f'slurm_submit: {args.config}: {e}')
+    print(job_id)
+    print(f'submitted job {job_id}; log: {osp.join(work_dir, f"slurm-{job_id}.out")}', file=sys.stderr)
+    return job_id
+
+
+if __name__ == '__main__':
+    main()
