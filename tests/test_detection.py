@@ -1,14 +1,19 @@
-"""COCO detection with the incubated ViT (issue 5).
+"""COCO detection with the incubated ViT.
 
 * the simple feature pyramid and the channel LayerNorm (shapes, strides, what they normalise);
 * every shipped config: builds (model, layer-decay optimiser wrapper, pipelines run on real
-  COCO-format data), and the E2E / incubation pairs differ only in the checkpoint;
+  COCO-format data), the E2E / incubation pairs differ only in the checkpoint and each 3x
+  config from its 1x config only in the schedule;
+* the bases inherit mmdet's shipped ones, and the model differs from mmdet's Mask R-CNN only
+  where ViTDet changes it;
 * the backbone loads an exported checkpoint through ``init_cfg``;
 * the tiny config end to end on a generated COCO-format set with polygon masks:
   ``tools/train.py`` + mmdet's CocoMetric, and ``mim train mmdet`` + ``tools/test.py``.
 """
 from __future__ import annotations
 
+import ast
+import importlib.util
 import json
 import os
 import subprocess
@@ -232,6 +237,76 @@ def test_e2e_and_incubation_differ_only_in_checkpoint(incubation: Path):
     assert (ckpt_a, ckpt_b) == (ckpt_a, ckpt_a.replace('_incubation_', '_e2e_')) and ckpt_a != ckpt_b
     assert (a['benchmark'].pop('method'), b['benchmark'].pop('method')) == ('incubation', 'e2e')
     assert a == b
+
+
+@pytest.mark.parametrize('three_x', [p for p in FULL if '_3x_' in p.name], ids=lambda p: p.stem)
+def test_3x_config_differs_from_its_1x_config_only_in_the_schedule(three_x: Path):
+    one_x = three_x.with_name(three_x.name.replace('_3x_', '_1x_'))
+    a, b = Config.fromfile(one_x).to_dict(), Config.fromfile(three_x).to_dict()
+    assert (a['benchmark'].pop('schedule'), b['benchmark'].pop('schedule')) == ('1x', '3x')
+    assert (a['train_cfg'].pop('max_epochs'), b['train_cfg'].pop('max_epochs')) == (12, 36)
+    assert (a['train_cfg'].pop('val_interval'), b['train_cfg'].pop('val_interval')) == (1, 3)
+    (warmup_a, steps_a), (warmup_b, steps_b) = a.pop('param_scheduler'), b.pop('param_scheduler')
+    assert warmup_a == warmup_b and warmup_a['type'] == 'LinearLR'
+    assert (steps_a.pop('end'), steps_a.pop('milestones')) == (12, [8, 11])
+    assert (steps_b.pop('end'), steps_b.pop('milestones')) == (36, [27, 33])
+    assert steps_a == steps_b
+    assert a == b
+
+
+def _base_of(path: Path) -> List[str]:
+    """The ``_base_`` a config file names, as written (not resolved)."""
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign) and [getattr(t, 'id', None) for t in node.targets] == ['_base_']:
+            value = ast.literal_eval(node.value)
+            return [value] if isinstance(value, str) else list(value)
+    return []
+
+
+@pytest.mark.parametrize('base, upstream', [
+    ('models/mask-rcnn_vit-b_sfp.py', 'models/mask-rcnn_r50_fpn.py'),
+    ('datasets/coco_instance_lsj-1024.py', 'datasets/coco_instance.py'),
+    ('schedules/schedule_1x.py', 'schedules/schedule_1x.py'),
+    ('default_runtime.py', 'default_runtime.py'),
+])
+def test_bases_inherit_mmdet(base: str, upstream: str):
+    assert _base_of(CONFIGS / '_base_' / base) == [f'mmdet::_base_/{upstream}']
+
+
+def test_variants_are_deltas_on_one_config():
+    """ViT-L model on the ViT-B one, 3x on 1x, E2E on incubation: each difference written once."""
+    assert _base_of(CONFIGS / '_base_' / 'models' / 'mask-rcnn_vit-l_sfp.py') == ['./mask-rcnn_vit-b_sfp.py']
+    for path in FULL:
+        if '_e2e_' in path.name:
+            assert _base_of(path) == [f"./{path.name.replace('_e2e_', '_incubation_')}"]
+        elif '_3x_' in path.name:
+            assert _base_of(path) == [f"./{path.name.replace('_3x_', '_1x_')}"]
+
+
+def _without_scope(x: Any) -> Any:
+    """A resolved config without the ``_scope_`` keys mmengine adds to what ``mmdet::`` brings."""
+    if isinstance(x, dict):
+        return {k: _without_scope(v) for k, v in x.items() if k != '_scope_'}
+    if isinstance(x, (list, tuple)):
+        return type(x)(_without_scope(v) for v in x)
+    return x
+
+
+def test_model_is_mmdet_mask_rcnn_with_only_vitdet_changes():
+    """Everything not changed on purpose (anchors, RoI extractors, losses, assigners, samplers,
+    test settings, the data preprocessor's mean / std) is mmdet's shipped Mask R-CNN."""
+    shipped = Path(importlib.util.find_spec('mmdet').origin).parent / '.mim' / 'configs' / '_base_'
+    expected = Config.fromfile(shipped / 'models' / 'mask-rcnn_r50_fpn.py').to_dict()['model']
+    ours = _without_scope(Config.fromfile(CONFIGS / 'mask-rcnn_vit-b_incubation_1x_coco.py').to_dict()['model'])
+    ln2d = dict(type='LN2d', eps=1e-6, requires_grad=True)
+    assert ours['backbone']['type'] == 'IncubationViTBackbone' and ours['neck']['type'] == 'SimpleFeaturePyramid'
+    assert ours['neck']['norm_cfg'] == ln2d
+    expected.update(backbone=ours['backbone'], neck=ours['neck'])  # replaced whole
+    expected['data_preprocessor']['pad_size_divisor'] = 1024
+    expected['rpn_head']['num_convs'] = 2
+    expected['roi_head']['bbox_head'].update(type='Shared4Conv1FCBBoxHead', conv_out_channels=256, norm_cfg=ln2d)
+    expected['roi_head']['mask_head']['norm_cfg'] = ln2d
+    assert ours == expected
 
 
 # --- checkpoint loading -------------------------------------------------------------------------

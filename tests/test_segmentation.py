@@ -1,9 +1,11 @@
-"""ADE20K semantic segmentation with the incubated ViT (issue 6).
+"""ADE20K semantic segmentation with the incubated ViT.
 
 * every shipped config: builds (model with the feature / logit shapes of a forward pass at
   full size, layer-decay optimiser wrapper with AMP, hooks, the train / test / multi-scale +
   flip pipelines on ADE20K-layout data), states the recipe it claims, and the E2E /
   incubation pairs differ only in the checkpoint;
+* the bases inherit mmseg's shipped ones, and the model differs from mmseg's ViT UperNet
+  only where this recipe changes it;
 * every shipped config loads an exported checkpoint through ``init_cfg`` (weights compared,
   position embedding resampled to the segmentation grid);
 * ViT-H: 512 x 512 crops are padded to 518 x 518 (a multiple of its patch 14), padding ignored;
@@ -14,6 +16,8 @@
 """
 from __future__ import annotations
 
+import ast
+import importlib.util
 import json
 import os
 import subprocess
@@ -257,6 +261,49 @@ def test_e2e_and_incubation_differ_only_in_checkpoint(incubation: Path):
     assert ckpt_b == ckpt_a.replace('_incubation_', '_e2e_') and ckpt_a != ckpt_b
     assert (a['benchmark'].pop('method'), b['benchmark'].pop('method')) == ('incubation', 'e2e')
     assert a == b
+
+
+def _base_of(path: Path) -> List[str]:
+    """The ``_base_`` a config file names, as written (not resolved)."""
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign) and [getattr(t, 'id', None) for t in node.targets] == ['_base_']:
+            value = ast.literal_eval(node.value)
+            return [value] if isinstance(value, str) else list(value)
+    return []
+
+
+@pytest.mark.parametrize('base, upstream', [
+    ('models/upernet_vit-b_mln.py', 'models/upernet_vit-b16_ln_mln.py'),
+    ('datasets/ade20k_512x512.py', 'datasets/ade20k.py'),
+    ('schedules/schedule_80k.py', 'schedules/schedule_80k.py'),
+    ('default_runtime.py', 'default_runtime.py'),
+])
+def test_bases_inherit_mmseg(base: str, upstream: str):
+    assert _base_of(CONFIGS / '_base_' / base) == [f'mmseg::_base_/{upstream}']
+
+
+def _without_scope(x: Any) -> Any:
+    """A resolved config without the ``_scope_`` keys mmengine adds to what ``mmseg::`` brings."""
+    if isinstance(x, dict):
+        return {k: _without_scope(v) for k, v in x.items() if k != '_scope_'}
+    if isinstance(x, (list, tuple)):
+        return type(x)(_without_scope(v) for v in x)
+    return x
+
+
+def test_model_is_mmseg_vit_upernet_with_only_the_recipe_changes():
+    """Neck, heads, losses and the data preprocessor's normalisation are mmseg's shipped ViT
+    UperNet; only the backbone, the class count, the padding and the sliding-window test change."""
+    shipped = Path(importlib.util.find_spec('mmseg').origin).parent / '.mim' / 'configs' / '_base_'
+    expected = Config.fromfile(shipped / 'models' / 'upernet_vit-b16_ln_mln.py').to_dict()['model']
+    ours = _without_scope(Config.fromfile(CONFIGS / 'upernet_vit-b_incubation_80k_ade20k-512x512.py').to_dict()['model'])
+    assert ours['backbone']['type'] == 'IncubationViTBackbone'
+    expected['backbone'] = ours['backbone']  # replaced whole
+    expected['pretrained'] = None  # the checkpoint is the backbone's init_cfg
+    expected['data_preprocessor'].update(size=(512, 512), test_cfg=dict(size_divisor=16))
+    expected['decode_head']['num_classes'] = expected['auxiliary_head']['num_classes'] = 150
+    expected['test_cfg'] = dict(mode='slide', crop_size=(512, 512), stride=(341, 341))
+    assert ours == expected
 
 
 def test_vit_h_pads_512_crops_to_518_and_ignores_the_padding(ade_root: Path):

@@ -1,6 +1,6 @@
 """Deep narrow DeiT-Tiny-width ViT (32 blocks, width 192, patch 4) on CIFAR-100 at 32x32, E2E.
 
-PAPER.md: 72.8 top-1 (E2E) vs 75.3 (incubation). The paper gives the model, not the CIFAR recipe;
+The paper reports 72.8 top-1 (E2E) vs 75.3 (incubation). The paper gives the model, not the CIFAR recipe;
 this uses the DeiT recipe at batch 128 on one GPU (lr 5e-4 x 128 / 512), 300 epochs.
 """
 _base_ = ['_base_/models/vit_classifier.py', '_base_/datasets/cifar100_folder.py',

@@ -1,5 +1,5 @@
 """ViT-B/16 E2E on a class-balanced 25% subset of ImageNet-1K (seeded; data-efficiency study).
-PAPER.md: E2E 65.7 -> incubation 72.9 top-1.
+The paper reports E2E 65.7 -> incubation 72.9 top-1.
 """
 _base_ = ['./vit-b_e2e_300e_in1k.py']
 train_dataloader = dict(dataset=dict(subset=dict(fraction=0.25, seed=0)))

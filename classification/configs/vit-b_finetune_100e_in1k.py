@@ -3,7 +3,7 @@ gradient clipping 1.0, drop path 0.1. Give the K module checkpoints:
 
     --cfg-options "model.role.module_checkpoints=[m0.pth,m1.pth,m2.pth,m3.pth]"
 
-Writes ``WORK_DIR/model.pth`` and ``model.safetensors`` (timm format). PAPER.md: 82.4 top-1.
+Writes ``WORK_DIR/model.pth`` and ``model.safetensors`` (timm format). The paper reports 82.4 top-1.
 """
 _base_ = ['_base_/models/vit_classifier.py', '_base_/datasets/imagenet_deit.py',
           '_base_/schedules/deit_adamw_300e.py', '_base_/default_runtime.py']

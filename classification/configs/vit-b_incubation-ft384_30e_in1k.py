@@ -1,7 +1,7 @@
 """High-resolution fine-tuning of the incubation-trained ViT-B/16 at 384 (position embedding
-interpolated). PAPER.md: 84.2 top-1 (E2E-DeiT at 384: 83.1, ``vit-b_e2e-ft384_30e_in1k.py``).
+interpolated). The paper reports 84.2 top-1 (E2E-DeiT at 384: 83.1, ``vit-b_e2e-ft384_30e_in1k.py``).
 
-PAPER.md fixes only the resolution (384 for B and L, 392 for H), not the schedule. This one
+The paper fixes only the resolution (384 for B and L, 392 for H), not the schedule. This one
 follows DeiT's README command for 384 fine-tuning (``--lr 5e-6 --min-lr 5e-6 --weight-decay
 1e-8 --epochs 30`` at batch 512): a constant lr of 5e-6, 30 epochs. Start from:
 

@@ -9,8 +9,8 @@ Recipe (ViTDet: Li, Mao, Girshick, He, ECCV 2022, Sec. 4 and App. A.2; mmdetecti
   * 12 epochs at batch 16 (2 x 8 GPUs), 1000-iteration linear warm-up, lr x0.1 after epochs 8 and 11.
 E2E and incubation configs differ only in ``model.backbone.init_cfg.checkpoint`` (and the
 ``benchmark`` label); override the path with
-``--cfg-options model.backbone.init_cfg.checkpoint=PATH``.
-Reference (PAPER.md, "Downstream"): see docs/detection.md.
+``--cfg-options model.backbone.init_cfg.checkpoint=PATH``. The paper's numbers are in
+docs/detection.md.
 """
 _base_ = [
     './_base_/models/mask-rcnn_vit-l_sfp.py',
@@ -20,5 +20,8 @@ _base_ = [
 ]
 
 model = dict(backbone=dict(init_cfg=dict(type='Pretrained', checkpoint='pretrained/vit-l_incubation_in1k.pth')))
+
+# ViTDet's layer-wise lr decay for ViT-L (ViT-B: 0.7, the schedule base's)
+optim_wrapper = dict(paramwise_cfg=dict(layer_decay_rate=0.8))
 
 benchmark = dict(task='coco', model='ViT-L', method='incubation', schedule='1x')

@@ -44,8 +44,7 @@ model = dict(
         rcnn=dict(sampler=dict(num=64))),
     test_cfg=dict(rpn=dict(nms_pre=200, max_per_img=100)))
 
-optim_wrapper = dict(
-    _delete_=True,
+optim_wrapper = dict(  # no schedule base: the whole optimiser is here
     type='OptimWrapper',
     constructor='LayerDecayOptimWrapperConstructor',
     optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.1),

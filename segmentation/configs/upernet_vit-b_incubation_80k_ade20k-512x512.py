@@ -13,8 +13,7 @@ whole-network ViT checkpoint ``backbones`` reads (exported, assembled, timm, or 
 classifier checkpoint); override it with ``--cfg-options
 model.backbone.init_cfg.checkpoint=PATH``.
 
-Paper reference (PAPER.md, "Downstream"): none (the paper reports ADE20K for ViT-L and ViT-H
-only).
+Paper reference: none (the paper reports ADE20K for ViT-L and ViT-H only).
 """
 _base_ = [
     './_base_/models/upernet_vit-b_mln.py',

@@ -1,6 +1,6 @@
 """CIFAR-100 at 32x32 in the ImageNet folder layout (data/cifar100/{train,val}/<class>/*.png).
 
-The paper's small-scale study (PAPER.md, CIFAR-100 table). Augmentation for 32-pixel images:
+The paper's small-scale study (its CIFAR-100 table). Augmentation for 32-pixel images:
 random-resized crop (scale 0.6-1), flip, RandAugment and random erasing as in DeiT, Mixup/CutMix
 from the model config; evaluation without resizing.
 """

@@ -13,10 +13,10 @@ Changes from ViT-B and why:
   * neck and head inputs 1280 wide; UperNet itself stays at 512 channels;
   * drop path 0.3 (BEiT-L's 0.2 for 24 blocks, raised with depth as in the ImageNet
     fine-tuning recipe: 0.1 / 0.5 / 0.6 for B / L / H);
-  * layer-wise lr decay 0.85, so that the patch embedding's lr factor ``rate ** (depth + 1)``
-    stays near ViT-B's (0.85 ** 33 = 0.005, 0.65 ** 13 = 0.004);
   * ``--cfg-options model.backbone.with_cp=True`` (activation checkpointing in the backbone)
     trades a second forward pass of every block for memory on smaller GPUs; off by default.
+The layer-wise lr decay for ViT-H (0.85) is set in the ViT-H configs: the optimiser is in the
+schedule base.
 """
 _base_ = ['./upernet_vit-b_mln.py']
 
@@ -32,5 +32,3 @@ model = dict(
     decode_head=dict(in_channels=[1280] * 4),
     auxiliary_head=dict(in_channels=1280),
     test_cfg=dict(crop_size=(518, 518)))
-
-optim_wrapper = dict(paramwise_cfg=dict(layer_decay_rate=0.85))

@@ -5,11 +5,9 @@ Changes from ViT-B and why:
     each of the K = 4 incubation modules, the same relative depths as ViT-B's 3, 6, 9, 12);
   * neck and head inputs 1024 wide (the neck keeps the backbone width, as mmseg's ViT-B does);
     UperNet itself stays at 512 channels, so B, L and H differ only in the backbone;
-  * drop path 0.2 (mmseg's BEiT-L UperNet, ``configs/beit``);
-  * layer-wise lr decay 0.8 instead of 0.65: the lr factor of the patch embedding,
-    ``rate ** (depth + 1)``, is then about what ViT-B gets (0.8 ** 25 = 0.65 ** 13 = 0.004);
-    with 0.65 the first half of a 24-block network would be frozen in practice
-    (mmseg's BEiT configs likewise raise the rate with depth: 0.9 for B, 0.95 for L).
+  * drop path 0.2 (mmseg's BEiT-L UperNet, ``configs/beit``).
+The layer-wise lr decay for ViT-L (0.8) is set in the ViT-L configs: the optimiser is in the
+schedule base.
 """
 _base_ = ['./upernet_vit-b_mln.py']
 
@@ -22,5 +20,3 @@ model = dict(
     neck=dict(in_channels=[1024] * 4, out_channels=1024),
     decode_head=dict(in_channels=[1024] * 4),
     auxiliary_head=dict(in_channels=1024))
-
-optim_wrapper = dict(paramwise_cfg=dict(layer_decay_rate=0.8))
