@@ -1,4 +1,4 @@
-"""The paper's reference numbers (``reference.json``, transcribed from PAPER.md) and their lookup."""
+"""The paper's reference numbers (``reference.json``, transcribed from the paper) and their lookup."""
 from __future__ import annotations
 
 import json
