@@ -5,7 +5,8 @@ Command line: ``python -m benchmarks report RUN... --out DIR``, ``python -m benc
 
 Python API (imported lazily, so ``import benchmarks`` pulls in neither torch nor matplotlib):
 
-Reading runs (:mod:`benchmarks.runs`)
+Reading runs (:mod:`benchmarks.runs`; work dirs: :mod:`benchmarks.workdir`; the pipeline's
+manifest and the other records through :mod:`runtime.record`)
     ``collect_runs(paths, ms_tests=()) -> list[Run]``: every run under ``paths`` (E2E / any
         training work dir, pipeline dir with ``manifest.json``, test-only dir, or a folder of
         those); test dirs are folded into the run they evaluate (TTA tests as ``<metric>-ms``).
@@ -16,7 +17,8 @@ Reading runs (:mod:`benchmarks.runs`)
         'device_type'} .curve(metric=None) -> [(cumulative device-hours, value)]
         .own_curve(metric=None) (fine-tune cost only) .phases .to_dict()``.
 
-Report (:mod:`benchmarks.report`, :mod:`benchmarks.tables`, :mod:`benchmarks.plots`)
+Report (:mod:`benchmarks.report`, :mod:`benchmarks.tables`, :mod:`benchmarks.plots`; the table
+renderer :mod:`benchmarks.render`; speed-up analysis :mod:`benchmarks.analysis`)
     ``write_report(runs, out_dir, reference=None, plots=True) -> dict``: writes
         ``<table>.md/.csv/.tex``, ``report.md``, ``runs.json`` and the PNG/SVG plots; returns
         ``{'tables': {name: Table}, 'files': [...], 'plots': [...], 'report': Path,
@@ -43,9 +45,10 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    'collect_runs': 'runs', 'read_run': 'runs', 'read_work_dir': 'runs', 'Run': 'runs', 'RunError': 'runs',
+    'collect_runs': 'runs', 'read_run': 'runs', 'read_work_dir': 'workdir', 'Run': 'runs', 'RunError': 'workdir',
     'write_report': 'report', 'render_markdown': 'report',
-    'build_tables': 'tables', 'Table': 'tables', 'speedup': 'tables', 'reach_cost': 'tables', 'SpeedUp': 'tables',
+    'build_tables': 'tables', 'Table': 'render', 'Cell': 'render',
+    'speedup': 'analysis', 'reach_cost': 'analysis', 'SpeedUp': 'analysis',
     'write_plots': 'plots',
     'load_reference': 'reference', 'find_reference': 'reference', 'reference_for': 'reference',
     'measure': 'speed', 'format_table': 'speed',

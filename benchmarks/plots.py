@@ -5,8 +5,8 @@ import re
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from .analysis import efficiency_pairs, speedup
 from .runs import PRIMARY_METRIC, Run, is_schedule, norm_name
-from .tables import efficiency_pairs, speedup
 
 METRIC_LABELS = {'accuracy/top1': 'top-1 accuracy (%)', 'coco/bbox_mAP': 'box AP', 'mIoU': 'mIoU (%)'}
 FORMATS = ('png', 'svg')

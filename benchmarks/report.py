@@ -15,18 +15,19 @@ import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
+from runtime.record import RecordError
+
 from .plots import write_plots
 from .reference import load_reference
-from .runs import Run, RunError, collect_runs
-from .tables import Table, build_tables
+from .render import Cell, Table
+from .runs import Run, collect_runs
+from .tables import build_tables
 
 __all__ = ['collect_runs', 'write_report', 'render_markdown', 'runs_summary', 'add_arguments', 'run', 'main']
 
 
 def runs_summary(runs: Sequence[Run]) -> Table:
     """Which runs were read, how they were paired, and their status."""
-    from .tables import Cell
-
     table = Table('runs', 'Runs read', ['run', 'kind', 'task', 'model', 'variant', 'method', 'status', 'path'])
     for run in runs:
         table.add([Cell(run.name), Cell(run.kind), Cell(run.task), Cell(run.model), Cell(run.variant),
@@ -89,7 +90,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         runs = collect_runs(args.runs, ms_tests=args.ms_test)
-    except RunError as e:
+    except RecordError as e:  # a run dir that cannot be read, or a damaged or unknown record in it
         raise SystemExit(f'benchmarks report: {e}') from None
     result = write_report(runs, args.out, plots=not args.no_plots)
     if not args.quiet:

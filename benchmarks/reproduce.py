@@ -10,20 +10,20 @@ cores does not distort the comparison.
 
 Presets (the whole schedule of each side; ``--seeds`` repeats the pair):
   cpu   E2E 45 epochs | meta 25, incubation 4 x 20, fine-tune 10   (fits `make demo`'s 10 minutes)
-  long  E2E 100 epochs | meta 100, incubation 4 x 50, fine-tune 25, seeds 0 1 2 (NOTES.md run B;
-        about an hour on 2 cores, estimated from the cpu preset)
+  long  E2E 100 epochs | meta 100, incubation 4 x 50, fine-tune 25, seeds 0 1 2 (about an hour
+        on 2 cores, estimated from the cpu preset)
 """
 from __future__ import annotations
 
 import argparse
 import os
 import os.path as osp
-import shlex
-import subprocess
 import sys
-import threading
 import time
 from typing import Dict, List
+
+from runtime.launch import Command, Job, LocalBackend, latest_progress, supervise
+from runtime.record import TRAIN_LOG
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = osp.join(ROOT, 'classification', 'configs')
@@ -47,11 +47,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--cfg-options', nargs='+', default=[], help='extra overrides for every run (key=value)')
 
 
-def _relay(proc: subprocess.Popen, prefix: str) -> None:
-    for line in proc.stdout:
-        print(f'{prefix}{line.rstrip()}', flush=True)
-
-
 def _commands(preset: Dict, seed: int, work: str, data: str, threads: int, extra: List[str]):
     common = [f'randomness.seed={seed}', *extra]
     roots = [f'{loader}.dataset.data_root={data}' for loader in ('train_dataloader', 'val_dataloader',
@@ -70,33 +65,27 @@ def _commands(preset: Dict, seed: int, work: str, data: str, threads: int, extra
 
 def run_pair(preset: Dict, seed: int, work: str, data: str, threads: int, extra: List[str]) -> Dict[str, str]:
     """E2E and incubation for one seed, side by side; returns their work dirs."""
-    from classification.pipeline import latest_progress
-
     (e2e_cmd, e2e_dir), (inc_cmd, inc_dir) = _commands(preset, seed, work, data, threads, extra)
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
-    os.makedirs(e2e_dir, exist_ok=True)
-    print(f'[demo] seed {seed}: E2E      -> {e2e_dir}/train.out\n[demo]   {shlex.join(e2e_cmd)}', flush=True)
-    print(f'[demo] seed {seed}: pipeline -> {inc_dir}\n[demo]   {shlex.join(inc_cmd)}', flush=True)
-    with open(osp.join(e2e_dir, 'train.out'), 'a') as e2e_log:
-        e2e = subprocess.Popen(e2e_cmd, stdout=e2e_log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
-        inc = subprocess.Popen(inc_cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=ROOT, text=True)
-        relay = threading.Thread(target=_relay, args=(inc, '[demo] incubation | '), daemon=True)
-        relay.start()
-        try:
-            last = time.monotonic()
-            while e2e.poll() is None or inc.poll() is None:
-                time.sleep(1.0)
-                if e2e.poll() is None and time.monotonic() - last > 20:
-                    last = time.monotonic()
-                    print(f'[demo] e2e        | {latest_progress(osp.join(e2e_dir, "train.out"))}', flush=True)
-        except KeyboardInterrupt:
-            e2e.terminate()
-            inc.terminate()
-            raise
-        relay.join(timeout=5)
-    if e2e.returncode != 0:
-        raise SystemExit(f'[demo] the E2E run failed; see {e2e_dir}/train.out (re-running resumes it)')
-    if inc.returncode != 0:
+    e2e_log = osp.join(e2e_dir, TRAIN_LOG)
+    # the pipeline reports its own progress: its output is shown (and kept in its work dir)
+    sides = {'e2e': Command(e2e_cmd, e2e_log, env=env, cwd=ROOT),
+             'incubation': Command(inc_cmd, osp.join(inc_dir, 'incubate.out'), env=env, cwd=ROOT,
+                                   echo='[demo] incubation | ')}
+    print(f'[demo] seed {seed}: E2E      -> {e2e_log}\n[demo]   {sides["e2e"]}', flush=True)
+    print(f'[demo] seed {seed}: pipeline -> {inc_dir}\n[demo]   {sides["incubation"]}', flush=True)
+    codes: Dict[str, int] = {}
+    backend = LocalBackend()
+
+    def report_e2e(side: str, job: Job) -> None:
+        if side == 'e2e':
+            print(f'[demo] e2e        | {latest_progress(e2e_log)}', flush=True)
+
+    supervise(list(sides), lambda side, slot: backend.start(sides[side]), 2,
+              on_exit=lambda side, job, code: codes.__setitem__(side, code), on_progress=report_e2e)
+    if codes['e2e'] != 0:
+        raise SystemExit(f'[demo] the E2E run failed; see {e2e_log} (re-running resumes it)')
+    if codes['incubation'] != 0:
         raise SystemExit('[demo] the incubation pipeline failed; see above (re-running resumes it)')
     return dict(e2e=e2e_dir, incubation=inc_dir)
 

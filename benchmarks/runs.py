@@ -1,52 +1,35 @@
-"""Reading finished (or unfinished) runs: mmengine work dirs, pipeline manifests, test-only dirs.
+"""Runs as the report sees them, and which E2E run each incubation run is compared with.
 
-Formats read (all written by mmengine 0.10 and by this project's own code):
-
-* a training work dir ``WORK/``: the config dump ``WORK/<config name>.py``, one folder per
-  session ``WORK/<timestamp>/`` (several after a resume) with ``<timestamp>.log``,
-  ``vis_data/config.py`` (that session's config) and ``vis_data/scalars.json`` (one JSON object
-  a line; train lines carry ``iter``, validation lines the metrics plus ``cost/device_hours``,
-  ``cost/images`` and ``step``), and ``WORK/cost.json`` from :class:`runtime.DeviceHoursHook`;
-* a test session (``tools/test.py``, in its own ``--work-dir`` or inside a training work dir):
-  ``WORK/<timestamp>/<timestamp>.json`` holds the metrics, ``vis_data/config.py`` the config
-  (with ``--tta`` its ``model`` is the TTA wrapper, which is how a multi-scale test is recognised);
-* a pipeline work dir: ``WORK/manifest.json`` (format ``incubation-manifest``), each phase's
-  ``work_dir`` itself a training work dir.
+A run is a training work dir (read by :mod:`benchmarks.workdir`), a pipeline work dir (its
+``manifest.json``, read through :mod:`runtime.record`, each phase's ``work_dir`` itself a
+training work dir), or a test-only dir.
 
 Every config carries ``benchmark = dict(task=..., model=..., method='e2e' | 'incubation',
 variant=..., schedule=..., phase=...)``; runs are paired by ``(task, model, variant)`` (the
 schedule when there is no variant, as for COCO's ``1x``); a pipeline's ``schedule`` (m+n) and a
 single phase's ``phase`` (e.g. a high-resolution fine-tune, or one phase of a pipeline read on
 its own) label the run; a phase run is kept off the cost axis, its cost being only its own.
-Metric values are normalised to percent (COCO's fractions are multiplied by 100).
 """
 from __future__ import annotations
 
-import json
-import math
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-MANIFEST = 'manifest.json'
-COST_FILE = 'cost.json'
+from runtime import record
+from runtime.record import DONE_STATES, MANIFEST, RecordError
+
+from .workdir import EvalPoint, RunError, Session, WorkDir, is_run_dir, normalise_metrics, read_config, read_work_dir
+
 TASKS = ('imagenet', 'cifar100', 'digits', 'coco', 'ade20k')
 CLASSIFICATION_TASKS = ('imagenet', 'cifar100', 'digits')
 METHODS = ('e2e', 'incubation')
-DONE_STATES = ('done', 'given')  # 'given': the pipeline was handed a meta checkpoint
 # Metric each task's curves are drawn with.
 PRIMARY_METRIC = {'imagenet': 'accuracy/top1', 'cifar100': 'accuracy/top1', 'digits': 'accuracy/top1',
                   'coco': 'coco/bbox_mAP', 'ade20k': 'mIoU'}
-_FRACTION_PREFIXES = ('coco/',)  # mmdet's CocoMetric reports fractions; everything else is percent
-_BOOKKEEPING = {'step', 'time', 'data_time', 'epoch', 'iter', 'lr', 'memory', 'eta'}
-_TIMESTAMP = re.compile(r'^\d{8}_\d{6}$')
 _SCHEDULE = re.compile(r'^\d+\s*\+\s*\d+$')
-
-
-class RunError(ValueError):
-    """A directory that cannot be read as a run (the message names the directory and why)."""
 
 
 # --- small helpers ---------------------------------------------------------------------------
@@ -60,78 +43,6 @@ def norm_name(value: Any) -> str:
 def is_schedule(variant: Optional[str]) -> bool:
     """``'25+25'``-style variants: incubation epochs + fine-tune epochs (the paper's m+n)."""
     return bool(variant) and bool(_SCHEDULE.match(str(variant).strip()))
-
-
-def normalise_metrics(metrics: Mapping[str, Any]) -> Dict[str, float]:
-    """Metric values as floats in percent; bookkeeping and cost keys are dropped."""
-    out: Dict[str, float] = {}
-    for key, value in metrics.items():
-        if key in _BOOKKEEPING or key.startswith('cost/') or key.startswith('loss'):
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            continue
-        value = float(value)
-        if math.isnan(value):
-            continue
-        out[key] = value * 100.0 if key.startswith(_FRACTION_PREFIXES) else value
-    return out
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except json.JSONDecodeError as e:
-        raise RunError(f'{path}: not valid JSON ({e})') from e
-
-
-def _read_json_lines(path: Path) -> List[Dict[str, Any]]:
-    """scalars.json; a truncated last line (a killed run) is skipped."""
-    lines = []
-    with open(path) as f:
-        for line in f:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(record, dict):
-                lines.append(record)
-    return lines
-
-
-def read_config(path: Path) -> Dict[str, Any]:
-    """A dumped mmengine config as a plain dict (custom imports are not executed)."""
-    from mmengine.config import Config
-
-    try:
-        cfg = Config.fromfile(str(path), import_custom_modules=False)
-        return cfg.to_dict()
-    except Exception as e:  # noqa: BLE001 - fall back to reading the one entry we need
-        benchmark = _benchmark_from_source(path)
-        if benchmark is None:
-            raise RunError(f'{path}: cannot read the config ({type(e).__name__}: {e})') from e
-        return {'benchmark': benchmark}
-
-
-def _benchmark_from_source(path: Path) -> Optional[Dict[str, Any]]:
-    """``benchmark = dict(...)`` read with ``ast`` (for configs that mmengine cannot load here)."""
-    import ast
-
-    try:
-        tree = ast.parse(Path(path).read_text())
-    except (OSError, SyntaxError):
-        return None
-    for node in tree.body:
-        if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
-                and node.targets[0].id == 'benchmark' and isinstance(node.value, ast.Call)):
-            try:
-                return {kw.arg: ast.literal_eval(kw.value) for kw in node.value.keywords if kw.arg}
-            except ValueError:
-                return None
-    return None
 
 
 def check_benchmark(benchmark: Any, where: str) -> Dict[str, Any]:
@@ -149,167 +60,6 @@ def check_benchmark(benchmark: Any, where: str) -> Dict[str, Any]:
 
 
 # --- data model ------------------------------------------------------------------------------
-
-
-@dataclass
-class EvalPoint:
-    """One validation: at ``step`` (epoch or iteration), after ``device_hours`` of training."""
-
-    step: int
-    metrics: Dict[str, float]
-    device_hours: Optional[float] = None
-    images: Optional[int] = None
-
-
-@dataclass
-class Session:
-    """One ``WORK/<timestamp>/`` folder."""
-
-    path: Path
-    kind: str  # 'train' or 'test'
-    config: Dict[str, Any]
-    train_lines: List[Dict[str, Any]] = field(default_factory=list)
-    evals: List[EvalPoint] = field(default_factory=list)
-    test_metrics: Dict[str, float] = field(default_factory=dict)
-
-    @property
-    def is_tta(self) -> bool:
-        model = self.config.get('model') or {}
-        return isinstance(model, Mapping) and ('TTA' in str(model.get('type', '')) or 'module' in model)
-
-
-@dataclass
-class WorkDir:
-    """An mmengine work dir: its sessions merged (later sessions win for equal steps)."""
-
-    path: Path
-    benchmark: Optional[Dict[str, Any]]
-    config: Dict[str, Any]
-    evals: List[EvalPoint]
-    tests: List[Session]
-    cost: Optional[Dict[str, Any]]
-    train_sessions: int
-    last_train: Optional[Dict[str, Any]]
-
-    @property
-    def device_hours(self) -> Optional[float]:
-        if self.cost and self.cost.get('device_hours') is not None:
-            return float(self.cost['device_hours'])
-        hours = [p.device_hours for p in self.evals if p.device_hours is not None]
-        return hours[-1] if hours else None
-
-    @property
-    def images(self) -> Optional[int]:
-        if self.cost and self.cost.get('images') is not None:
-            return int(self.cost['images'])
-        images = [p.images for p in self.evals if p.images is not None]
-        return images[-1] if images else None
-
-    @property
-    def final_metrics(self) -> Dict[str, float]:
-        return dict(self.evals[-1].metrics) if self.evals else {}
-
-    def progress(self) -> Tuple[Optional[bool], str]:
-        """(finished?, 'epoch 3/5'); finished is None when the config does not say how long."""
-        train_cfg = self.config.get('train_cfg') or {}
-        by_epoch = ('max_epochs' in train_cfg or train_cfg.get('by_epoch')
-                    or 'Epoch' in str(train_cfg.get('type', '')))
-        cost = self.cost or {}
-        last = self.last_train or {}
-        if by_epoch and train_cfg.get('max_epochs'):
-            total = int(train_cfg['max_epochs'])
-            done = cost.get('epoch')
-            if done is None:
-                done = max([p.step for p in self.evals] + [0])
-            return int(done) >= total, f'epoch {int(done)}/{total}'
-        if train_cfg.get('max_iters'):
-            total = int(train_cfg['max_iters'])
-            done = cost.get('iter', last.get('iter', 0))
-            return int(done) >= total, f'iter {int(done)}/{total}'
-        return None, ''
-
-
-def _sessions(path: Path) -> List[Path]:
-    return sorted(p for p in path.iterdir() if p.is_dir() and _TIMESTAMP.match(p.name))
-
-
-def _session_config(folder: Path, work_dir: Path) -> Dict[str, Any]:
-    config = folder / 'vis_data' / 'config.py'
-    if config.is_file():
-        return read_config(config)
-    dumps = sorted(work_dir.glob('*.py'), key=lambda p: p.stat().st_mtime)
-    return read_config(dumps[-1]) if dumps else {}
-
-
-def _val_metric_keys(line: Mapping[str, Any]) -> bool:
-    return any(k not in _BOOKKEEPING and not k.startswith('cost/') for k in line)
-
-
-def read_session(folder: Path, work_dir: Path) -> Optional[Session]:
-    scalars = folder / 'vis_data' / 'scalars.json'
-    test_json = folder / f'{folder.name}.json'
-    if scalars.is_file():
-        lines = _read_json_lines(scalars)
-        session = Session(folder, 'train', _session_config(folder, work_dir))
-        val: List[Tuple[Dict[str, Any], int]] = []  # (line, last training iteration before it)
-        last_iter = 0
-        for line in lines:
-            if 'iter' in line:
-                session.train_lines.append(line)
-                last_iter = int(line.get('step', line['iter']))
-            elif _val_metric_keys(line):
-                val.append((line, last_iter))
-        steps = [int(line.get('step', 0)) for line, _ in val]
-        # mmengine logs validation at step=runner.epoch by default (log_metric_by_epoch=True),
-        # which is 0 for every evaluation of an iteration-based run: key those by the iteration.
-        degenerate = any(b <= a for a, b in zip(steps, steps[1:])) or (0 in steps and session.train_lines)
-        for (line, it), step in zip(val, steps):
-            session.evals.append(EvalPoint(
-                step=it if degenerate else step, metrics=normalise_metrics(line),
-                device_hours=float(line['cost/device_hours']) if 'cost/device_hours' in line else None,
-                images=int(line['cost/images']) if 'cost/images' in line else None))
-        if session.train_lines or session.evals:
-            return session
-    if test_json.is_file():
-        session = Session(folder, 'test', _session_config(folder, work_dir))
-        record = _read_json(test_json)
-        if isinstance(record, dict):
-            session.test_metrics = normalise_metrics(record)
-        return session
-    return None
-
-
-def read_work_dir(path: os.PathLike) -> WorkDir:
-    """Merge every session of an mmengine work dir."""
-    path = Path(path)
-    if not path.is_dir():
-        raise RunError(f'{path}: no such directory')
-    sessions = [s for s in (read_session(f, path) for f in _sessions(path)) if s is not None]
-    train = [s for s in sessions if s.kind == 'train']
-    tests = [s for s in sessions if s.kind == 'test']
-    if not sessions:
-        raise RunError(f'{path}: not an mmengine work dir (no <timestamp>/vis_data/scalars.json '
-                       'and no <timestamp>/<timestamp>.json)')
-    merged: Dict[int, EvalPoint] = {}
-    for session in train:
-        for point in session.evals:
-            merged[point.step] = point
-    config = (train or tests)[-1].config
-    if not config.get('benchmark'):
-        dumps = sorted(path.glob('*.py'), key=lambda p: p.stat().st_mtime)
-        for dump in reversed(dumps):
-            config = read_config(dump)
-            if config.get('benchmark'):
-                break
-    cost_path = path / COST_FILE
-    cost = _read_json(cost_path) if cost_path.is_file() else None
-    last_train = None
-    for session in train:
-        if session.train_lines:
-            last_train = session.train_lines[-1]
-    return WorkDir(path=path, benchmark=config.get('benchmark'), config=config,
-                   evals=[merged[k] for k in sorted(merged)], tests=tests, cost=cost,
-                   train_sessions=len(train), last_train=last_train)
 
 
 @dataclass
@@ -473,43 +223,42 @@ def _resolve(path: Optional[str], base: Path) -> Optional[Path]:
     return None
 
 
+def _manifest_phase(entry: record.PhaseRecord, base: Path, recorded_hours: Mapping[str, Any]) -> Phase:
+    """A manifest's phase, with its cost taken from its work dir where that is newer."""
+    phase = Phase(name=entry.name, status=entry.status, module_idx=entry.module_idx,
+                  metrics=normalise_metrics(entry.metrics), images=entry.images)
+    work_path = _resolve(entry.work_dir, base)
+    if work_path is not None:
+        try:
+            phase.work_dir = read_work_dir(work_path)
+        except RecordError:
+            phase.work_dir = None
+    hours = entry.device_hours
+    if hours is None:
+        hours = recorded_hours.get(entry.name)
+    live = phase.work_dir.device_hours if phase.work_dir is not None else None
+    if phase.status not in DONE_STATES and live is not None:
+        hours = live  # the manifest is written between phases; a running phase's work dir is newer
+    elif hours is None:
+        hours = live
+    phase.device_hours = None if hours is None else float(hours)
+    if phase.images is None and phase.work_dir is not None:
+        phase.images = phase.work_dir.images
+    return phase
+
+
 def run_from_manifest(path: os.PathLike) -> Run:
     base = Path(path)
-    manifest = _read_json(base / MANIFEST)
-    if not isinstance(manifest, dict) or manifest.get('format') != 'incubation-manifest':
-        raise RunError(f'{base / MANIFEST}: not an incubation manifest (format {manifest.get("format")!r})'
-                       if isinstance(manifest, dict) else f'{base / MANIFEST}: not an incubation manifest')
-    benchmark = manifest.get('benchmark')
-    if not benchmark and manifest.get('config') and Path(manifest['config']).is_file():
-        benchmark = read_config(Path(manifest['config'])).get('benchmark')
-    benchmark = check_benchmark(benchmark, str(base / MANIFEST))
-    cost = manifest.get('cost') or {}
-    by_phase_recorded = cost.get('by_phase') or {}
-    phases: List[Phase] = []
-    for record in manifest.get('phases') or []:
-        name = str(record.get('name'))
-        phase = Phase(name=name, status=str(record.get('status', 'pending')), module_idx=record.get('module_idx'),
-                      metrics=normalise_metrics(record.get('metrics') or {}), images=record.get('images'))
-        work_path = _resolve(record.get('work_dir'), base)
-        if work_path is not None:
-            try:
-                phase.work_dir = read_work_dir(work_path)
-            except RunError:
-                phase.work_dir = None
-        hours = record.get('device_hours')
-        if hours is None:
-            hours = by_phase_recorded.get(name)
-        live = phase.work_dir.device_hours if phase.work_dir is not None else None
-        if phase.status not in DONE_STATES and live is not None:
-            hours = live  # the manifest is written between phases; a running phase's work dir is newer
-        elif hours is None:
-            hours = live
-        phase.device_hours = None if hours is None else float(hours)
-        if phase.images is None and phase.work_dir is not None:
-            phase.images = phase.work_dir.images
-        phases.append(phase)
+    manifest = record.read_manifest(base)
+    source = str(base / MANIFEST)
+    benchmark = manifest.benchmark
+    if not benchmark and manifest.config and Path(manifest.config).is_file():
+        benchmark = read_config(Path(manifest.config)).get('benchmark')
+    benchmark = check_benchmark(benchmark, source)
+    cost = manifest.cost
+    phases = [_manifest_phase(entry, base, cost.get('by_phase') or {}) for entry in manifest.phases]
 
-    final = manifest.get('final') or None
+    final = manifest.final
     unfinished = [p for p in phases if p.status not in DONE_STATES]
     done = final is not None and not unfinished and bool(phases)
     if done:
@@ -521,8 +270,8 @@ def run_from_manifest(path: os.PathLike) -> Run:
         detail = '; '.join(x for x in (counts, states, f'pending: {", ".join(pending)}' if pending else '') if x)
         if not unfinished:
             detail += '; no final result'
-    finetune = next((p for p in phases if p.name == 'finetune'), None)
-    before = [p for p in phases if p.name != 'finetune']
+    finetune = next((p for p in phases if p.name == record.FINETUNE), None)
+    before = [p for p in phases if p.name != record.FINETUNE]
     offset = sum(p.device_hours or 0.0 for p in before)
     metrics: Dict[str, float] = {}
     if final is not None:
@@ -538,13 +287,11 @@ def run_from_manifest(path: os.PathLike) -> Run:
     known = [h for h in by_phase.values() if h is not None]
     total = cost.get('device_hours') if done and cost.get('device_hours') is not None else (
         sum(known) if known else None)
-    incubations = [p.device_hours for p in phases if p.name.startswith('incubate')]
     wall = cost.get('wall_hours_parallel') if done else None
     if wall is None and known:
-        wall = (sum(p.device_hours or 0.0 for p in phases if not p.name.startswith('incubate'))
-                + max([h for h in incubations if h is not None] + [0.0]))
+        wall = record.critical_path(by_phase)
     images = [p.images for p in phases if p.images is not None]
-    device_types = sorted({str(t) for t in [r.get('device_type') for r in manifest.get('phases') or []]
+    device_types = sorted({str(t) for t in [r.device_type for r in manifest.phases]
                            + [(p.work_dir.cost or {}).get('device_type') for p in phases if p.work_dir is not None]
                            if t})
     run = Run(path=str(base), name=base.name, kind='pipeline', benchmark=benchmark,
@@ -554,15 +301,10 @@ def run_from_manifest(path: os.PathLike) -> Run:
                         wall_parallel=None if wall is None else float(wall),
                         images=sum(images) if images else None,
                         device_type=', '.join(device_types) or None))
-    run.sources.append(str(base / MANIFEST))
+    run.sources.append(source)
     if finetune is not None and finetune.work_dir is not None:
         _add_tests(run, finetune.work_dir.tests)
     return run
-
-
-def _is_run_dir(path: Path) -> bool:
-    return (path / MANIFEST).is_file() or any(
-        (f / 'vis_data' / 'scalars.json').is_file() or (f / f'{f.name}.json').is_file() for f in _sessions(path))
 
 
 def read_run(path: os.PathLike) -> Run:
@@ -580,9 +322,9 @@ def find_run_dirs(path: os.PathLike) -> List[Path]:
     path = Path(path)
     if not path.is_dir():
         raise RunError(f'{path}: no such directory')
-    if _is_run_dir(path):
+    if is_run_dir(path):
         return [path]
-    found = sorted(p for p in path.iterdir() if p.is_dir() and _is_run_dir(p))
+    found = sorted(p for p in path.iterdir() if p.is_dir() and is_run_dir(p))
     if not found:
         raise RunError(f'{path}: neither a run (manifest.json, or <timestamp>/ folders of an mmengine work dir) '
                        'nor a directory of runs')

@@ -34,6 +34,8 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
+from .render import Cell, Table
+
 E2E_TIME_TOLERANCE = 1.05
 FLOP_SHARE_TOLERANCE = 1.1
 MiB = 2 ** 20
@@ -343,23 +345,24 @@ def _num(value: Optional[float], fmt: str) -> str:
 
 def format_table(result: Dict[str, Any]) -> str:
     """The measurement as Markdown: one row per step, then the targets."""
+    steps = Table('speed', 'Training step', ['step', 'params (M)', 'optimised (M)', 'time (ms)', 'min–max (ms)',
+                                              'ratio to E2E', 'train GFLOPs', 'FLOP-predicted ratio',
+                                              'time / FLOP share', 'peak memory (MiB)'], align=['l'] + ['r'] * 9)
+    for r in result['rows']:
+        steps.add([Cell(text) for text in (
+            r['label'], f'{r["params"] / 1e6:.2f}', f'{r["optimized_params"] / 1e6:.2f}',
+            f'{r["time_ms"]:.1f}', f'{r["time_min_ms"]:.1f}–{r["time_max_ms"]:.1f}', f'{r["time_ratio"]:.3f}',
+            _num(None if r['flops'] is None else r['flops'] / 1e9, '.3f'), _num(r['flop_ratio'], '.3f'),
+            _num(r['time_over_flop_share'], '.3f'), _num(r['peak_memory_mib'], '.1f'))])
+    targets = Table('targets', 'Targets', ['target', 'measured', 'met'], align=['l', 'r', 'l'])
+    for t in result['targets']:
+        met = 'n/a' if t['met'] is None else ('yes' if t['met'] else 'no')
+        targets.add([Cell(t['target']), Cell(t['measured'] or 'n/a'), Cell(met)])
     lines = [f'Training step of `{result["arch"]}`, batch {result["batch"]}, {result["device_name"]}, '
              f'amp {result["amp"]}; median of {result["steps"]} interleaved rounds after {result["warmup"]} warm-up '
              'step(s) and the memory step; '
              f'torch {result["torch"]}; peak memory: {result["memory_method"]}.', '',
-             '| step | params (M) | optimised (M) | time (ms) | min–max (ms) | ratio to E2E | train GFLOPs '
-             '| FLOP-predicted ratio | time / FLOP share | peak memory (MiB) |',
-             '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
-    for r in result['rows']:
-        lines.append(' | '.join([
-            f'| {r["label"]}', f'{r["params"] / 1e6:.2f}', f'{r["optimized_params"] / 1e6:.2f}',
-            f'{r["time_ms"]:.1f}', f'{r["time_min_ms"]:.1f}–{r["time_max_ms"]:.1f}', f'{r["time_ratio"]:.3f}',
-            _num(None if r['flops'] is None else r['flops'] / 1e9, '.3f'), _num(r['flop_ratio'], '.3f'),
-            _num(r['time_over_flop_share'], '.3f'), _num(r['peak_memory_mib'], '.1f')]) + ' |')
-    lines += ['', '| target | measured | met |', '|---|---:|---|']
-    for t in result['targets']:
-        met = 'n/a' if t['met'] is None else ('yes' if t['met'] else 'no')
-        lines.append(f'| {t["target"]} | {t["measured"] or "n/a"} | {met} |')
+             steps.to_markdown(title=False), targets.to_markdown(title=False).rstrip('\n')]
     if result['device'].startswith('cpu'):
         lines += ['', 'CPU timings: a shared CPU is noisy; the targets are meant for a GPU.']
     return '\n'.join(lines) + '\n'

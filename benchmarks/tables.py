@@ -1,21 +1,13 @@
-"""Tables of runs vs the paper, rendered as Markdown, CSV and LaTeX.
-
-A :class:`Table` holds typed cells (:class:`Cell`), so every format renders the same value:
-Markdown and LaTeX show a missing value as ``–`` (and a not-applicable one as an empty cell),
-CSV leaves both empty and writes numbers unformatted (6 significant digits).
-"""
+"""Tables of runs vs the paper (rendered by :mod:`benchmarks.render` as Markdown, CSV and LaTeX)."""
 from __future__ import annotations
 
-import csv
-import io
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from .analysis import efficiency_pairs, speedup
 from .reference import find_reference, load_reference, reference_cost, reference_for, reference_value
-from .runs import CLASSIFICATION_TASKS, PRIMARY_METRIC, Run, match_e2e, norm_name
-
-MISSING = '–'
+from .render import Cell, Table
+from .runs import CLASSIFICATION_TASKS, PRIMARY_METRIC, Run, norm_name
 
 TASK_TITLES = {'imagenet': 'ImageNet-1K', 'cifar100': 'CIFAR-100', 'digits': 'digits (scikit-learn)',
                'coco': 'COCO 2017 (Mask R-CNN)', 'ade20k': 'ADE20K (UperNet)'}
@@ -30,133 +22,6 @@ TASK_METRICS: Dict[str, List[Tuple[str, str]]] = {
 VARIANT_LABEL = {'coco': 'schedule', 'ade20k': 'schedule'}
 PHASE_ORDER = ('train', 'meta', 'incubate', 'assemble', 'finetune')
 DELTA_LABEL = 'Δ (incubation − E2E)'
-
-
-@dataclass
-class Cell:
-    """A value and how to show it. Kinds: ``text``; ``metric`` (ours, 2 decimals); ``delta``
-    (signed, 2 decimals); ``ref`` / ``refdelta`` (the paper's metric as printed there, at least
-    one decimal); ``cost`` / ``costdelta`` (the paper's GPU-hours); ``hours`` / ``hoursdelta``
-    (our device-hours, see :func:`format_hours`); ``ratio`` (``1.23x``); ``int``.
-    ``value=None`` is a missing value (``–``), unless ``kind='na'`` (not applicable: empty)."""
-
-    value: Any
-    kind: str = 'text'
-
-    @property
-    def missing(self) -> bool:
-        return self.value is None and self.kind != 'na'
-
-    def text(self) -> str:
-        if self.kind == 'na':
-            return ''
-        if self.value is None:
-            return MISSING
-        v = self.value
-        if self.kind == 'metric':
-            return f'{v:.2f}'
-        if self.kind in ('ref', 'refdelta'):
-            text = f'{round(float(v), 3):{"+" if self.kind == "refdelta" else ""}g}'
-            return text if '.' in text or 'e' in text else text + '.0'
-        if self.kind in ('cost', 'costdelta'):
-            return f'{round(float(v), 3):{"+" if self.kind == "costdelta" else ""}g}'
-        if self.kind == 'delta':
-            return f'{v:+.2f}'
-        if self.kind == 'hours':
-            return format_hours(v)
-        if self.kind == 'hoursdelta':
-            return ('-' if v < 0 else '+') + format_hours(abs(v))
-        if self.kind == 'ratio':
-            return f'{v:.2f}x'
-        if self.kind == 'int':
-            return f'{int(v):d}'
-        return str(v)
-
-    def csv(self) -> str:
-        if self.value is None:
-            return ''
-        if isinstance(self.value, float):
-            return f'{self.value:.6g}'
-        return str(self.value)
-
-
-def format_hours(hours: float) -> str:
-    """Device-hours: ``2720``, ``12.35``, ``0.500``, ``0.082``, ``0.0031``, ``0``, ``3.44e-06`` (tiny runs)."""
-    hours = float(hours)
-    if hours == 0:
-        return '0'
-    if abs(hours) >= 100:
-        return f'{hours:.0f}'
-    if abs(hours) >= 1:
-        return f'{hours:.2f}'
-    if abs(hours) >= 0.01:
-        return f'{hours:.3f}'
-    if abs(hours) >= 0.001:
-        return f'{hours:.4f}'
-    return f'{hours:.2e}'
-
-
-@dataclass
-class Table:
-    """A titled table: ``columns`` (``align`` 'l' or 'r' each) and rows of :class:`Cell`."""
-
-    name: str
-    title: str
-    columns: List[str]
-    rows: List[List[Cell]] = field(default_factory=list)
-    align: List[str] = field(default_factory=list)
-    notes: List[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        if not self.align:
-            self.align = ['l'] * len(self.columns)
-
-    def add(self, cells: Sequence[Cell]) -> None:
-        if len(cells) != len(self.columns):
-            raise ValueError(f'{self.name}: row of {len(cells)} cells for {len(self.columns)} columns')
-        self.rows.append(list(cells))
-
-    def cell(self, row: int, column: str) -> Cell:
-        return self.rows[row][self.columns.index(column)]
-
-    def to_markdown(self, title: bool = True) -> str:
-        def esc(text: str) -> str:
-            return text.replace('|', '\\|')
-
-        lines = [f'### {self.title}', ''] if title else []
-        lines.append('| ' + ' | '.join(esc(c) for c in self.columns) + ' |')
-        lines.append('|' + '|'.join('---:' if a == 'r' else '---' for a in self.align) + '|')
-        for row in self.rows:
-            lines.append('| ' + ' | '.join(esc(c.text()) for c in row) + ' |')
-        if self.notes:
-            lines.append('')
-            lines.extend(f'- {note}' for note in self.notes)
-        return '\n'.join(lines) + '\n'
-
-    def to_csv(self) -> str:
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator='\n')
-        writer.writerow(self.columns)
-        for row in self.rows:
-            writer.writerow([c.csv() for c in row])
-        return buf.getvalue()
-
-    def to_latex(self) -> str:
-        lines = ['% ' + self.title, '\\begin{tabular}{' + ''.join(self.align) + '}', '\\toprule',
-                 ' & '.join(latex_escape(c) for c in self.columns) + ' \\\\', '\\midrule']
-        for row in self.rows:
-            lines.append(' & '.join(latex_escape(c.text()) for c in row) + ' \\\\')
-        lines += ['\\bottomrule', '\\end{tabular}']
-        return '\n'.join(lines) + '\n'
-
-
-_LATEX = {'\\': r'\textbackslash{}', '&': r'\&', '%': r'\%', '$': r'\$', '#': r'\#', '_': r'\_', '{': r'\{',
-          '}': r'\}', '~': r'\textasciitilde{}', '^': r'\textasciicircum{}', '–': '--', '−': '$-$',
-          'Δ': r'$\Delta$', '×': r'$\times$', '≥': r'$\geq$'}
-
-
-def latex_escape(text: str) -> str:
-    return ''.join(_LATEX.get(ch, ch) for ch in text)
 
 
 # --- grouping ------------------------------------------------------------------------------
@@ -348,65 +213,6 @@ def cost_table(runs: Sequence[Run], reference: Optional[Dict[str, Any]] = None) 
                     'machines at once).',
                     'The paper\'s costs are A100 GPU-hours read off its efficiency figure (approximate).']
     return table
-
-
-# --- efficiency ----------------------------------------------------------------------------
-
-
-@dataclass
-class SpeedUp:
-    """How much cheaper incubation reaches E2E's final accuracy (``factor`` is None if it never does)."""
-
-    target: Optional[float]  # E2E's final accuracy
-    e2e_cost: Optional[float]  # device-hours at which E2E reached it
-    reached_at: Optional[float]  # device-hours at which incubation first reaches it (interpolated)
-    factor: Optional[float]
-    evaluated: bool = True  # whether the incubation curve has any point
-
-    def text(self) -> str:
-        if self.target is None:
-            return 'no E2E curve'
-        if self.reached_at is None and self.factor is None and self.e2e_cost is not None and not self.evaluated:
-            return 'no evaluation'
-        if self.factor is None:
-            return 'not reached'
-        return f'{self.factor:.2f}x'
-
-
-def reach_cost(curve: Sequence[Tuple[float, float]], target: float) -> Optional[float]:
-    """Cost at which ``curve`` (cost, accuracy) first reaches ``target``, linearly interpolated."""
-    points = sorted(curve)
-    for i, (x, y) in enumerate(points):
-        if y >= target:
-            if i == 0:
-                return x
-            x0, y0 = points[i - 1]
-            return x0 + (target - y0) * (x - x0) / (y - y0)
-    return None
-
-
-def speedup(e2e_curve: Sequence[Tuple[float, float]], inc_curve: Sequence[Tuple[float, float]]) -> SpeedUp:
-    """E2E's final accuracy's cost divided by the cost at which incubation first reaches it."""
-    if not e2e_curve:
-        return SpeedUp(None, None, None, None)
-    e2e_cost, target = sorted(e2e_curve)[-1]
-    reached = reach_cost(inc_curve, target)
-    factor = e2e_cost / reached if reached and reached > 0 and not math.isinf(reached) else None
-    return SpeedUp(target, e2e_cost, reached, factor, evaluated=bool(inc_curve))
-
-
-def efficiency_pairs(runs: Sequence[Run]) -> List[Tuple[Optional[Run], Optional[Run]]]:
-    """(E2E, incubation) pairs compared on the cost axis (classification tasks), see :func:`match_e2e`."""
-    runs = [r for r in runs if r.task in CLASSIFICATION_TASKS and r.kind != 'test']
-    pairs: List[Tuple[Optional[Run], Optional[Run]]] = []
-    matched = set()
-    for inc in (r for r in runs if r.method == 'incubation'):
-        e2e = match_e2e(inc, runs)
-        pairs.append((e2e, inc))
-        if e2e is not None:
-            matched.add(id(e2e))
-    pairs += [(r, None) for r in runs if r.method == 'e2e' and id(r) not in matched]
-    return pairs
 
 
 def efficiency_table(runs: Sequence[Run], reference: Optional[Dict[str, Any]] = None) -> Table:

@@ -32,8 +32,7 @@ from backbones import (
     network_checkpoint,
     resolve_arch,
 )
-
-ROLES = ('target', 'meta', 'hybrid', 'assembled')
+from runtime.record import ROLES, artifact_name
 
 
 @MODELS.register_module()
@@ -133,8 +132,6 @@ class IncubationClassifier(BaseModel):
         return network_checkpoint(self.network, kind='meta' if kind == 'meta' else 'model')
 
     def export_name(self) -> str:
-        kind = self.role.get('type', 'target')
-        if kind == 'hybrid':
-            return f'module_{int(self.role["module_idx"])}.pth'
-        return 'meta.pth' if kind == 'meta' else 'model.pth'
+        """The file name :meth:`export_checkpoint` is saved under (the run-record contract)."""
+        return artifact_name(self.role.get('type', 'target'), self.role.get('module_idx'))
 

@@ -6,68 +6,67 @@ Every phase is an ordinary ``tools/train.py`` run of a phase config in its own w
 any phase can also be run by hand, on a cluster, or resumed alone. A phase is finished when
 the file its ExportHook writes at the end of training exists (written atomically); an
 unfinished phase is re-run with ``--resume``, which continues from its last checkpoint.
-The state of the pipeline is kept in ``WORK_DIR/manifest.json``.
+Each phase is handed its merged config as a file, ``WORK_DIR/<phase>/<phase>_config.py``
+(the phase config with the pipeline's and the user's options merged in), so any value an
+mmengine config can hold reaches it. The state of the pipeline is kept in
+``WORK_DIR/manifest.json`` (:class:`runtime.record.Manifest`).
+
+The module reads top to bottom: phase configs, phases and how they are launched, the plan
+(:class:`IncubationPipeline`), the manifest, the run, and the command line.
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import fcntl
-import json
 import os
 import os.path as osp
-import shlex
-import signal
-import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 from mmengine.config import Config
 
 from backbones import Division, resolve_arch
 from backbones.incubation import load_meta_checkpoint
-from runtime.hooks import COST_FILE, atomic_write_json
+from runtime import record
+from runtime.fileio import atomic_write_bytes
+from runtime.launch import (
+    Backend,
+    Command,
+    Job,
+    LocalBackend,
+    latest_progress,
+    python_argv,
+    supervise,
+    tail,
+    torchrun_argv,
+)
+from runtime.record import Manifest, PhaseRecord
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TRAIN = osp.join(ROOT, 'tools', 'train.py')
 TEST = osp.join(ROOT, 'tools', 'test.py')
-MANIFEST = 'manifest.json'
 
 
 class PipelineError(RuntimeError):
     """A phase failed or an input is unusable; the message says which and how to retry."""
 
 
-# --- reading runs ---------------------------------------------------------------------------------
+# --- phase configs --------------------------------------------------------------------------------
 
 
-def last_val_metrics(work_dir: str) -> Dict[str, float]:
-    """The last validation line of an mmengine work dir (metrics and cost), or {}."""
-    found: Dict[str, float] = {}
-    if not osp.isdir(work_dir):
-        return found
-    for stamp in sorted(d for d in os.listdir(work_dir) if osp.isfile(osp.join(work_dir, d, 'vis_data', 'scalars.json'))):
-        with open(osp.join(work_dir, stamp, 'vis_data', 'scalars.json')) as f:
-            for line in f:
-                record = json.loads(line)
-                if any(k.startswith('accuracy/') for k in record):
-                    found = {k: v for k, v in record.items() if k.startswith(('accuracy/', 'cost/'))}
-    return found
+def merged_config(path: str, options: Dict[str, Any]) -> Config:
+    """The phase config at ``path`` with ``options`` (dotted keys, any values) merged in."""
+    cfg = Config.fromfile(path)
+    cfg.merge_from_dict(options)
+    return cfg
 
 
-def read_cost(work_dir: str) -> Dict[str, Any]:
-    return read_json(osp.join(work_dir, COST_FILE))
-
-
-def read_json(path: str) -> Dict[str, Any]:
-    """The JSON object in ``path``, or {} when there is none yet."""
-    if not osp.isfile(path):
-        return {}
-    with open(path) as f:
-        return json.load(f)
+def write_config(cfg: Config, path: str) -> str:
+    """Dump ``cfg`` as a self-contained Python config (what tools/train.py and tools/test.py read),
+    atomically, so that an interrupted pipeline never leaves half a config behind."""
+    return atomic_write_bytes(path, cfg.dump().encode())
 
 
 # --- phases ---------------------------------------------------------------------------------------
@@ -75,6 +74,8 @@ def read_json(path: str) -> Dict[str, Any]:
 
 @dataclass
 class Phase:
+    """One training run of the pipeline: its phase config, the options merged into it, its work dir."""
+
     name: str
     config: str
     work_dir: str
@@ -82,60 +83,53 @@ class Phase:
     cfg_options: Dict[str, Any] = field(default_factory=dict)
     module_idx: Optional[int] = None
 
+    @property
+    def config_file(self) -> str:
+        """The merged config this phase trains from (written when the phase starts)."""
+        return osp.join(self.work_dir, f'{self.name}_config.py')
+
+    @property
+    def log_path(self) -> str:
+        return osp.join(self.work_dir, record.TRAIN_LOG)
+
     def finished(self) -> bool:
         return osp.isfile(self.artifact)
 
-    def record(self, status: str) -> Dict[str, Any]:
-        cost = read_cost(self.work_dir)
-        metrics = last_val_metrics(self.work_dir)
-        out = dict(name=self.name, status=status, work_dir=self.work_dir,
-                   checkpoint=self.artifact if self.finished() else None,
-                   metrics={k: v for k, v in metrics.items() if k.startswith('accuracy/')},
-                   device_hours=cost.get('device_hours', 0.0), images=cost.get('images', 0),
-                   device_type=cost.get('device_type'))
-        if self.module_idx is not None:
-            out['module_idx'] = self.module_idx
-        return out
+    def write_config(self) -> str:
+        return write_config(merged_config(self.config, self.cfg_options), self.config_file)
 
-
-def format_cfg_options(options: Dict[str, Any]) -> List[str]:
-    """``--cfg-options`` words for tools/train.py (lists as ``[a,b]``, which DictAction parses)."""
-    words = []
-    for key, value in options.items():
-        if isinstance(value, (list, tuple)):
-            value = '[' + ','.join(str(v) for v in value) + ']'
-        words.append(f'{key}={value}')
-    return words
-
-
-def _die_with_parent() -> None:
-    """Children must not outlive a killed pipeline and keep writing into work dirs."""
-    with contextlib.suppress(Exception):
-        ctypes.CDLL('libc.so.6').prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    def to_record(self, status: str) -> PhaseRecord:
+        cost = record.read_cost(self.work_dir) or {}
+        return PhaseRecord(name=self.name, status=status, work_dir=self.work_dir,
+                           checkpoint=self.artifact if self.finished() else None,
+                           metrics=record.last_val_metrics(self.work_dir),
+                           device_hours=cost.get('device_hours', 0.0), images=cost.get('images', 0),
+                           device_type=cost.get('device_type'), module_idx=self.module_idx)
 
 
 @dataclass
 class Launcher:
-    """How a phase's training is started: local processes (optionally torchrun groups) or Slurm."""
+    """How a phase's training is started: local processes (optionally torchrun groups) or Slurm
+    (each run a blocking ``tools/slurm_train.sh`` / ``srun``), through a process back-end."""
 
     nproc_per_worker: int = 1
     launcher: str = 'none'             # none | slurm
     partition: Optional[str] = None
     threads_per_worker: Optional[int] = None
     port: int = 29500
+    backend: Backend = field(default_factory=LocalBackend)
 
-    def command(self, phase: Phase, slot: int) -> List[str]:
-        options = ['--resume']
-        if phase.cfg_options:
-            options += ['--cfg-options', *format_cfg_options(phase.cfg_options)]
+    def argv(self, phase: Phase, slot: int) -> List[str]:
         if self.launcher == 'slurm':
             return ['bash', osp.join(ROOT, 'tools', 'slurm_train.sh'), self.partition or 'gpu',
-                    f'incubation-{phase.name}', phase.config, phase.work_dir, *options]
-        args = [phase.config, '--work-dir', phase.work_dir, *options]
+                    f'incubation-{phase.name}', phase.config_file, phase.work_dir, '--resume']
+        args = [phase.config_file, '--work-dir', phase.work_dir, '--resume']
         if self.nproc_per_worker > 1:
-            return [sys.executable, '-m', 'torch.distributed.run', f'--nproc_per_node={self.nproc_per_worker}',
-                    f'--master_port={self.port + 10 * slot}', TRAIN, *args, '--launcher', 'pytorch']
-        return [sys.executable, TRAIN, *args]
+            return torchrun_argv(TRAIN, *args, nproc=self.nproc_per_worker, port=self.port + 10 * slot)
+        return python_argv(TRAIN, *args)
+
+    def command(self, phase: Phase, slot: int) -> Command:
+        return Command(self.argv(phase, slot), phase.log_path, env=self.env(), cwd=ROOT)
 
     def env(self) -> Dict[str, str]:
         env = dict(os.environ)
@@ -145,73 +139,33 @@ class Launcher:
         return env
 
 
-def run_phases(phases: Sequence[Phase], launcher: Launcher, parallel: int,
-               on_change, poll_seconds: float = 1.0, progress_seconds: float = 20.0) -> None:
+def run_phases(phases: Sequence[Phase], launcher: Launcher, parallel: int, on_change: Callable[..., Any],
+               poll_seconds: float = 1.0, progress_seconds: float = 20.0) -> None:
     """Run unfinished phases, at most ``parallel`` at a time; raise on the first failure."""
-    pending = [p for p in phases if not p.finished()]
-    running: Dict[str, tuple] = {}
-    last_progress = time.monotonic()
-    try:
-        while pending or running:
-            while pending and len(running) < parallel:
-                phase = pending.pop(0)
-                os.makedirs(phase.work_dir, exist_ok=True)
-                log_path = osp.join(phase.work_dir, 'train.out')
-                cmd = launcher.command(phase, slot=len(running))
-                print(f'[incubate] {phase.name}: starting -> {log_path}\n[incubate]   {shlex.join(cmd)}', flush=True)
-                log = open(log_path, 'a')
-                proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=launcher.env(),
-                                        cwd=ROOT, preexec_fn=_die_with_parent)
-                running[phase.name] = (phase, proc, log, cmd)
-                on_change()
-            time.sleep(poll_seconds)
-            for name, (phase, proc, log, cmd) in list(running.items()):
-                code = proc.poll()
-                if code is None:
-                    continue
-                log.close()
-                del running[name]
-                if code != 0 or not phase.finished():
-                    on_change(failed=name)
-                    tail = _tail(osp.join(phase.work_dir, 'train.out'), 25)
-                    raise PipelineError(
-                        f'phase {name} failed (exit code {code}); last lines of {phase.work_dir}/train.out:\n{tail}\n'
-                        f'Fix the cause and run the same command again: finished phases are kept and '
-                        f'{name} resumes from its last checkpoint. To run it alone: {shlex.join(cmd)}')
-                print(f'[incubate] {name}: done ({phase.artifact})', flush=True)
-                on_change()
-            if running and time.monotonic() - last_progress > progress_seconds:
-                last_progress = time.monotonic()
-                for name, (phase, *_rest) in running.items():
-                    print(f'[incubate] {name}: {latest_progress(osp.join(phase.work_dir, "train.out"))}', flush=True)
-    finally:
-        for _phase, proc, log, _cmd in running.values():
-            if proc.poll() is None:
-                proc.terminate()
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(timeout=10)
-                if proc.poll() is None:
-                    proc.kill()
-            log.close()
 
+    def start(phase: Phase, slot: int) -> Job:
+        phase.write_config()
+        command = launcher.command(phase, slot)
+        print(f'[incubate] {phase.name}: starting -> {phase.log_path}\n[incubate]   {command}', flush=True)
+        job = launcher.backend.start(command)
+        on_change()
+        return job
 
-def _tail(path: str, lines: int) -> str:
-    if not osp.isfile(path):
-        return '(no log)'
-    with open(path, errors='replace') as f:
-        return ''.join(f.readlines()[-lines:])
+    def on_exit(phase: Phase, job: Job, code: int) -> None:
+        if code != 0 or not phase.finished():
+            on_change(failed=phase.name)
+            raise PipelineError(
+                f'phase {phase.name} failed (exit code {code}); last lines of {phase.log_path}:\n'
+                f'{tail(phase.log_path, 25)}\nFix the cause and run the same command again: finished phases are '
+                f'kept and {phase.name} resumes from its last checkpoint. To run it alone: {job.command}')
+        print(f'[incubate] {phase.name}: done ({phase.artifact})', flush=True)
+        on_change()
 
+    def on_progress(phase: Phase, job: Job) -> None:
+        print(f'[incubate] {phase.name}: {latest_progress(phase.log_path)}', flush=True)
 
-def latest_progress(path: str) -> str:
-    """The newest 'Epoch(train)' or 'Epoch(val)' log line, shortened."""
-    if not osp.isfile(path):
-        return 'starting'
-    with open(path, errors='replace') as f:
-        for line in reversed(f.readlines()[-200:]):
-            if 'Epoch(' in line:
-                line = line.strip()
-                return line[line.index('Epoch('):][:160]
-    return 'starting'
+    supervise([p for p in phases if not p.finished()], start, parallel, on_exit, on_progress,
+              poll_seconds=poll_seconds, progress_seconds=progress_seconds)
 
 
 # --- the pipeline ---------------------------------------------------------------------------------
@@ -267,35 +221,43 @@ class IncubationPipeline:
         return options
 
     def _target_arch(self) -> Dict[str, Any]:
-        cfg = Config.fromfile(self.incubate_cfg)
-        cfg.merge_from_dict(self._options('incubate'))
+        cfg = merged_config(self.incubate_cfg, self._options('incubate'))
         return resolve_arch(cfg.model.arch, **dict(cfg.model.get('arch_overrides', {}) or {}))
+
+    def _effective_epochs(self, name: str) -> int:
+        if name not in self._epochs_cache:
+            cfg = merged_config(self._phase_config(name), self._options(name))
+            self._epochs_cache[name] = int(cfg.train_cfg.max_epochs)
+        return self._epochs_cache[name]
 
     # plan ------------------------------------------------------------------------------------
 
+    def _phase(self, name: str, section: str, role: str, module_idx: Optional[int] = None, **extra: Any) -> Phase:
+        """Phase ``name`` of ``pipeline.<section>``, whose model has ``role`` (its artifact's name)."""
+        work = osp.join(self.work_dir, name)
+        return Phase(name, self._phase_config(section), work, osp.join(work, record.artifact_name(role, module_idx)),
+                     self._options(section, **extra), module_idx=module_idx)
+
     @property
     def meta_checkpoint(self) -> str:
-        return self.meta_given or osp.join(self.work_dir, 'meta', 'meta.pth')
+        return self.meta_given or self.meta_phase().artifact
 
     def meta_phase(self) -> Phase:
-        return Phase('meta', self._phase_config('meta'), osp.join(self.work_dir, 'meta'),
-                     osp.join(self.work_dir, 'meta', 'meta.pth'), self._options('meta'))
+        return self._phase(record.META, 'meta', 'meta')
 
     def incubate_phases(self) -> List[Phase]:
-        phases = []
-        for idx in range(self.division.num_modules):
-            work = osp.join(self.work_dir, f'incubate_{idx}')
-            phases.append(Phase(f'incubate_{idx}', self.incubate_cfg, work, osp.join(work, f'module_{idx}.pth'),
-                                self._options('incubate', **{'model.role.module_idx': idx,
-                                                             'model.role.meta_checkpoint': self.meta_checkpoint}),
-                                module_idx=idx))
-        return phases
+        return [self._phase(record.incubate_phase(idx), 'incubate', 'hybrid', module_idx=idx,
+                            **{'model.role.module_idx': idx, 'model.role.meta_checkpoint': self.meta_checkpoint})
+                for idx in range(self.division.num_modules)]
 
     def finetune_phase(self) -> Phase:
         modules = [p.artifact for p in self.incubate_phases()]
-        work = osp.join(self.work_dir, 'finetune')
-        return Phase('finetune', self._phase_config('finetune'), work, osp.join(work, 'model.pth'),
-                     self._options('finetune', **{'model.role.module_checkpoints': modules}))
+        return self._phase(record.FINETUNE, 'finetune', 'assembled',
+                           **{'model.role.module_checkpoints': modules})
+
+    @property
+    def assemble_dir(self) -> str:
+        return osp.join(self.work_dir, record.ASSEMBLE)
 
     # checks ----------------------------------------------------------------------------------
 
@@ -313,69 +275,58 @@ class IncubationPipeline:
 
     # manifest --------------------------------------------------------------------------------
 
-    def manifest(self, failed: Optional[str] = None) -> Dict[str, Any]:
+    @staticmethod
+    def _status(phase: Phase, failed: Optional[str]) -> str:
+        if phase.finished():
+            return 'done'
+        if phase.name == failed:
+            return 'failed'
+        return 'started' if osp.isfile(phase.log_path) else 'pending'  # running, or interrupted
+
+    def phase_records(self, failed: Optional[str] = None) -> List[PhaseRecord]:
+        """Every phase in order (meta, incubations, assembly, fine-tune) as it stands on disk."""
         phases = [] if self.meta_given else [self.meta_phase()]
         phases += self.incubate_phases() + [self.finetune_phase()]
-        records = []
-        for phase in phases:
-            status = 'done' if phase.finished() else 'failed' if phase.name == failed else (
-                'started' if osp.isfile(osp.join(phase.work_dir, 'train.out')) else 'pending')  # running or interrupted
-            records.append(phase.record(status))
+        records = [phase.to_record(self._status(phase, failed)) for phase in phases]
         if self.meta_given:
-            records.insert(0, dict(name='meta', status='given', work_dir=None, checkpoint=self.meta_given,
-                                   metrics={}, device_hours=0.0, images=0))
-        assembled = read_json(osp.join(self.work_dir, 'assemble', 'metrics.json'))
-        records.insert(len(records) - 1, dict(
-            name='assemble', status='done' if assembled else 'pending', work_dir=osp.join(self.work_dir, 'assemble'),
-            checkpoint=None, metrics=assembled, device_hours=0.0, images=0))
-        by_phase = {r['name']: r['device_hours'] for r in records}
-        incubations = [by_phase[f'incubate_{i}'] for i in range(self.division.num_modules)]
-        finetune = records[-1]
+            records.insert(0, PhaseRecord(record.META, 'given', checkpoint=self.meta_given, device_hours=0.0,
+                                          images=0))
+        assembled = record.read_json_object(osp.join(self.assemble_dir, record.METRICS_FILE)) or {}
+        records.insert(len(records) - 1, PhaseRecord(record.ASSEMBLE, 'done' if assembled else 'pending',
+                                                     work_dir=self.assemble_dir, metrics=assembled,
+                                                     device_hours=0.0, images=0))
+        return records
+
+    def manifest(self, failed: Optional[str] = None) -> Manifest:
         benchmark = dict(self.cfg.get('benchmark', {}))
         # the m+n label follows the epochs the phases actually run, whatever overrode them
         benchmark['schedule'] = '+'.join(str(self._effective_epochs(name)) for name in ('incubate', 'finetune'))
-        return dict(
-            format='incubation-manifest', version=1, config=self.config_path,
-            benchmark=benchmark, arch=dict(self.arch, depths=list(self.arch['depths'])),
-            phases=records,
-            final=(dict(checkpoint=finetune['checkpoint'], metrics=finetune['metrics'])
-                   if finetune['status'] == 'done' else None),
-            cost=dict(device_hours=sum(by_phase.values()), by_phase=by_phase,
-                      wall_hours_parallel=by_phase['meta'] + max(incubations) + by_phase['finetune']))
+        return Manifest.from_phases(self.config_path, self.phase_records(failed), benchmark,
+                                    arch=dict(self.arch, depths=list(self.arch['depths'])))
 
-    def _effective_epochs(self, name: str) -> int:
-        if name not in self._epochs_cache:
-            cfg = Config.fromfile(self._phase_config(name))
-            cfg.merge_from_dict(self._options(name))
-            self._epochs_cache[name] = int(cfg.train_cfg.max_epochs)
-        return self._epochs_cache[name]
-
-    def write_manifest(self, failed: Optional[str] = None) -> Dict[str, Any]:
+    def write_manifest(self, failed: Optional[str] = None) -> Manifest:
         manifest = self.manifest(failed)
-        atomic_write_json(osp.join(self.work_dir, MANIFEST), manifest)
+        record.write_manifest(self.work_dir, manifest)
         return manifest
 
     # run -------------------------------------------------------------------------------------
 
     def evaluate_assembled(self, launcher: Launcher) -> None:
         """Top-1 of the assembled network before fine-tuning (the method's step 3 on its own)."""
-        out = osp.join(self.work_dir, 'assemble')
-        metrics_path = osp.join(out, 'metrics.json')
+        out = self.assemble_dir
+        metrics_path = osp.join(out, record.METRICS_FILE)
         if osp.isfile(metrics_path):
             return
         phase = self.finetune_phase()
-        cmd = [sys.executable, TEST, phase.config, '--work-dir', out,
-               '--metrics-json', metrics_path, '--cfg-options', *format_cfg_options(phase.cfg_options)]
-        print(f'[incubate] assemble: evaluating the assembled network\n[incubate]   {shlex.join(cmd)}', flush=True)
-        os.makedirs(out, exist_ok=True)
-        with open(osp.join(out, 'test.out'), 'w') as log:
-            code = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT, env=launcher.env(), cwd=ROOT,
-                                   preexec_fn=_die_with_parent)
-        if code != 0:
-            raise PipelineError(f'evaluating the assembled network failed; see {out}/test.out:\n'
-                                f'{_tail(osp.join(out, "test.out"), 25)}')
+        config = write_config(merged_config(phase.config, phase.cfg_options), osp.join(out, 'assemble_config.py'))
+        log_path = osp.join(out, record.TEST_LOG)
+        command = Command(python_argv(TEST, config, '--work-dir', out, '--metrics-json', metrics_path), log_path,
+                          env=launcher.env(), cwd=ROOT, append=False)
+        print(f'[incubate] assemble: evaluating the assembled network\n[incubate]   {command}', flush=True)
+        if LocalBackend().start(command).wait() != 0:
+            raise PipelineError(f'evaluating the assembled network failed; see {log_path}:\n{tail(log_path, 25)}')
 
-    def run(self, launcher: Launcher, parallel: int = 1, evaluate_assembled: bool = True) -> Dict[str, Any]:
+    def run(self, launcher: Launcher, parallel: int = 1, evaluate_assembled: bool = True) -> Manifest:
         os.makedirs(self.work_dir, exist_ok=True)
         with _exclusive(osp.join(self.work_dir, '.lock')):
             self.check_inputs()
@@ -411,14 +362,14 @@ def _exclusive(path: str) -> Iterator[None]:
         yield
 
 
-def summary(manifest: Dict[str, Any]) -> str:
+def summary(manifest: Manifest) -> str:
     """A short table of the phases for the console."""
     lines = [f'{"phase":<12} {"status":<8} {"top-1":>7} {"device-h":>9}  checkpoint']
-    for record in manifest['phases']:
-        top1 = record['metrics'].get('accuracy/top1')
-        lines.append(f'{record["name"]:<12} {record["status"]:<8} {"" if top1 is None else f"{top1:.2f}":>7} '
-                     f'{record["device_hours"]:>9.4f}  {record["checkpoint"] or ""}')
-    cost = manifest['cost']
+    for phase in manifest.phases:
+        top1 = phase.metrics.get('accuracy/top1')
+        lines.append(f'{phase.name:<12} {phase.status:<8} {"" if top1 is None else f"{top1:.2f}":>7} '
+                     f'{phase.device_hours or 0.0:>9.4f}  {phase.checkpoint or ""}')
+    cost = manifest.cost
     lines.append(f'total device-hours {cost["device_hours"]:.4f}; with the K incubations in parallel, '
                  f'critical path {cost["wall_hours_parallel"]:.4f}')
     return '\n'.join(lines)

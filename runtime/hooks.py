@@ -11,8 +11,7 @@ from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
 from .fileio import atomic_write_json
-
-COST_FILE = 'cost.json'
+from .record import COST_FILE, HOURS_KEY, IMAGES_KEY
 
 
 def device_type() -> str:
@@ -63,8 +62,8 @@ class DeviceHoursHook(Hook):
 
     def _publish(self, runner) -> None:
         hub = runner.message_hub
-        hub.update_scalar('val/cost/device_hours', self.device_hours)
-        hub.update_scalar('val/cost/images', self.images)
+        hub.update_scalar(f'val/{HOURS_KEY}', self.device_hours)
+        hub.update_scalar(f'val/{IMAGES_KEY}', self.images)
         self._write(runner)
 
     def after_val_epoch(self, runner, metrics: Optional[Dict[str, float]] = None) -> None:

@@ -28,9 +28,14 @@ TINY_DIGITS_OPTIONS = {
 
 
 def cfg_words(options: dict) -> list:
-    """``--cfg-options`` words, formatted exactly as the pipeline formats them."""
-    from classification.pipeline import format_cfg_options
-    return format_cfg_options(options)
+    """``--cfg-options KEY=VALUE`` words for a command line (lists as ``[a,b]``, which mmengine's
+    DictAction parses back into a list)."""
+    words = []
+    for key, value in options.items():
+        if isinstance(value, (list, tuple)):
+            value = '[' + ','.join(str(v) for v in value) + ']'
+        words.append(f'{key}={value}')
+    return words
 
 
 def tool_env(threads: int = 1) -> dict:

@@ -4,7 +4,8 @@ The formats were taken from real mmengine 0.10 runs (a toy model through ``Runne
 ``Runner.test``): a training session writes ``WORK/<ts>/vis_data/scalars.json`` (train lines with
 ``iter``, validation lines with the metrics, ``cost/*`` and ``step``), ``vis_data/config.py`` and
 ``<ts>.log``; a test session writes ``WORK/<ts>/<ts>.json``; the runner dumps the config to
-``WORK/<config name>.py``; ``runtime.DeviceHoursHook`` writes ``WORK/cost.json``.
+``WORK/<config name>.py``; ``runtime.DeviceHoursHook`` writes ``WORK/cost.json``. Pipeline
+manifests are written with :mod:`runtime.record`, as ``tools/incubate.py`` writes them.
 """
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ import pytest
 from mmengine.config import Config
 
 from benchmarks.__main__ import main as cli
+from benchmarks.analysis import reach_cost, speedup
 from benchmarks.report import collect_runs
-from benchmarks.tables import reach_cost, speedup
+from runtime import record
+from runtime.record import Manifest, PhaseRecord, RecordError
 
 A100 = 'NVIDIA A100-SXM4-80GB'
 
@@ -100,25 +103,21 @@ def top(t1, t5=None):
     return {'accuracy/top1': t1, **({} if t5 is None else {'accuracy/top5': t5})}
 
 
-def write_pipeline(base: Path, benchmark, phases, final, cost, dirs=(), relative=False):
+def write_pipeline(base: Path, benchmark, phases, dirs=(), relative=False):
     """``phases``: [(name, status, hours, images, metrics)]; ``dirs``: {name: (evals, max_epochs, cost?[, images])}."""
     base.mkdir(parents=True)
     records = []
     for name, status, hours, images, metrics in phases:
         work = base / name
-        record = dict(name=name, status=status, work_dir=f'{base.name}/{name}' if relative else str(work),
-                      checkpoint=str(work / 'last.pth') if status == 'done' else None, metrics=metrics,
-                      device_hours=hours, images=images)
-        if name.startswith('incubate_'):
-            record['module_idx'] = int(name.split('_')[1])
-        records.append(record)
+        records.append(PhaseRecord(
+            name, status, work_dir=f'{base.name}/{name}' if relative else str(work),
+            checkpoint=str(work / 'last.pth') if status == 'done' else None, metrics=metrics, device_hours=hours,
+            images=images, module_idx=int(name.split('_')[1]) if record.is_incubation(name) else None))
         if name in dirs:
             evals, max_epochs, with_cost, *seen = dirs[name]
             phase_dir(work, dict(benchmark, phase=name), hours or 0.0, seen[0] if seen else images, evals,
                       max_epochs, with_cost)
-    manifest = dict(format='incubation-manifest', version=1, config='classification/configs/x.py',
-                    benchmark=benchmark, phases=records, final=final, cost=cost)
-    (base / 'manifest.json').write_text(json.dumps(manifest, indent=2))
+    record.write_manifest(base, Manifest.from_phases('classification/configs/x.py', records, benchmark))
     return base
 
 
@@ -143,20 +142,17 @@ def runs_root(tmp_path_factory):
     phases = ([('meta', 'done', 1.0, 3000, top(55.0, 80.0))]
               + [(f'incubate_{i}', 'done', 0.5, 1000, top(70.0 + i, 90.0)) for i in range(4)]
               + [('assemble', 'done', 0.0, 0, top(40.0, 65.0)), ('finetune', 'done', 1.0, 1000, top(83.0, 96.2))])
-    by_phase = {name: hours for name, _, hours, _, _ in phases}
     ft = [(0.25, top(70.0, 90.0)), (0.5, top(79.0, 94.0)), (0.75, top(82.0, 95.8)), (1.0, top(83.0, 96.2))]
     dirs = {name: ([(hours, metrics)], 1, True) for name, _, hours, _, metrics in phases[:-1]}
     dirs['finetune'] = (ft, 4, True)
-    write_pipeline(root / 'inc_vitb', inc, phases, dict(checkpoint='final.pth', metrics=top(83.0, 96.2)),
-                   dict(device_hours=4.0, by_phase=by_phase, wall_hours_parallel=2.5), dirs, relative=True)
+    write_pipeline(root / 'inc_vitb', inc, phases, dirs, relative=True)
 
     # A second schedule (50+50), finished; absolute work dirs, only meta and finetune kept.
     inc50 = dict(inc, schedule='50+50')
     phases = ([('meta', 'done', 1.0, 3000, top(55.0))]
               + [(f'incubate_{i}', 'done', 0.25, 500, top(65.0)) for i in range(4)]
               + [('assemble', 'done', 0.0, 0, top(30.0)), ('finetune', 'done', 0.5, 500, top(80.0, 95.0))])
-    write_pipeline(root / 'inc_vitb_50', inc50, phases, dict(checkpoint='final.pth', metrics=top(80.0, 95.0)),
-                   dict(device_hours=2.5, by_phase={n: h for n, _, h, _, _ in phases}, wall_hours_parallel=1.75),
+    write_pipeline(root / 'inc_vitb_50', inc50, phases,
                    {'meta': ([(1.0, top(55.0))], 1, True),
                     'finetune': ([(0.25, top(75.0, 93.0)), (0.5, top(80.0, 95.0))], 2, True)})
 
@@ -165,8 +161,7 @@ def runs_root(tmp_path_factory):
     phases = ([('meta', 'done', 1.0, 3000, top(50.0))]
               + [(f'incubate_{i}', 'done', 0.5, 1000, top(60.0)) for i in range(4)]
               + [('assemble', 'done', 0.0, 0, top(20.0)), ('finetune', 'started', None, None, {})])
-    write_pipeline(root / 'inc_vitb_subset50', sub, phases, None,
-                   dict(device_hours=3.0, by_phase={n: h for n, _, h, _, _ in phases}, wall_hours_parallel=None),
+    write_pipeline(root / 'inc_vitb_subset50', sub, phases,
                    {'finetune': ([(0.2, top(60.0, 80.0))], 4, False, 500)})
 
     # Partial 2: module 3 still incubating, nothing after it; no work dirs at all.
@@ -175,7 +170,7 @@ def runs_root(tmp_path_factory):
               + [(f'incubate_{i}', 'done', 0.25, 500, top(60.0)) for i in range(3)]
               + [('incubate_3', 'started', 0.1, 200, {}), ('assemble', 'pending', None, None, {}),
                  ('finetune', 'pending', None, None, {})])
-    write_pipeline(root / 'inc_vith_25', vith, phases, None, dict(device_hours=1.85, by_phase={}))
+    write_pipeline(root / 'inc_vith_25', vith, phases)
 
     # COCO pair (fractions; E2E logs no mask metrics; incubation stopped at epoch 2 of 3).
     coco = dict(task='coco', model='ViT-B', method='e2e', schedule='1x')
@@ -482,3 +477,109 @@ def test_single_phase_run(runs_root):
     assert [(efficiency.cell(i, 'E2E variant').text(), efficiency.cell(i, 'incubation variant').text())
             for i in range(len(efficiency.rows))] == [('–', '224'), ('224', '–')]
     assert efficiency.cell(0, 'speed-up').text() == efficiency.cell(1, 'speed-up').text() == '–'
+
+
+# --- the run-record contract (runtime.record) ------------------------------------------------
+
+
+def _records(hours):
+    """Phase records of a finished pipeline with these device-hours per phase."""
+    return [PhaseRecord(name, 'done', checkpoint=f'{name}.pth', metrics=top(70.0), device_hours=h,
+                        module_idx=int(name.split('_')[1]) if record.is_incubation(name) else None)
+            for name, h in hours.items()]
+
+
+def test_critical_path_from_records():
+    hours = {'meta': 1.0, 'incubate_0': 0.5, 'incubate_1': 2.0, 'incubate_2': 0.25, 'incubate_3': 1.5,
+             'assemble': 0.0, 'finetune': 0.75}
+    manifest = Manifest.from_phases('p.py', _records(hours), dict(task='digits', model='m', method='incubation'))
+    # the K incubations run at once: only the slowest one is on the critical path
+    assert manifest.cost['wall_hours_parallel'] == record.critical_path(hours) == 1.0 + 2.0 + 0.0 + 0.75
+    assert manifest.cost['device_hours'] == pytest.approx(6.0)
+    assert manifest.final == dict(checkpoint='finetune.pth', metrics=top(70.0))
+    # unknown costs (a partial run) count as nothing; without incubations it is the plain sum
+    assert record.critical_path({'meta': 1.0, 'incubate_0': None, 'incubate_1': 0.5, 'finetune': None}) == 1.5
+    assert record.critical_path({'train': 2.0}) == 2.0
+    # the artifact each role exports (the pipeline waits for these files)
+    assert [record.artifact_name(*role) for role in (('meta',), ('hybrid', 2), ('target',), ('assembled',))] == [
+        'meta.pth', 'module_2.pth', 'model.pth', 'model.pth']
+    with pytest.raises(ValueError, match='role hybrid needs module_idx'):
+        record.artifact_name('hybrid')
+
+
+def test_manifest_versions_are_checked(tmp_path):
+    hours = {'meta': 1.0, 'incubate_0': 0.5, 'assemble': 0.0, 'finetune': 0.5}
+    manifest = Manifest.from_phases('p.py', _records(hours), dict(task='digits', model='m', method='incubation'))
+    written = record.write_manifest(tmp_path, manifest)
+    assert (written['format'], written['version']) == ('incubation-manifest', record.MANIFEST_VERSION)
+    assert record.read_manifest(tmp_path) == manifest  # the JSON round trip keeps every field
+    path = tmp_path / 'manifest.json'
+    path.write_text(json.dumps(dict(written, version=99)))
+    with pytest.raises(RecordError, match=r'manifest\.json: manifest version 99 is not supported; this code reads '
+                                          r'version\(s\) 1'):
+        record.read_manifest(tmp_path)
+    # the report refuses it with the same message rather than misreading it
+    with pytest.raises(SystemExit, match='manifest version 99 is not supported'):
+        cli(['report', str(tmp_path), '--out', str(tmp_path / 'out'), '--quiet'])
+    path.write_text(json.dumps(dict(written, format='something-else')))
+    with pytest.raises(RecordError, match=r"manifest\.json: not an incubation manifest \(format 'something-else'"):
+        record.read_manifest(tmp_path)
+    path.write_text(json.dumps(written)[:40])  # a torn file
+    with pytest.raises(RecordError, match=r'manifest\.json: not valid JSON'):
+        record.read_manifest(tmp_path)
+
+
+def test_damaged_records_are_named(tmp_path):
+    session = tmp_path / 'work' / '20260101_000000' / 'vis_data'
+    session.mkdir(parents=True)
+    lines = [json.dumps(train_line(1, 10)), json.dumps(val_line(1, top(50.0), 0.1, 10))]
+    # a run killed while writing leaves a cut-off last line: skipped
+    (session / 'scalars.json').write_text('\n'.join(lines) + '\n{"accuracy/top1": 6')
+    assert record.last_val_metrics(tmp_path / 'work') == top(50.0)
+    # a damaged line before the end is not a kill: the file and the line are named
+    (session / 'scalars.json').write_text('\n'.join([lines[0], '{"iter": 1', lines[1]]) + '\n')
+    with pytest.raises(RecordError, match=r'scalars\.json: line 2 is not valid JSON'):
+        record.last_val_metrics(tmp_path / 'work')
+    (tmp_path / 'work' / 'cost.json').write_text('{"device_hours": ')
+    with pytest.raises(RecordError, match=r'work/cost\.json: not valid JSON'):
+        record.read_cost(tmp_path / 'work')
+
+
+def test_record_and_launch_import_without_torch():
+    import subprocess
+    import sys
+
+    code = 'import sys, runtime.record, runtime.launch; print(sorted({"torch", "mmengine"} & set(sys.modules)))'
+    out = subprocess.run([sys.executable, '-c', code], cwd=Path(__file__).resolve().parents[1], capture_output=True,
+                         text=True, check=True).stdout
+    assert out.strip() == '[]'
+
+
+def test_supervise_runs_at_most_n_and_stops_the_rest_on_failure(tmp_path):
+    """runtime.launch: the queue the pipeline and `reproduce` run their processes through."""
+    import time
+
+    from runtime.launch import Command, LocalBackend, python_argv, supervise, tail
+
+    scripts = {'a': 'print("a done")', 'b': 'print("b done")',
+               'c': 'import sys, time; time.sleep(1); print("c fails"); sys.exit(3)',  # after a and b have ended
+               'd': 'import time; time.sleep(60)'}
+    backend, jobs, running, most = LocalBackend(), {}, set(), [0]
+
+    def start(name, slot):
+        running.add(name)
+        most[0] = max(most[0], len(running))
+        jobs[name] = backend.start(Command(python_argv('-c', scripts[name]), str(tmp_path / f'{name}.out')))
+        return jobs[name]
+
+    def on_exit(name, job, code):
+        running.discard(name)
+        if code:
+            raise RuntimeError(f'{name} exited with {code}')
+
+    begin = time.monotonic()
+    with pytest.raises(RuntimeError, match='c exited with 3'):
+        supervise(list(scripts), start, 2, on_exit, poll_seconds=0.05)
+    assert most[0] == 2 and set(jobs) == set(scripts)
+    assert jobs['d'].poll() is not None and time.monotonic() - begin < 30  # stopped, not waited for
+    assert tail(str(tmp_path / 'a.out')) == 'a done\n' and 'c fails' in tail(str(tmp_path / 'c.out'))

@@ -1,7 +1,6 @@
 """Classification: every config builds; E2E, resume, DDP and the whole incubation pipeline run for real."""
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import math
@@ -15,13 +14,14 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import CLS_CONFIGS, ROOT, TINY_DIGITS_OPTIONS, cfg_words, data_options, run_tool, tool_env
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
 import classification  # noqa: F401  (registers the classifier, data set, metric, hooks)
 import runtime.openmmlab  # noqa: F401
 from backbones import CheckpointError, build_meta_model, load_checkpoint, network_checkpoint, save_checkpoint
 from classification.data import DataLayoutError, ImageFolderDataset
-from classification.pipeline import IncubationPipeline, PipelineError, format_cfg_options
+from classification.pipeline import IncubationPipeline, PipelineError
+from runtime import record
 
 PHASE_CONFIGS = sorted(p for p in CLS_CONFIGS.glob('*.py') if 'pipeline' not in Config.fromfile(p))
 PIPELINE_CONFIGS = sorted(p for p in CLS_CONFIGS.glob('*.py') if 'pipeline' in Config.fromfile(p))
@@ -68,21 +68,32 @@ def test_every_config_builds(config, tmp_path):
         assert sample['inputs'].shape[0] == 3 and sample['inputs'].shape[-1] == cfg[loader].dataset.transform.input_size
 
 
+def _config_value(cfg: Config, key: str):
+    for part in key.split('.'):
+        cfg = cfg[part]
+    return cfg
+
+
 @pytest.mark.parametrize('config', PIPELINE_CONFIGS, ids=lambda p: p.stem)
 def test_every_pipeline_config_plans_its_phases(config, tmp_path):
-    pipeline = IncubationPipeline(str(config), str(tmp_path / 'work'))
+    # a value that `--cfg-options` words could not carry: commas and a nested dict
+    extra = {'benchmark.note': 'a, b', 'extra_setting': dict(paths=['x,y', 'z'], depth=dict(first=1))}
+    pipeline = IncubationPipeline(str(config), str(tmp_path / 'work'), cfg_options=extra)
     phases = [pipeline.meta_phase(), *pipeline.incubate_phases(), pipeline.finetune_phase()]
     assert [p.name for p in phases] == ['meta', 'incubate_0', 'incubate_1', 'incubate_2', 'incubate_3', 'finetune']
-    parser = argparse.ArgumentParser()
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
-    for phase in phases:
-        assert Path(phase.config).is_file()
-        # what the phase receives on its command line is what the pipeline meant
-        words = format_cfg_options(phase.cfg_options)
-        if words:
-            assert parser.parse_args(['--cfg-options', *words]).cfg_options == phase.cfg_options
+    assert [Path(p.artifact).relative_to(tmp_path / 'work').as_posix() for p in phases] == [
+        'meta/meta.pth', *[f'incubate_{i}/module_{i}.pth' for i in range(4)], 'finetune/model.pth']
     assert phases[3].cfg_options['model.role.module_idx'] == 2
     assert len(phases[-1].cfg_options['model.role.module_checkpoints']) == 4
+    for phase in (phases[0], phases[3], phases[-1]):
+        assert Path(phase.config).is_file()
+        # what the phase trains from (the dumped, merged config) is what the pipeline meant
+        dumped = Config.fromfile(phase.write_config())
+        assert phase.config_file == str(tmp_path / 'work' / phase.name / f'{phase.name}_config.py')
+        for key, value in phase.cfg_options.items():
+            assert _config_value(dumped, key) == value, key
+        assert dumped.extra_setting.to_dict() == extra['extra_setting']
+        assert dumped.model.type == Config.fromfile(phase.config).model.type  # the phase config underneath
 
 
 def test_e2e_trains_resumes_and_exports(digits_root, tmp_path):
@@ -168,16 +179,22 @@ def test_pipeline_survives_a_kill_and_finishes(digits_root, tmp_path):
         log = (work / 'incubate_0' / 'train.out').read_text()
         assert 'resumed epoch: 1' in log.lower().replace(',', ''), log[-3000:]
 
-    manifest = json.loads((work / 'manifest.json').read_text())
-    assert [p['name'] for p in manifest['phases']] == ['meta', 'incubate_0', 'incubate_1', 'incubate_2',
-                                                         'incubate_3', 'assemble', 'finetune']
-    assert all(p['status'] == 'done' for p in manifest['phases'])
-    for phase in manifest['phases']:
-        assert 0.0 <= phase['metrics']['accuracy/top1'] <= 100.0, phase
-    trained = [p for p in manifest['phases'] if p['name'] != 'assemble']
-    assert all(p['device_hours'] > 0 and p['images'] > 0 for p in trained)
-    assert manifest['cost']['device_hours'] == pytest.approx(sum(p['device_hours'] for p in manifest['phases']))
-    final = load_checkpoint(manifest['final']['checkpoint'])
+    manifest = record.read_manifest(work)
+    assert [p.name for p in manifest.phases] == ['meta', 'incubate_0', 'incubate_1', 'incubate_2', 'incubate_3',
+                                                 'assemble', 'finetune']
+    assert all(p.status == 'done' for p in manifest.phases)
+    for phase in manifest.phases:
+        assert 0.0 <= phase.metrics['accuracy/top1'] <= 100.0, phase
+    trained = [p for p in manifest.phases if p.name != 'assemble']
+    assert all(p.device_hours > 0 and p.images > 0 for p in trained)
+    hours = {p.name: p.device_hours for p in manifest.phases}
+    assert manifest.cost['device_hours'] == pytest.approx(sum(hours.values()))
+    assert manifest.cost['wall_hours_parallel'] == pytest.approx(
+        hours['meta'] + max(hours[f'incubate_{i}'] for i in range(4)) + hours['finetune'])
+    # each phase trained from its dumped, merged config (no option strings on its command line)
+    assert Config.fromfile(work / 'incubate_2' / 'incubate_2_config.py').model.role.module_idx == 2
+    assert 'finetune/finetune_config.py --work-dir' in rerun.stdout and '--cfg-options' not in rerun.stdout
+    final = load_checkpoint(manifest.final['checkpoint'])
     assert final.kind == 'model' and final.arch['depths'] == [2, 2, 2, 2]
     module = load_checkpoint(work / 'incubate_2' / 'module_2.pth')
     assert module.kind == 'module' and module.module_idx == 2 and module.arch['depths'] == [2, 2, 2, 2]
@@ -187,8 +204,8 @@ def test_pipeline_survives_a_kill_and_finishes(digits_root, tmp_path):
     run_tool('-m', 'benchmarks', 'report', str(work), '--out', str(out))
     rows = list(csv.DictReader((out / 'digits.csv').open()))
     by_method = {row['method']: row for row in rows}
-    assert manifest['benchmark']['schedule'] == '3+3'
-    assert float(by_method['incubation 3+3']['top-1']) == pytest.approx(manifest['final']['metrics']['accuracy/top1'])
+    assert manifest.benchmark['schedule'] == '3+3'
+    assert float(by_method['incubation 3+3']['top-1']) == pytest.approx(manifest.final['metrics']['accuracy/top1'])
     assert by_method['E2E']['status'] == 'no run'
     assert (out / 'efficiency.md').is_file() and (out / 'cost.csv').is_file()
 
@@ -212,7 +229,7 @@ def test_two_process_gloo_training(digits_root, tmp_path, role):
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-4000:]
     assert 'effective batch 32 = 8 x 2 device(s) x 2 accumulation step(s)' in log
-    cost = json.loads((work / 'cost.json').read_text())
+    cost = record.read_cost(work)
     assert cost['devices'] == 2
     last = torch.load(work / 'epoch_3.pth', map_location='cpu', weights_only=True)
     steps = max(state['step'] for state in last['optimizer']['state'].values())

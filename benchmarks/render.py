@@ -1,0 +1,141 @@
+"""A small table renderer: typed cells rendered alike as Markdown, CSV and LaTeX.
+
+A :class:`Table` holds typed cells (:class:`Cell`), so every format renders the same value:
+Markdown and LaTeX show a missing value as ``–`` (and a not-applicable one as an empty cell),
+CSV leaves both empty and writes numbers unformatted (6 significant digits).
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from typing import Any, List, Sequence
+
+MISSING = '–'
+
+
+@dataclass
+class Cell:
+    """A value and how to show it. Kinds: ``text``; ``metric`` (ours, 2 decimals); ``delta``
+    (signed, 2 decimals); ``ref`` / ``refdelta`` (the paper's metric as printed there, at least
+    one decimal); ``cost`` / ``costdelta`` (the paper's GPU-hours); ``hours`` / ``hoursdelta``
+    (our device-hours, see :func:`format_hours`); ``ratio`` (``1.23x``); ``int``.
+    ``value=None`` is a missing value (``–``), unless ``kind='na'`` (not applicable: empty)."""
+
+    value: Any
+    kind: str = 'text'
+
+    @property
+    def missing(self) -> bool:
+        return self.value is None and self.kind != 'na'
+
+    def text(self) -> str:
+        if self.kind == 'na':
+            return ''
+        if self.value is None:
+            return MISSING
+        v = self.value
+        if self.kind == 'metric':
+            return f'{v:.2f}'
+        if self.kind in ('ref', 'refdelta'):
+            text = f'{round(float(v), 3):{"+" if self.kind == "refdelta" else ""}g}'
+            return text if '.' in text or 'e' in text else text + '.0'
+        if self.kind in ('cost', 'costdelta'):
+            return f'{round(float(v), 3):{"+" if self.kind == "costdelta" else ""}g}'
+        if self.kind == 'delta':
+            return f'{v:+.2f}'
+        if self.kind == 'hours':
+            return format_hours(v)
+        if self.kind == 'hoursdelta':
+            return ('-' if v < 0 else '+') + format_hours(abs(v))
+        if self.kind == 'ratio':
+            return f'{v:.2f}x'
+        if self.kind == 'int':
+            return f'{int(v):d}'
+        return str(v)
+
+    def csv(self) -> str:
+        if self.value is None:
+            return ''
+        if isinstance(self.value, float):
+            return f'{self.value:.6g}'
+        return str(self.value)
+
+
+def format_hours(hours: float) -> str:
+    """Device-hours: ``2720``, ``12.35``, ``0.500``, ``0.082``, ``0.0031``, ``0``, ``3.44e-06`` (tiny runs)."""
+    hours = float(hours)
+    if hours == 0:
+        return '0'
+    if abs(hours) >= 100:
+        return f'{hours:.0f}'
+    if abs(hours) >= 1:
+        return f'{hours:.2f}'
+    if abs(hours) >= 0.01:
+        return f'{hours:.3f}'
+    if abs(hours) >= 0.001:
+        return f'{hours:.4f}'
+    return f'{hours:.2e}'
+
+
+@dataclass
+class Table:
+    """A titled table: ``columns`` (``align`` 'l' or 'r' each) and rows of :class:`Cell`."""
+
+    name: str
+    title: str
+    columns: List[str]
+    rows: List[List[Cell]] = field(default_factory=list)
+    align: List[str] = field(default_factory=list)
+    notes: List[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.align:
+            self.align = ['l'] * len(self.columns)
+
+    def add(self, cells: Sequence[Cell]) -> None:
+        if len(cells) != len(self.columns):
+            raise ValueError(f'{self.name}: row of {len(cells)} cells for {len(self.columns)} columns')
+        self.rows.append(list(cells))
+
+    def cell(self, row: int, column: str) -> Cell:
+        return self.rows[row][self.columns.index(column)]
+
+    def to_markdown(self, title: bool = True) -> str:
+        def esc(text: str) -> str:
+            return text.replace('|', '\\|')
+
+        lines = [f'### {self.title}', ''] if title else []
+        lines.append('| ' + ' | '.join(esc(c) for c in self.columns) + ' |')
+        lines.append('|' + '|'.join('---:' if a == 'r' else '---' for a in self.align) + '|')
+        for row in self.rows:
+            lines.append('| ' + ' | '.join(esc(c.text()) for c in row) + ' |')
+        if self.notes:
+            lines.append('')
+            lines.extend(f'- {note}' for note in self.notes)
+        return '\n'.join(lines) + '\n'
+
+    def to_csv(self) -> str:
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator='\n')
+        writer.writerow(self.columns)
+        for row in self.rows:
+            writer.writerow([c.csv() for c in row])
+        return buf.getvalue()
+
+    def to_latex(self) -> str:
+        lines = ['% ' + self.title, '\\begin{tabular}{' + ''.join(self.align) + '}', '\\toprule',
+                 ' & '.join(latex_escape(c) for c in self.columns) + ' \\\\', '\\midrule']
+        for row in self.rows:
+            lines.append(' & '.join(latex_escape(c.text()) for c in row) + ' \\\\')
+        lines += ['\\bottomrule', '\\end{tabular}']
+        return '\n'.join(lines) + '\n'
+
+
+_LATEX = {'\\': r'\textbackslash{}', '&': r'\&', '%': r'\%', '$': r'\$', '#': r'\#', '_': r'\_', '{': r'\{',
+          '}': r'\}', '~': r'\textasciitilde{}', '^': r'\textasciicircum{}', '–': '--', '−': '$-$',
+          'Δ': r'$\Delta$', '×': r'$\times$', '≥': r'$\geq$'}
+
+
+def latex_escape(text: str) -> str:
+    return ''.join(_LATEX.get(ch, ch) for ch in text)
