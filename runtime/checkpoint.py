@@ -191,11 +191,10 @@ class ResumableCheckpointHook(CheckpointHook):
     def before_train(self, runner) -> None:
         super().before_train(runner)
         # best_ckpt in the message hub is the path it had when saved; a moved work dir uses its own
-        if self.save_best is not None:
-            if self.best_ckpt_path:
-                self.best_ckpt_path = self._own(self.best_ckpt_path)
-            for key, path in self.best_ckpt_path_dict.items():
-                self.best_ckpt_path_dict[key] = self._own(path) if path else path
+        if getattr(self, 'best_ckpt_path', None):  # one key indicator
+            self.best_ckpt_path = self._own(self.best_ckpt_path)
+        for key, path in getattr(self, 'best_ckpt_path_dict', {}).items():  # several
+            self.best_ckpt_path_dict[key] = self._own(path) if path else path
 
     def _own(self, path: str) -> str:
         return self.file_backend.join_path(self.out_dir, osp.basename(path))
@@ -240,17 +239,23 @@ class ResumableCheckpointHook(CheckpointHook):
 
     def _save_best_checkpoint(self, runner, metrics) -> None:
         # mmengine removes the previous best before writing the new one; remove it after instead
-        old_single, old_dict = self.best_ckpt_path, dict(self.best_ckpt_path_dict)
-        self.best_ckpt_path = None
-        self.best_ckpt_path_dict = {key: None for key in old_dict}
+        if not self.save_best:
+            return
+        single = len(self.key_indicators) == 1
+        old_single = self.best_ckpt_path if single else None
+        old_dict = {} if single else dict(self.best_ckpt_path_dict)
+        if single:
+            self.best_ckpt_path = None
+        else:
+            self.best_ckpt_path_dict = {key: None for key in old_dict}
         super()._save_best_checkpoint(runner, metrics)
-        if self.best_ckpt_path is None:
+        if single and self.best_ckpt_path is None:
             self.best_ckpt_path = old_single
         for key, old in old_dict.items():
             if self.best_ckpt_path_dict.get(key) is None:
                 self.best_ckpt_path_dict[key] = old
         if is_main_process():
-            replaced = [old_single] if old_single != self.best_ckpt_path else []
+            replaced = [old_single] if single and old_single != self.best_ckpt_path else []
             replaced += [old for key, old in old_dict.items() if old != self.best_ckpt_path_dict.get(key)]
             for path in filter(None, replaced):
                 self._remove(path)
