@@ -86,14 +86,20 @@ def resumable_checkpoints(folder: str) -> List[str]:
     return [osp.join(folder, name) for _, name in sorted(found, reverse=True)]
 
 
-def read_last_checkpoint(work_dir: str) -> Optional[str]:
-    """The path ``last_checkpoint`` names, resolved against ``work_dir`` when relative."""
+def read_last_checkpoint(work_dir: str, relative_only: bool = False) -> Optional[str]:
+    """The path ``last_checkpoint`` names, resolved against ``work_dir`` when relative.
+
+    ``relative_only``: ignore an absolute path (mmengine's own hook writes those; in a copied
+    or moved work dir it names the original's file).
+    """
     pointer = osp.join(work_dir, LAST_CHECKPOINT)
     if not osp.isfile(pointer):
         return None
     with open(pointer) as f:
         target = f.read().strip()
-    return osp.join(work_dir, target) if target and not osp.isabs(target) else (target or None)
+    if not target or (relative_only and osp.isabs(target)):
+        return None
+    return target if osp.isabs(target) else osp.join(work_dir, target)
 
 
 def write_last_checkpoint(work_dir: str, checkpoint: str) -> None:
@@ -119,14 +125,15 @@ def find_resume_checkpoint(work_dir: str) -> Optional[str]:
     """The checkpoint ``resume=True`` (no path) continues from: the newest readable one.
 
     The work dir is scanned itself; a file that does not load is skipped with a one-line
-    warning naming it. ``last_checkpoint`` is only consulted when the scan finds nothing
-    (checkpoints kept in a separate ``out_dir``), and only if what it names loads.
+    warning naming it. ``last_checkpoint`` is only consulted after that (checkpoints kept in a
+    separate ``out_dir``), and only when it holds a relative path, as this module writes it:
+    an absolute one may name another work dir's file (this one's was copied or moved).
     """
     if is_main_process():
         remove_stale_temp_files(work_dir)
     candidates = resumable_checkpoints(work_dir)
-    pointed = read_last_checkpoint(work_dir)
-    if pointed is not None and osp.dirname(osp.abspath(pointed)) != osp.abspath(work_dir):
+    pointed = read_last_checkpoint(work_dir, relative_only=True)
+    if pointed is not None and osp.abspath(pointed) not in map(osp.abspath, candidates):
         candidates.append(pointed)
     for path in candidates:
         problem = checkpoint_problem(path)

@@ -123,10 +123,15 @@ def test_resume_finds_the_newest_readable_checkpoint_itself(tmp_path):
     temp.write_bytes(b'half')
     assert find_resume_checkpoint(str(copy)) == str(copy / 'epoch_2.pth')  # logs that epoch_3.pth is skipped
     assert not temp.exists()
-    (copy / LAST_CHECKPOINT).write_text('epoch_9.pth')  # a pointer to a file that was deleted
     for name in ('epoch_1.pth', 'epoch_2.pth', 'epoch_3.pth'):
         (copy / name).unlink()
-    assert find_resume_checkpoint(str(copy)) is None  # nothing to resume from: start afresh
+    assert find_resume_checkpoint(str(copy)) is None  # never the original's file: start afresh
+    (copy / LAST_CHECKPOINT).write_text('epoch_9.pth')  # a pointer to a file that was deleted
+    assert find_resume_checkpoint(str(copy)) is None
+    (copy / 'out').mkdir()
+    training_checkpoint(copy / 'out' / 'epoch_5.pth', 5)  # kept in an out_dir
+    (copy / LAST_CHECKPOINT).write_text('out/epoch_5.pth')
+    assert find_resume_checkpoint(str(copy)) == str(copy / 'out' / 'epoch_5.pth')
 
 
 def test_random_state_round_trips_through_a_weights_only_file(tmp_path):

@@ -64,6 +64,8 @@ def check_train_data(runner: Runner) -> None:
 
     Building the loader here is what ``Runner.train`` does first anyway; it is kept.
     """
+    if runner.train_loop is None:  # mmengine refuses that itself
+        return
     loader = runner.train_dataloader
     if len(loader) > 0:
         return
