@@ -170,7 +170,9 @@ def load_checkpoint(path: PathLike) -> Checkpoint:
                               f'`python tools/convert_official.py {path} OUT.pth`')
     else:
         state = raw.get('state_dict', raw.get('model', raw))
-        arch = {}
+        # an mmengine checkpoint of our classifier records its network's architecture (ExportHook)
+        recorded = raw.get('meta', {}).get('arch') if isinstance(raw.get('meta'), Mapping) else None
+        arch = dict(recorded) if isinstance(recorded, Mapping) else {}
         if not isinstance(state, Mapping):
             raise CheckpointError(f'{path}: no state dict found (keys: {sorted(raw)[:8]})')
         # an mmengine checkpoint: of our classifier (``network.``) or a dense model (``backbone.vit.``)
@@ -187,10 +189,11 @@ def load_checkpoint(path: PathLike) -> Checkpoint:
 
 def infer_arch(state: Mapping[str, torch.Tensor], num_heads: Optional[int] = None,
                depths: Optional[Sequence[int]] = None) -> Dict[str, Any]:
-    """Architecture of a whole-network timm-style state dict.
+    """Architecture of a whole-network timm-style state dict, as far as the weights tell it.
 
-    The head count cannot be read from weights: it is taken from ``num_heads``, else from the
-    paper's model of that width (ViT-B/L/H, DeiT-T/S), else width // 64.
+    The head count cannot be read from weights: it is ``num_heads`` when given, otherwise it
+    is left out, so that :func:`check_arch` does not compare it and whoever needs it reads it
+    from a config or from metadata (never a guess from the width).
     """
     proj = state['patch_embed.proj.weight']
     embed_dim, in_chans, patch_size = proj.shape[0], proj.shape[1], proj.shape[-1]
@@ -199,11 +202,16 @@ def infer_arch(state: Mapping[str, torch.Tensor], num_heads: Optional[int] = Non
     depth = 1 + max(int(k.split('.')[1]) for k in state if k.startswith('blocks.'))
     head = state.get('head.weight')
     fc1 = state['blocks.0.mlp.fc1.weight']
-    default_heads = {192: 3, 384: 6, 768: 12, 1024: 16, 1280: 16}.get(embed_dim, max(1, embed_dim // 64))
-    return dict(depths=list(depths or [depth]), img_size=[side * patch_size] * 2, patch_size=patch_size,
+    arch = dict(depths=list(depths or [depth]), img_size=[side * patch_size] * 2, patch_size=patch_size,
                 in_chans=in_chans, num_classes=0 if head is None else head.shape[0], embed_dim=embed_dim,
-                num_heads=num_heads or default_heads, mlp_ratio=fc1.shape[0] / embed_dim,
-                qkv_bias='blocks.0.attn.qkv.bias' in state)
+                mlp_ratio=fc1.shape[0] / embed_dim, qkv_bias='blocks.0.attn.qkv.bias' in state)
+    if num_heads is not None:
+        arch['num_heads'] = int(num_heads)
+    return arch
+
+
+# The released models of the paper's authors: the head count of each width (ViT-B/L/H, DeiT-T/S).
+PAPER_HEADS = {192: 3, 384: 6, 768: 12, 1024: 16, 1280: 16}
 
 
 # --- validation -----------------------------------------------------------------------------------
@@ -291,6 +299,12 @@ def convert_official(raw: Mapping[str, Any], num_heads: Optional[int] = None, ki
         state = division.merge_state_dicts(stages)
     except DivisionError as exc:
         raise CheckpointError(f'{path}: {exc}') from exc
+    if num_heads is None:
+        width = state['patch_embed.proj.weight'].shape[0]
+        if width not in PAPER_HEADS:
+            raise CheckpointError(f'{path}: width {width} is none of the paper\'s models '
+                                  f'({sorted(PAPER_HEADS)}); give the head count (--num-heads)')
+        num_heads = PAPER_HEADS[width]
     arch = infer_arch(state, num_heads=num_heads, depths=depths)
     if kind is None:
         deeper = [i for i, d in enumerate(depths) if d != meta_depth]

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
-from mmengine.dist import get_dist_info
+from mmengine.dist import get_dist_info, sync_random_seed
 from mmengine.registry import DATA_SAMPLERS, DATASETS
 from PIL import Image, UnidentifiedImageError
 from timm.data import create_transform
@@ -105,6 +105,10 @@ class RepeatAugSampler(_TimmRepeatAugSampler):
 
     ``selected_round`` (256 in DeiT) truncates each epoch to a multiple of it; set it to 0 for
     data sets smaller than a few thousand images.
+
+    timm shuffles epoch ``e`` with a generator seeded by ``e`` alone; here by ``seed + e``
+    (``seed`` as mmengine's ``DefaultSampler`` takes it), so the order follows the run's seed
+    and, depending on nothing but the epoch, is the same after a resume.
     """
 
     def __init__(self, dataset: Dataset, shuffle: bool = True, num_repeats: int = 3, selected_round: int = 256,
@@ -112,3 +116,8 @@ class RepeatAugSampler(_TimmRepeatAugSampler):
         rank, world_size = get_dist_info()
         super().__init__(dataset, num_replicas=world_size, rank=rank, shuffle=shuffle, num_repeats=num_repeats,
                          selected_round=selected_round, selected_ratio=selected_ratio)
+        self.seed = sync_random_seed() if seed is None else int(seed)
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        super().set_epoch(self.seed + epoch)  # timm seeds the shuffle with ``self.epoch``

@@ -43,9 +43,15 @@ class ExportHook(Hook):
     """At the end of training, writes what the run produced in the project's checkpoint format:
     ``meta.pth`` (meta model), ``module_<i>.pth`` (an incubated module with its metadata), or
     ``model.pth`` + ``model.safetensors`` (a whole network, also loadable by timm).
+    Every training checkpoint records the network's architecture (``meta.arch``), so that
+    ``tools/test.py`` can check a file against a config without guessing its head count.
     """
 
     priority = 'LOW'
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        checkpoint.setdefault('meta', {})['arch'] = model.network.arch_config()
 
     def after_train(self, runner) -> None:
         if not is_main_process():

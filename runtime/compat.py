@@ -17,7 +17,15 @@ that need it.
 2. Atomic writes. mmengine writes checkpoints with a plain ``open(path, 'wb')``; a run killed
    mid-write leaves a torn file behind (and ``save_best`` removes the old best first). Local
    writes now go through :func:`runtime.fileio.atomic_write_bytes`.
-3. Distributed training on CPUs (torchrun, gloo). mmengine calls ``torch.cuda.set_device`` in
+3. Safe loading whatever the environment says. mmengine calls ``torch.load`` without
+   ``weights_only``, so ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` (a common workaround for the
+   error in 1.) makes ``--resume`` and ``load_from`` unpickle arbitrary code. Local files and
+   URLs now load with ``weights_only=True`` passed explicitly, which that variable cannot
+   override; an unreadable file raises an error naming it.
+4. Resume. ``resume=True`` without a path continues from
+   :func:`runtime.checkpoint.find_resume_checkpoint` (the newest checkpoint in the work dir
+   that loads) instead of trusting ``last_checkpoint``, which a kill can leave stale.
+5. Distributed training on CPUs (torchrun, gloo). mmengine calls ``torch.cuda.set_device`` in
    ``init_dist`` and gives DDP ``device_ids=[LOCAL_RANK]`` whatever the device; both fail on a
    machine without GPUs. Without CUDA the process group starts directly (``nccl`` falls back
    to ``gloo``, with a warning), and a CPU module is wrapped with ``device_ids=None``.
@@ -29,6 +37,8 @@ import warnings
 
 import mmengine
 import mmengine.dist.utils as mm_dist_utils
+import mmengine.runner.checkpoint as mm_checkpoint
+import mmengine.runner.runner as mm_runner
 import numpy as np
 import torch
 import torch.distributed as torch_dist
@@ -37,6 +47,7 @@ from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.model.wrappers import MMDistributedDataParallel
 from packaging.version import Version
 
+from .checkpoint import find_resume_checkpoint, load_weights_only
 from .fileio import atomic_write_bytes
 
 
@@ -68,6 +79,21 @@ def allow_mmengine_checkpoint_types() -> None:
 
 def _atomic_put(self: LocalBackend, obj: bytes, filepath) -> None:
     atomic_write_bytes(filepath, obj)
+
+
+def _load_from_local(filename, map_location=None):
+    return load_weights_only(filename, map_location=map_location)
+
+
+def _load_url(url, model_dir=None, map_location=None, progress=True, **kwargs):
+    return torch.hub.load_state_dict_from_url(url, model_dir=model_dir, map_location=map_location,
+                                              progress=progress, weights_only=True)
+
+
+def load_weights_only_everywhere() -> None:
+    """mmengine's loaders of local files and URLs (``load_from``, ``resume``, ``init_cfg``)."""
+    mm_checkpoint.CheckpointLoader.register_scheme(prefixes='', loader=_load_from_local, force=True)
+    mm_checkpoint.load_url = _load_url
 
 
 _init_dist_pytorch = mm_dist_utils._init_dist_pytorch
@@ -124,6 +150,8 @@ def apply() -> bool:
     if _version(torch) >= TORCH_WEIGHTS_ONLY_DEFAULT:
         allow_mmengine_checkpoint_types()
     LocalBackend.put = _atomic_put
+    load_weights_only_everywhere()
+    mm_runner.find_latest_checkpoint = find_resume_checkpoint
     mm_dist_utils._init_dist_pytorch = _init_dist_pytorch_cpu_aware
     MMDistributedDataParallel.__init__ = _ddp_init_cpu_aware
     _applied = True

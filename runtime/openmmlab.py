@@ -3,12 +3,14 @@
 Importing this module is the explicit opt-in: it applies :func:`runtime.compat.apply` (resume
 on torch >= 2.6, atomic checkpoint writes, CPU DDP) and registers ``DeviceHoursHook`` and
 ``LayerDecayOptimWrapperConstructor`` with mmengine, so that ``tools/train.py``, ``mim train``
-and any other entry point that reads the config behave the same.
+and any other entry point that reads the config behave the same. ``ResumableCheckpointHook`` (the
+configs' ``default_hooks.checkpoint``) is registered here too.
 """
 from . import compat
+from .checkpoint import ResumableCheckpointHook
 from .hooks import DeviceHoursHook
 from .optim import LayerDecayOptimWrapperConstructor
 
 compat.apply()
 
-__all__ = ['DeviceHoursHook', 'LayerDecayOptimWrapperConstructor']
+__all__ = ['ResumableCheckpointHook', 'DeviceHoursHook', 'LayerDecayOptimWrapperConstructor']

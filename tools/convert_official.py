@@ -21,7 +21,8 @@ def main(argv=None) -> int:
     parser.add_argument('dst')
     parser.add_argument('--kind', choices=['model', 'meta', 'module'])
     parser.add_argument('--module-idx', type=int, help='0-based index of the incubated module (kind module)')
-    parser.add_argument('--num-heads', type=int, help='attention heads (default: from the width, as in ViT-B/L/H)')
+    parser.add_argument('--num-heads', type=int,
+                        help='attention heads (default: those of the paper\'s model of that width, ViT-B/L/H or DeiT-T/S)')
     parser.add_argument('--meta-depth', type=int, default=1, help='blocks per module of the meta model')
     args = parser.parse_args(argv)
     try:

@@ -1,15 +1,20 @@
 """Train any task's config: ``python tools/train.py CONFIG [--work-dir DIR] [--resume] ...``.
 
 The OpenMMLab ``tools/train.py`` shape; it works for classification, detection (mmdet) and
-segmentation (mmseg) configs of this repository alike.
+segmentation (mmseg) configs of this repository alike. ``--resume`` without a path continues
+from the newest checkpoint in the work dir that loads (``runtime.checkpoint``). Errors a user
+can fix are one line (``--debug`` keeps the traceback).
 """
 import argparse
 import os
 import os.path as osp
+import sys
 
 import _bootstrap  # noqa: F401
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
+
+from runtime.cli import UserError, run_cli
 
 
 def parse_args(argv=None):
@@ -24,6 +29,7 @@ def parse_args(argv=None):
                         help='override config entries, e.g. model.backbone.drop_path_rate=0.2')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    parser.add_argument('--debug', action='store_true', help='show the traceback of expected errors too')
     args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
@@ -53,12 +59,40 @@ def build_config(args) -> Config:
     return cfg
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def check_train_data(runner: Runner) -> None:
+    """Refuse, before anything trains, a training set too small for one batch.
+
+    Building the loader here is what ``Runner.train`` does first anyway; it is kept.
+    """
+    if runner.train_loop is None:  # mmengine refuses that itself
+        return
+    loader = runner.train_dataloader
+    if len(loader) > 0:
+        return
+    dataset = loader.dataset
+    root = getattr(dataset, 'data_root', None) or runner.cfg.train_dataloader.get('dataset', {}).get('data_root')
+    raise UserError(f'{root}: the training set has {len(dataset)} images, fewer than one batch of '
+                    f'{loader.batch_size} per process with drop_last=True; lower train_dataloader.batch_size '
+                    f'or add data')
+
+
+def train(args) -> None:
     cfg = build_config(args)
     runner = Runner.from_cfg(cfg)
+    check_train_data(runner)
     runner.train()
 
 
+def main(argv=None) -> None:
+    """Train; errors propagate (for callers in Python)."""
+    train(parse_args(argv))
+
+
+def cli(argv=None) -> int:
+    """The command line: an expected error is one line and exit status 2."""
+    args = parse_args(argv)
+    return run_cli(lambda: train(args), debug=args.debug)
+
+
 if __name__ == '__main__':
-    main()
+    sys.exit(cli())

@@ -7,7 +7,7 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=100),
     param_scheduler=dict(type='ParamSchedulerHook'),
     # last two epochs kept for resuming, plus the best by top-1
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2, save_best='accuracy/top1', rule='greater'),
+    checkpoint=dict(type='ResumableCheckpointHook', interval=1, max_keep_ckpts=2, save_best='accuracy/top1', rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
 custom_hooks = [

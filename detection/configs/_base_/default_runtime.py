@@ -15,7 +15,7 @@ _base_ = ['mmdet::_base_/default_runtime.py']
 
 custom_imports = dict(imports=['runtime.openmmlab', 'backbones', 'detection'], allow_failed_imports=False)
 
-default_hooks = dict(checkpoint=dict(max_keep_ckpts=3))
+default_hooks = dict(checkpoint=dict(type='ResumableCheckpointHook', max_keep_ckpts=3))
 custom_hooks = [dict(type='DeviceHoursHook')]
 
 visualizer = dict(_delete_=True, type='DetLocalVisualizer', vis_backends=[dict(type='LocalVisBackend')])

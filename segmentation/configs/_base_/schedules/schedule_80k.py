@@ -30,6 +30,7 @@ param_scheduler = [
     dict(type='PolyLR', eta_min=0.0, power=1.0, by_epoch=False, begin=1500, end=80000),
 ]
 
-default_hooks = dict(checkpoint=dict(max_keep_ckpts=2, save_best='mIoU', rule='greater'))
+default_hooks = dict(checkpoint=dict(type='ResumableCheckpointHook', max_keep_ckpts=2, save_best='mIoU',
+                                     rule='greater'))
 
 auto_scale_lr = dict(enable=False, base_batch_size=16)
