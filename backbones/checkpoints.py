@@ -54,9 +54,15 @@ class Checkpoint:
 
     @property
     def division(self) -> Division:
+        """The division recorded in ``arch['depths']``."""
         return Division(tuple(self.arch['depths']))
 
     def describe(self) -> str:
+        """The file (and module) for error messages.
+
+        Returns:
+            The path, or ``<memory>``, with ``(module i)`` for a module checkpoint.
+        """
         where = self.path or '<memory>'
         return f'{where} (module {self.module_idx})' if self.kind == 'module' else where
 
@@ -65,7 +71,15 @@ class Checkpoint:
 
 
 def save_checkpoint(ckpt: Checkpoint, path: PathLike) -> Path:
-    """Save in this project's format, atomically."""
+    """Save a checkpoint in this project's format, atomically.
+
+    Args:
+        ckpt: what to save; tensors are moved to the CPU.
+        path: the file to write (replaced only once fully written).
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+    """
     if ckpt.kind not in KINDS:
         raise ValueError(f'unknown checkpoint kind {ckpt.kind!r}')
     payload: Dict[str, Any] = dict(
@@ -83,8 +97,15 @@ def save_checkpoint(ckpt: Checkpoint, path: PathLike) -> Path:
 def export_timm(ckpt: Checkpoint, path: PathLike) -> Dict[str, Path]:
     """Export a whole network as timm checkpoints: ``<stem>.safetensors`` and ``<stem>.pth``.
 
-    Returns the written paths. ``timm.create_model(**timm_model_args(arch),
-    checkpoint_path=...)`` loads either with identical outputs.
+    ``timm.create_model(**timm_model_args(arch), checkpoint_path=...)`` loads either with
+    identical outputs.
+
+    Args:
+        ckpt: a ``model`` or ``meta`` checkpoint.
+        path: where to write; its suffix is replaced.
+
+    Returns:
+        ``{'safetensors': path, 'pth': path}``, the written files.
     """
     if ckpt.kind not in ('model', 'meta'):
         raise CheckpointError(f'{ckpt.describe()}: only a whole network can be exported to timm, not a {ckpt.kind}')
@@ -101,7 +122,16 @@ def export_timm(ckpt: Checkpoint, path: PathLike) -> Dict[str, Path]:
 
 
 def timm_model_args(arch: Mapping[str, Any]) -> Dict[str, Any]:
-    """``timm.create_model`` arguments that build a timm ViT with the layout of ``arch``."""
+    """``timm.create_model`` arguments that build a timm ViT with the layout of ``arch``.
+
+    Args:
+        arch: constructor arguments of :class:`~backbones.vit.IncubationViT` (``depths``,
+            ``embed_dim``, ``num_heads``, ``patch_size``, ...).
+
+    Returns:
+        ``model_name`` plus the keyword overrides: timm's own name for the paper's sizes,
+        otherwise ``vit_base_patch16_224`` with every shape argument given.
+    """
     img_size = arch.get('img_size', 224)
     img_size = img_size[0] if isinstance(img_size, (list, tuple)) else img_size
     depth = sum(arch['depths'])
@@ -130,7 +160,16 @@ def _plain(value: Any) -> Any:
 
 
 def read_file(path: PathLike) -> Any:
-    """Read a checkpoint file with ``weights_only=True``; clear errors for missing/garbage files."""
+    """Read a checkpoint file with ``weights_only=True``.
+
+    Args:
+        path: a ``.safetensors`` file or anything ``torch.load`` reads.
+
+    Returns:
+        What ``torch.load`` returns, or for safetensors ``{'__safetensors__': True,
+        'state_dict': tensors, 'metadata': metadata}``; raises :class:`CheckpointError`,
+        naming the file, for a missing or unreadable one.
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f'{path}: checkpoint file not found')
@@ -151,7 +190,14 @@ def read_file(path: PathLike) -> Any:
 
 
 def load_checkpoint(path: PathLike) -> Checkpoint:
-    """Load any supported checkpoint as a :class:`Checkpoint` (see the module docstring)."""
+    """Load any supported checkpoint (see the module docstring).
+
+    Args:
+        path: the checkpoint file.
+
+    Returns:
+        The checkpoint, with its architecture read from the file or inferred from the weights.
+    """
     raw = read_file(path)
     path = str(path)
     if not isinstance(raw, Mapping):
@@ -194,6 +240,15 @@ def infer_arch(state: Mapping[str, torch.Tensor], num_heads: Optional[int] = Non
     The head count cannot be read from weights: it is ``num_heads`` when given, otherwise it
     is left out, so that :func:`check_arch` does not compare it and whoever needs it reads it
     from a config or from metadata (never a guess from the width).
+
+    Args:
+        state: the state dict, with timm's parameter names.
+        num_heads: the head count, if known.
+        depths: per-module depths, if known (default: one module of the whole depth).
+
+    Returns:
+        Constructor arguments of :class:`~backbones.vit.IncubationViT` (without ``num_heads``
+        unless it was given).
     """
     proj = state['patch_embed.proj.weight']
     embed_dim, in_chans, patch_size = proj.shape[0], proj.shape[1], proj.shape[-1]
@@ -218,7 +273,13 @@ PAPER_HEADS = {192: 3, 384: 6, 768: 12, 1024: 16, 1280: 16}
 
 
 def check_arch(ckpt: Checkpoint, arch: Mapping[str, Any], what: str) -> None:
-    """Raise unless ``ckpt`` was made for a network of the same width, heads, patch size..."""
+    """Raise unless a checkpoint was made for a network of the same width, heads, patch size...
+
+    Args:
+        ckpt: the checkpoint; fields its ``arch`` does not record are not checked.
+        arch: the constructor arguments of the network it is meant for.
+        what: how the error message names that network.
+    """
     for name in SHAPE_FIELDS:
         if name in ckpt.arch and name in arch and ckpt.arch[name] != arch[name]:
             raise CheckpointError(f'{ckpt.describe()}: {name} is {ckpt.arch[name]} but the {what} '
@@ -227,7 +288,14 @@ def check_arch(ckpt: Checkpoint, arch: Mapping[str, Any], what: str) -> None:
 
 def check_state_shapes(ckpt: Checkpoint, expected: Mapping[str, torch.Tensor], what: str,
                        ignore: Sequence[str] = ()) -> None:
-    """Raise unless every expected tensor is present in ``ckpt`` with the same shape."""
+    """Raise unless the checkpoint holds exactly the expected tensors, with the same shapes.
+
+    Args:
+        ckpt: the checkpoint.
+        expected: the receiving network's state dict.
+        what: how the error message names that network.
+        ignore: name prefixes that may be missing from the checkpoint.
+    """
     state = ckpt.state_dict
     missing = [k for k in expected if k not in state and not k.startswith(tuple(ignore))]
     unexpected = [k for k in state if k not in expected]
@@ -241,7 +309,16 @@ def check_state_shapes(ckpt: Checkpoint, expected: Mapping[str, torch.Tensor], w
 
 
 def load_module_checkpoints(paths: Sequence[PathLike], arch: Mapping[str, Any]) -> List[Checkpoint]:
-    """Load and check the K module checkpoints of a target network (in module order)."""
+    """Load and check the K module checkpoints of a target network.
+
+    Args:
+        paths: the K files, in module order.
+        arch: the target's constructor arguments.
+
+    Returns:
+        The K checkpoints; raises :class:`CheckpointError`, naming the file, for a wrong kind,
+        index, division or shape field.
+    """
     division = Division(tuple(arch['depths']))
     if len(paths) != division.num_modules:
         raise CheckpointError(f'the target {division} has {division.num_modules} modules but '
@@ -262,7 +339,15 @@ def load_module_checkpoints(paths: Sequence[PathLike], arch: Mapping[str, Any]) 
 
 
 def to_network_state(division: Division, modules: Sequence[Checkpoint]) -> StateDict:
-    """Merge module checkpoints into a network state dict, naming the file on a misfit."""
+    """Merge module checkpoints into a network state dict.
+
+    Args:
+        division: the target's division.
+        modules: the K module checkpoints, in module order.
+
+    Returns:
+        The network state dict; raises :class:`CheckpointError`, naming the file, on a misfit.
+    """
     state: StateDict = {}
     for idx, ckpt in enumerate(modules):
         try:
@@ -277,12 +362,24 @@ def to_network_state(division: Division, modules: Sequence[Checkpoint]) -> State
 
 def convert_official(raw: Mapping[str, Any], num_heads: Optional[int] = None, kind: Optional[str] = None,
                      module_idx: Optional[int] = None, meta_depth: int = 1, path: str = '<official>') -> Checkpoint:
-    """Convert a checkpoint in the authors' format (PAPER.md) into this project's format.
+    """Convert a checkpoint in the authors' released format into this project's format.
 
-    ``model_stages`` is a list of K module state dicts (module 0 holds the embedding, the last
-    holds norm and head, block indices restart at 0). Its per-module depths tell the kind:
-    all equal to ``meta_depth`` -> a meta model; one module deeper than the rest -> an
-    incubation run of that module (``kind='module'``); otherwise a finished model.
+    The authors' files hold the whole network under ``model`` and the same weights cut into
+    modules under ``model_stages``: a list of K module state dicts (module 0 holds the
+    embedding, the last holds norm and head, block indices restart at 0). Its per-module
+    depths tell the kind: all equal to ``meta_depth`` -> a meta model; one module deeper than
+    the rest -> an incubation run of that module (``kind='module'``); otherwise a finished model.
+
+    Args:
+        raw: the loaded file.
+        num_heads: the head count (not readable from weights; see :func:`infer_arch`).
+        kind: ``'model'``, ``'meta'`` or ``'module'``; default: told by the depths.
+        module_idx: the incubated module of a ``module`` checkpoint; default: the deeper one.
+        meta_depth: blocks per meta module.
+        path: the file's name, for error messages.
+
+    Returns:
+        The converted checkpoint.
     """
     stages = raw.get('model_stages')
     if not isinstance(stages, (list, tuple)) or len(stages) < 2:

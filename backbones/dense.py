@@ -53,6 +53,7 @@ class IncubationViTBackbone(BaseModule):
         self.num_layers = self.vit.division.depth + 2
 
     def init_weights(self) -> None:
+        """Load ``init_cfg``'s pretrained checkpoint into the ViT, or run mmengine's initialisers."""
         cfg = self.init_cfg or {}
         if cfg.get('type') == 'Pretrained':
             load_pretrained(self.vit, cfg['checkpoint'])
@@ -61,14 +62,31 @@ class IncubationViTBackbone(BaseModule):
             super().init_weights()
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """The token maps after the ``out_indices`` blocks.
+
+        Args:
+            x: images ``(B, C, H, W)``, ``H`` and ``W`` divisible by the patch size.
+
+        Returns:
+            One ``(B, embed_dim, H / patch, W / patch)`` map per entry of ``out_indices``, in
+            block order.
+        """
         patch = self.vit.patch_size
         if x.shape[-2] % patch or x.shape[-1] % patch:
             raise ValueError(f'input size {tuple(x.shape[-2:])} is not divisible by the patch size {patch}; '
                              'pad the inputs (size_divisor in the data preprocessor)')
-        return tuple(self.vit.forward_intermediates(x, self.out_indices))
+        return tuple(self.vit.forward_intermediates(x, indices=list(self.out_indices), output_fmt='NCHW',
+                                                    intermediates_only=True, stop_early=True))
 
     def get_layer_id(self, name: str) -> int:
-        """Layer id for layer-wise lr decay: 0 embedding, i + 1 block i, depth + 1 the rest."""
+        """Layer id of a parameter, for layer-wise lr decay.
+
+        Args:
+            name: parameter name, with or without the leading ``vit.``.
+
+        Returns:
+            0 for the embedding, ``i + 1`` for block ``i``, ``depth + 1`` for everything else.
+        """
         name = name[len('vit.'):] if name.startswith('vit.') else name
         if name.startswith(('cls_token', 'pos_embed', 'patch_embed')):
             return 0

@@ -43,7 +43,15 @@ class Division:
 
     @classmethod
     def even(cls, depth: int, num_modules: int) -> 'Division':
-        """Cut ``depth`` blocks into ``num_modules`` modules of equal depth (the paper's D/K)."""
+        """Cut ``depth`` blocks into ``num_modules`` modules of equal depth (the paper's D/K).
+
+        Args:
+            depth: blocks of the whole network.
+            num_modules: K, the number of modules; must divide ``depth``.
+
+        Returns:
+            The division ``(depth // K,) * K``.
+        """
         if num_modules < 1 or depth % num_modules:
             raise DivisionError(f'depth {depth} does not split evenly into {num_modules} modules; '
                                 'give per-module depths instead')
@@ -51,49 +59,109 @@ class Division:
 
     @property
     def num_modules(self) -> int:
+        """K, the number of modules."""
         return len(self.depths)
 
     @property
     def depth(self) -> int:
+        """Blocks of the whole network: the sum of the module depths."""
         return sum(self.depths)
 
     def check_module(self, idx: int) -> int:
+        """Check a module index.
+
+        Args:
+            idx: module index, 0-based.
+
+        Returns:
+            ``idx`` itself; raises :class:`DivisionError` if it names no module.
+        """
         if not 0 <= idx < self.num_modules:
             raise DivisionError(f'module index {idx} is out of range for {self.num_modules} modules '
                                 f'(indices are 0-based: 0..{self.num_modules - 1})')
         return idx
 
     def block_range(self, idx: int) -> range:
-        """Global indices of the blocks of module ``idx``."""
+        """Global indices of the blocks of one module.
+
+        Args:
+            idx: module index, 0-based.
+
+        Returns:
+            The network block indices of module ``idx``.
+        """
         self.check_module(idx)
         start = sum(self.depths[:idx])
         return range(start, start + self.depths[idx])
 
     def module_of_block(self, block: int) -> int:
+        """Which module a block belongs to.
+
+        Args:
+            block: network block index.
+
+        Returns:
+            The 0-based module index; raises :class:`DivisionError` outside the network.
+        """
         for idx in range(self.num_modules):
             if block in self.block_range(idx):
                 return idx
         raise DivisionError(f'block {block} is outside a network of depth {self.depth}')
 
     def last_blocks(self) -> Tuple[int, ...]:
-        """Global index of the last block of every module (the default dense-prediction outputs)."""
+        """The last block of every module (the default dense-prediction outputs).
+
+        Returns:
+            One network block index per module, in module order.
+        """
         return tuple(self.block_range(i)[-1] for i in range(self.num_modules))
 
     def owns_embedding(self, idx: int) -> bool:
+        """Whether module ``idx`` (0-based) owns the patch embedding, class token and position embedding.
+
+        Args:
+            idx: module index, 0-based.
+
+        Returns:
+            True for module 0 only.
+        """
         return self.check_module(idx) == 0
 
     def owns_head(self, idx: int) -> bool:
+        """Whether module ``idx`` owns the final norm and the head.
+
+        Args:
+            idx: module index, 0-based.
+
+        Returns:
+            True for the last module only.
+        """
         return self.check_module(idx) == self.num_modules - 1
 
     def with_module(self, idx: int, depth: int) -> 'Division':
-        """The same division with module ``idx`` replaced by one of ``depth`` blocks (a hybrid)."""
+        """The same division with one module replaced by one of another depth (a hybrid).
+
+        Args:
+            idx: module index, 0-based.
+            depth: blocks of the replacing module.
+
+        Returns:
+            The new division.
+        """
         self.check_module(idx)
         return Division(self.depths[:idx] + (depth,) + self.depths[idx + 1:])
 
     # --- module <-> network parameter names -------------------------------------------------
 
     def module_of_key(self, key: str) -> int:
-        """Which module owns the network parameter ``key``."""
+        """Which module owns a network parameter.
+
+        Args:
+            key: parameter name in the network (timm's names).
+
+        Returns:
+            The 0-based module index; raises :class:`DivisionError` for a name no module owns.
+        """
         if key.startswith(EMBEDDING_PREFIXES):
             return 0
         if key.startswith(HEAD_PREFIXES):
@@ -104,7 +172,14 @@ class Division:
         return self.module_of_block(int(match.group(1)))
 
     def split_state_dict(self, state: Mapping[str, torch.Tensor]) -> List[StateDict]:
-        """Cut a network state dict into K module state dicts with block indices restarting at 0."""
+        """Cut a network state dict into its K module state dicts.
+
+        Args:
+            state: a state dict with network parameter names.
+
+        Returns:
+            K state dicts, in module order, with block indices restarting at 0 in each.
+        """
         modules: List[StateDict] = [{} for _ in self.depths]
         for key, value in state.items():
             idx = self.module_of_key(key)
@@ -116,7 +191,14 @@ class Division:
         return modules
 
     def merge_state_dicts(self, modules: Sequence[Mapping[str, torch.Tensor]]) -> StateDict:
-        """Inverse of :meth:`split_state_dict`: put K module state dicts into one network."""
+        """Inverse of :meth:`split_state_dict`: put K module state dicts into one network.
+
+        Args:
+            modules: K module state dicts (module-local names), in module order.
+
+        Returns:
+            One state dict with network parameter names.
+        """
         if len(modules) != self.num_modules:
             raise DivisionError(f'got {len(modules)} module states for a division of {self.num_modules} modules')
         state: StateDict = {}
@@ -125,7 +207,16 @@ class Division:
         return state
 
     def module_to_network_keys(self, idx: int, module: Mapping[str, torch.Tensor]) -> StateDict:
-        """Rename one module's local keys to the network's, checking that it fits module ``idx``."""
+        """Rename one module's local keys to the network's, checking that it fits the module.
+
+        Args:
+            idx: module index, 0-based.
+            module: the module's state dict (blocks numbered from 0).
+
+        Returns:
+            The same tensors under network parameter names; raises :class:`DivisionError` if a
+            key belongs to another module or a block index exceeds the module's depth.
+        """
         blocks = self.block_range(idx)
         out: StateDict = {}
         for key, value in module.items():

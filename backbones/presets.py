@@ -12,7 +12,7 @@ from typing import Any, Dict
 from .division import DivisionError
 
 PRESETS: Dict[str, Dict[str, Any]] = {
-    # The paper's targets (PAPER.md, "Models"); K = 4, D/4 blocks per module.
+    # The paper's target ViT-B/L/H at their pre-training and fine-tuning sizes; K = 4, D/4 blocks per module.
     'vit_base_patch16_224': dict(depths=(3, 3, 3, 3), img_size=224, patch_size=16, embed_dim=768, num_heads=12),
     'vit_base_patch16_384': dict(depths=(3, 3, 3, 3), img_size=384, patch_size=16, embed_dim=768, num_heads=12),
     'vit_large_patch16_224': dict(depths=(6, 6, 6, 6), img_size=224, patch_size=16, embed_dim=1024, num_heads=16),
@@ -44,7 +44,16 @@ TIMM_NAMES = {
 
 
 def get_preset(name: str, **overrides: Any) -> Dict[str, Any]:
-    """Constructor kwargs of preset ``name`` with ``overrides`` applied."""
+    """The constructor arguments of a preset.
+
+    Args:
+        name: a key of :data:`PRESETS`.
+        **overrides: constructor arguments replacing the preset's; per-module ``depths`` must
+            add up to the preset's depth.
+
+    Returns:
+        A fresh dict of :class:`~backbones.vit.IncubationViT` keyword arguments, ``depths`` a tuple.
+    """
     if name not in PRESETS:
         raise KeyError(f'unknown architecture {name!r}; known: {", ".join(sorted(PRESETS))}')
     kwargs = copy.deepcopy(PRESETS[name])

@@ -1,10 +1,16 @@
 """``python -m benchmarks speed``: training-step time and peak memory, side by side in one run.
 
 Measured for one architecture and batch: our E2E step (:func:`backbones.build_model`), the
-incubation step of every module i (:func:`backbones.build_hybrid_model`: meta modules frozen,
-only module i in the optimizer), the same hybrid with every parameter requiring gradients (a
-naive implementation: all weight gradients computed, only module i optimised), and timm's own
-ViT E2E step. Every step is forward + cross-entropy + backward + AdamW step + zero_grad.
+incubation step of every module i (:func:`backbones.build_hybrid_model`: meta modules frozen
+with ``requires_grad=False``, only module i in the optimizer), a "naive hybrid" and timm's own
+ViT E2E step. The naive hybrid is the same hybrid with *every* parameter requiring gradients
+(only module i in the optimizer): it measures what ``requires_grad=False`` on the meta modules
+saves (their weight gradients, and the graph of the modules before i), not any other code path.
+With ``--nograd-prefix`` the incubation step of every module i > 0 is measured a second time
+with the frozen prefix (embedding and meta modules before i) run under ``torch.no_grad()``, to
+show whether that buys anything over the plain forward, where autograd already records nothing
+for ops whose inputs and parameters need no gradient. Every step is forward + cross-entropy +
+backward + AdamW step + zero_grad.
 
 How: all models are built once. Each runs one step on a single sample under
 :class:`torch.utils.flop_counter.FlopCounterMode`, which counts the forward+backward FLOPs
@@ -95,8 +101,36 @@ class _Config:
         return total
 
 
+def _with_nograd_prefix(hybrid):
+    """``hybrid`` wrapped so that its frozen prefix runs under ``torch.no_grad()``.
+
+    The prefix is the patch embedding and the leading blocks whose parameters all have
+    ``requires_grad=False`` (for module i > 0: the meta modules before i); the rest runs as in
+    timm's ``forward``. The wrapper holds ``hybrid`` as ``.model``, so its parameters are the same.
+    """
+    import torch
+
+    class NoGradPrefix(torch.nn.Module):
+        def __init__(self, model) -> None:
+            super().__init__()
+            self.model = model
+            embed = [model.cls_token, model.pos_embed, *model.patch_embed.parameters()]
+            trainable = [any(p.requires_grad for p in b.parameters()) for b in model.blocks]
+            self.frozen = -1 if any(p.requires_grad for p in embed) else (trainable + [True]).index(True)
+
+        def forward(self, x):
+            m = self.model
+            if self.frozen < 0 or not torch.is_grad_enabled():
+                return m(x)
+            with torch.no_grad():
+                x = m.blocks[:self.frozen](m.norm_pre(m.patch_drop(m._pos_embed(m.patch_embed(x)))))
+            return m.forward_head(m.norm(m.blocks[self.frozen:](x)))
+
+    return NoGradPrefix(hybrid)
+
+
 def _build_configs(arch: str, device, meta_dir: Path, modules: Optional[Sequence[int]], include_timm: bool,
-                   include_naive: bool) -> List[_Config]:
+                   include_naive: bool, include_nograd_prefix: bool = False) -> List[_Config]:
     import timm
 
     from backbones import (
@@ -120,7 +154,11 @@ def _build_configs(arch: str, device, meta_dir: Path, modules: Optional[Sequence
         hybrid = build_hybrid_model(arch, i, meta_path)
         configs.append(_Config(f'incubation_{i}', f'incubation, module {i}', hybrid,
                                [p for p in hybrid.parameters() if p.requires_grad], 'incubation', i))
-        if include_naive:
+        if include_nograd_prefix and i > 0:
+            wrapped = _with_nograd_prefix(build_hybrid_model(arch, i, meta_path))
+            configs.append(_Config(f'nograd_prefix_{i}', f'incubation, module {i}, frozen prefix under no_grad',
+                                   wrapped, [p for p in wrapped.parameters() if p.requires_grad], 'nograd_prefix', i))
+        if include_naive:  # the same hybrid, all parameters requiring gradients
             naive = build_hybrid_model(arch, i, meta_path)
             for p in naive.parameters():
                 p.requires_grad_(True)
@@ -224,8 +262,8 @@ def train_step_flops(config: _Config, x, y, autocast=nullcontext) -> int:
 
 def measure(arch: str = 'vit_base_patch16_224', batch: int = 32, device: Optional[str] = None, steps: int = 10,
             warmup: int = 1, amp: Optional[str] = None, modules: Optional[Sequence[int]] = None,
-            include_timm: bool = True, include_naive: bool = True, seed: int = 0,
-            log: Optional[Callable[[str], None]] = None) -> Dict[str, Any]:
+            include_timm: bool = True, include_naive: bool = True, include_nograd_prefix: bool = False,
+            seed: int = 0, log: Optional[Callable[[str], None]] = None) -> Dict[str, Any]:
     """Measure every configuration; returns a JSON-able dict (``rows`` and ``targets``)."""
     import torch
 
@@ -243,7 +281,8 @@ def measure(arch: str = 'vit_base_patch16_224', batch: int = 32, device: Optiona
     log = log or (lambda _msg: None)
     torch.manual_seed(seed)
     with tempfile.TemporaryDirectory() as tmp:
-        configs = _build_configs(arch, device, Path(tmp), modules, include_timm, include_naive)
+        configs = _build_configs(arch, device, Path(tmp), modules, include_timm, include_naive,
+                                 include_nograd_prefix)
     e2e = configs[0].model
     img = e2e.patch_embed.img_size
     gen = torch.Generator().manual_seed(seed)
@@ -308,7 +347,7 @@ def _device_name(device) -> str:
 
 
 def check_targets(rows: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """The issue's targets, each with the measured value and whether it is met (None: not measurable)."""
+    """The targets, each with the measured value and whether it is met (None: not measurable)."""
     by_name = {r['name']: r for r in rows}
     targets = []
     ours, timm_row = by_name.get('e2e'), by_name.get('timm')
@@ -324,6 +363,11 @@ def check_targets(rows: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
         targets.append(dict(target=f'incubation {i} <= {FLOP_SHARE_TOLERANCE}x its FLOP share of E2E',
                             measured=None if share is None else f'{share:.3f}x',
                             met=None if share is None else share <= FLOP_SHARE_TOLERANCE))
+        nograd = by_name.get(f'nograd_prefix_{i}')
+        if nograd:  # informational: is the no_grad prefix path worth having?
+            ratio = nograd['time_ms'] / row['time_ms']
+            targets.append(dict(target=f'incubation {i}: frozen prefix under no_grad vs plain forward (info)',
+                                measured=f'{ratio:.3f}x plain', met=None))
         naive = by_name.get(f'naive_{i}')
         if naive:
             ratio = row['time_ms'] / naive['time_ms']
@@ -379,6 +423,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--modules', type=int, nargs='+', default=None, help='only these module indices')
     parser.add_argument('--no-timm', action='store_true', help='skip timm\'s model')
     parser.add_argument('--no-naive', action='store_true', help='skip the naive hybrids')
+    parser.add_argument('--nograd-prefix', action='store_true',
+                        help='also time each hybrid i > 0 with its frozen prefix under torch.no_grad()')
     parser.add_argument('--json', default=None, metavar='PATH', help='also write the measurement as JSON')
 
 
@@ -387,7 +433,8 @@ def run(args: argparse.Namespace) -> int:
 
     result = measure(arch=args.arch, batch=args.batch, device=args.device, steps=args.steps, warmup=args.warmup,
                      amp=args.amp, modules=args.modules, include_timm=not args.no_timm,
-                     include_naive=not args.no_naive, log=lambda msg: print(msg, file=sys.stderr, flush=True))
+                     include_naive=not args.no_naive, include_nograd_prefix=args.nograd_prefix,
+                     log=lambda msg: print(msg, file=sys.stderr, flush=True))
     print(format_table(result))
     if args.json:
         path = Path(args.json)

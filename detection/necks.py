@@ -1,4 +1,4 @@
-"""A simple feature pyramid for a plain ViT, and the channel LayerNorm it (and the heads) use.
+"""A simple feature pyramid for a plain ViT, and the registration of the channel LayerNorm it uses.
 
 A plain ViT has one stride-``patch`` map and no hierarchy; FPN-based detectors need strides
 4 to 32 (and 64 for the RPN). ViTDet (Li, Mao, Girshick, He, "Exploring Plain Vision
@@ -19,30 +19,17 @@ from mmcv.cnn import ConvModule, build_activation_layer, build_norm_layer
 from mmdet.registry import MODELS as MMDET_MODELS
 from mmengine.model import BaseModule
 from mmengine.registry import MODELS as ROOT_MODELS
+from timm.layers import LayerNorm2d
 
 ConfigDict = Dict[str, Any]
 
 
-class LayerNorm2d(nn.LayerNorm):
-    """LayerNorm over the channels of an NCHW map (ViTDet's and ConvNeXt's "LN" for conv features).
-
-    ``nn.LayerNorm`` (mmcv's ``'LN'``) normalises the *last* dimension, which for an NCHW
-    map is the width, not the channels. Subclassing ``nn.LayerNorm`` keeps mmcv's
-    ``build_norm_layer`` naming it ``ln`` and ``ConvModule`` dropping the conv bias.
-    """
-
-    def __init__(self, num_channels: int, eps: float = 1e-6, elementwise_affine: bool = True) -> None:
-        super().__init__(num_channels, eps=eps, elementwise_affine=elementwise_affine)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias, self.eps)
-        return x.permute(0, 3, 1, 2)
-
-
-# mmdet 3.3 and mmcv 2.1 have no channel LayerNorm ('LN' is nn.LayerNorm). Register it in the
-# root registry: mmcv's build_norm_layer looks norms up from there (through the default
-# scope's child registry when there is one), so mmdet's and mmseg's heads both find it. The
-# guard keeps a second registration (another task's package, a newer mmdet) from failing.
+# mmdet 3.3 and mmcv 2.1 have no channel LayerNorm ('LN' is nn.LayerNorm, which normalises the
+# last dimension: the width of an NCHW map). timm's LayerNorm2d normalises the channels and
+# subclasses nn.LayerNorm, so mmcv's build_norm_layer names it ``ln`` and ConvModule drops the
+# conv bias. Register it in the root registry: build_norm_layer looks norms up from there
+# (through the default scope's child registry when there is one), so mmdet's and mmseg's heads
+# both find it. The guard keeps a second registration (a newer mmdet) from failing.
 if ROOT_MODELS.get('LN2d') is None:
     ROOT_MODELS.register_module(name='LN2d', module=LayerNorm2d)
 

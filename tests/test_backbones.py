@@ -45,6 +45,37 @@ def test_target_matches_timm_vit(arch, size):
         torch.testing.assert_close(model(x), _timm_twin(model)(x), atol=1e-5, rtol=0)
 
 
+def test_incubation_vit_is_timms_vision_transformer():
+    from timm.models.vision_transformer import VisionTransformer
+
+    import backbones
+
+    assert issubclass(backbones.IncubationViT, VisionTransformer)
+    model = build_model(TINY, depths=(1, 3, 2, 2))
+    assert len(model.blocks) == model.division.depth == 8
+    assert [f['module'] for f in model.feature_info] == [f'blocks.{i}' for i in range(8)]
+    assert {f['reduction'] for f in model.feature_info} == {model.patch_size} == {8}
+    assert model.group_matcher() == _timm_twin(model).group_matcher()
+    with pytest.raises(TypeError, match='per-module `depths`, not `depth`'):
+        backbones.IncubationViT(depths=(1, 1), depth=2)
+
+
+def test_forward_intermediates_are_timms():
+    model = build_model(TINY).eval()
+    twin = _timm_twin(model)
+    x = _images()
+    with torch.no_grad():
+        final, maps = model.forward_intermediates(x, indices=[1, 4, 7])
+        twin_final, twin_maps = twin.forward_intermediates(x, indices=[1, 4, 7])
+        tokens = model.forward_intermediates(x, indices=2, output_fmt='NLC', intermediates_only=True)
+        twin_tokens = twin.forward_intermediates(x, indices=2, output_fmt='NLC', intermediates_only=True)
+    assert [tuple(m.shape) for m in maps] == [(2, 32, 4, 4)] * 3
+    torch.testing.assert_close(final, twin_final, atol=1e-5, rtol=0)
+    assert len(tokens) == len(twin_tokens) == 2
+    for ours, theirs in zip(maps + tokens, twin_maps + twin_tokens):
+        torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=0)
+
+
 def test_exported_checkpoints_load_into_timm_create_model(tmp_path):
     model = build_model(TINY).eval()
     written = export_timm(network_checkpoint(model), tmp_path / 'model.pth')
@@ -104,7 +135,8 @@ def test_hybrid_trains_only_its_module(meta_ckpt, module_idx):
         if idx != module_idx:
             assert all(torch.equal(hybrid_state[idx][k], meta_state[idx][k]) for k in meta_state[idx])
 
-    # The frozen prefix before module_idx runs without autograd; module_idx's output needs grad.
+    # Autograd records nothing for the frozen prefix before module_idx: block 0's output needs a
+    # gradient only when block 0 is module_idx's.
     seen = {}
 
     def record(module, inputs, output):
@@ -142,7 +174,7 @@ def test_assembly_round_trip_from_module_checkpoints(meta_ckpt, tmp_path):
 
 
 def _authors_checkpoint(model) -> dict:
-    """A checkpoint laid out as PAPER.md describes the authors' releases."""
+    """A checkpoint laid out as the authors' releases are: ``model`` plus ``model_stages``."""
     return {'model': model.state_dict(), 'model_stages': model.division.split_state_dict(model.state_dict()),
             'optimizer': {}, 'lr_scheduler': {}, 'epoch': 99}
 
