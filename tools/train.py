@@ -11,6 +11,8 @@ import _bootstrap  # noqa: F401
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
+from runtime.schedule import fit_schedule_to_epochs
+
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Train a model from a config')
@@ -44,6 +46,7 @@ def build_config(args) -> Config:
         if optim_wrapper == 'OptimWrapper':
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    fit_schedule_to_epochs(cfg)  # a run shorter than the warm-up: clip it (one log line), don't crash
     if args.auto_scale_lr:
         cfg.setdefault('auto_scale_lr', {})['enable'] = True
     if args.resume == 'auto':
