@@ -7,6 +7,7 @@ export PYTHONPATH := $(CURDIR):$(PYTHONPATH)
 setup:
 	@bash tools/setup_env.sh
 	@bash tools/setup_slurm.sh
+	@bash tools/setup_data.sh
 
 demo: setup
 	$(PYTHON) -m benchmarks reproduce --preset cpu --work-dir work_dirs/demo

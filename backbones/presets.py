@@ -29,6 +29,13 @@ PRESETS: Dict[str, Dict[str, Any]] = {
                           num_classes=10),
     'vit_digits_depth16': dict(depths=(4, 4, 4, 4), img_size=16, patch_size=4, embed_dim=64, num_heads=4,
                                num_classes=10),
+    # The Fashion-MNIST depth study: one narrow width (64, 4 heads), 16x16 inputs, patch 4 (16 tokens).
+    'vit_fashion_depth8': dict(depths=(2, 2, 2, 2), img_size=16, patch_size=4, embed_dim=64, num_heads=4,
+                               num_classes=10),
+    'vit_fashion_depth16': dict(depths=(4, 4, 4, 4), img_size=16, patch_size=4, embed_dim=64, num_heads=4,
+                                num_classes=10),
+    'vit_fashion_depth32': dict(depths=(8, 8, 8, 8), img_size=16, patch_size=4, embed_dim=64, num_heads=4,
+                                num_classes=10),
 }
 
 # timm model whose layout (class token, qkv bias, LayerNorm eps 1e-6, GELU MLP) we share. timm's

@@ -15,6 +15,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 from runtime.cli import UserError, run_cli
+from runtime.schedule import fit_schedule_to_epochs
 
 
 def parse_args(argv=None):
@@ -50,6 +51,7 @@ def build_config(args) -> Config:
         if optim_wrapper == 'OptimWrapper':
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    fit_schedule_to_epochs(cfg)  # a run shorter than the warm-up: clip it (one log line), don't crash
     if args.auto_scale_lr:
         cfg.setdefault('auto_scale_lr', {})['enable'] = True
     if args.resume == 'auto':

@@ -1,0 +1,7 @@
+"""Incubation of one module (model.role.module_idx) of the 16-block Fashion-MNIST ViT, 7 epochs:
+what the E2E run's training FLOPs leave after the meta model and the fine-tuning; evaluated at the end."""
+_base_ = ['_base_/fashion_runtime.py']
+model = dict(arch='vit_fashion_depth16', role=dict(type='hybrid', module_idx=0, meta_checkpoint=None))
+train_cfg = dict(max_epochs=7, val_interval=7)
+default_hooks = dict(checkpoint=dict(interval=7))
+benchmark = dict(task='fashion', model='ViT-D16-W64', variant='16px-5k', method='incubation', phase='incubate')
