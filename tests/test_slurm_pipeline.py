@@ -21,6 +21,7 @@ from backbones import load_checkpoint
 from runtime import record, slurm
 
 CONFIG = CLS_CONFIGS / 'vit-digits-d16_incubation_30e+15e_digits.py'
+E2E = CLS_CONFIGS / 'vit-digits-d16_e2e_60e_digits.py'
 K = 4
 JOB_PHASES = ['meta', *[f'incubate_{i}' for i in range(K)], 'assemble', 'finetune']
 
@@ -53,6 +54,13 @@ def times(job_id: str) -> tuple:
     return info.start_time, info.end_time
 
 
+def after_pipeline_dry_run(work: Path, tmp_path: Path, check: bool = True) -> subprocess.CompletedProcess:
+    """tools/slurm_submit.py of a downstream run behind the pipeline in ``work`` (printed, not submitted)."""
+    return subprocess.run([sys.executable, 'tools/slurm_submit.py', str(E2E), '--work-dir', str(tmp_path / 'next'),
+                           '--gpus', '0', '--after-pipeline', str(work), '--dry-run'],
+                          cwd=ROOT, env=tool_env(), capture_output=True, text=True, check=check)
+
+
 def wait_state(job_id: str, states: frozenset, timeout: float = 120) -> slurm.JobInfo:
     return slurm.wait([job_id], timeout, poll_seconds=0.2, until=states | slurm.FINAL)[job_id]
 
@@ -72,6 +80,8 @@ def test_pipeline_runs_as_dependent_jobs_resumes_after_scancel_and_matches_local
     assert submitted['meta'].log == str(work / 'meta' / f'slurm-{submitted["meta"].id}.out')
     for job in submitted.values():
         assert f'submitted job {job.id}' in first.stdout, first.stdout
+    # a downstream run submitted now waits for the final job
+    assert f'# sbatch --dependency=afterok:{submitted["finetune"].id}\n' in after_pipeline_dry_run(work, tmp_path).stdout
 
     # the same pipeline with the local launcher, alongside (same config, options and seed)
     local_run = subprocess.Popen([sys.executable, 'tools/incubate.py', *incubate_words(local, digits_root),
@@ -106,6 +116,7 @@ def test_pipeline_runs_as_dependent_jobs_resumes_after_scancel_and_matches_local
     assert all(p.status == 'done' for p in manifest.phases), manifest
     assert {p.name: p.job.state for p in manifest.phases} == {name: slurm.COMPLETED for name in JOB_PHASES}
     assert (work / 'meta' / 'meta.pth').stat().st_mtime_ns == meta_mtime  # not redone
+    assert '--dependency' not in after_pipeline_dry_run(work, tmp_path).stdout  # the model exists: no need to wait
     assert len(list((work / 'meta').glob('slurm-*.out'))) == 1
 
     # dependency order: meta, then the incubations, then the final job
@@ -167,3 +178,49 @@ def test_failed_meta_leaves_the_incubations_unrun_and_is_reported(slurm_cluster,
     assert lines['final'].split()[1] == 'cancelled', status.stdout
     assert f'meta: job {submitted["meta"].id} failed; last lines of {meta_log}' in status.stdout
     assert jobs(work) == submitted and 'submitted' not in status.stdout  # --status submits nothing
+    refused = after_pipeline_dry_run(work, tmp_path, check=False)
+    assert refused.returncode != 0 and f'its final job {submitted["finetune"].id} is CANCELLED' in refused.stderr
+
+
+# --- no cluster needed ------------------------------------------------------------------------
+
+
+def test_manifest_job_field_round_trips_and_older_manifests_still_read(tmp_path):
+    job = record.JobRecord('42', slurm.RUNNING, str(tmp_path / 'meta' / 'slurm-42.out'))
+    phases = [record.PhaseRecord('meta', 'started', job=job), record.PhaseRecord('finetune')]
+    manifest = record.Manifest.from_phases('cfg.py', phases, {})
+    data = manifest.to_dict()
+    assert data['version'] == 1 and data['phases'][0]['job'] == {'id': '42', 'state': 'RUNNING', 'log': job.log}
+    assert 'job' not in data['phases'][1]  # a local phase writes what it always wrote
+    assert record.Manifest.from_dict(data).phases[0].job == job
+    del data['phases'][0]['job']          # an older manifest
+    assert record.Manifest.from_dict(data).phases[0].job is None
+    # a writer that knows nothing of jobs (the pipeline inside the final job) keeps the recorded ones
+    record.write_manifest(tmp_path, manifest)
+    again = record.Manifest.from_phases('cfg.py', [record.PhaseRecord('meta', 'done'), record.PhaseRecord('finetune')], {})
+    record.write_manifest(tmp_path, again)
+    assert record.read_manifest(tmp_path).phases[0].job == job and again.phases[0].job == job
+    record.write_manifest(tmp_path, record.Manifest.from_phases('cfg.py', [record.PhaseRecord('meta')], {}),
+                          keep_jobs=False)
+    assert record.read_manifest(tmp_path).phases[0].job is None
+
+
+def test_job_commands_resume_and_map_nproc_to_torchrun(tmp_path):
+    from classification.cluster import SlurmPipeline, SlurmSettings, final_command, phase_command
+    from classification.pipeline import IncubationPipeline
+
+    pipeline = IncubationPipeline(str(CONFIG), str(tmp_path / 'w'), cfg_options=dict(TINY_DIGITS_OPTIONS))
+    meta = pipeline.meta_phase()
+    assert phase_command(meta, 1)[-6:] == [meta.config_file, '--work-dir', meta.work_dir, '--resume', '--launcher', 'none']
+    group = phase_command(meta, 4)
+    assert group[1:5] == ['-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=4']
+    assert group[-2:] == ['--launcher', 'pytorch'] and '--resume' in group
+    words = [str(CONFIG), '--work-dir', 'w', '--meta-epochs', '3', '--launcher', 'slurm', '--cfg-options', 'a=1']
+    assert final_command(words, 4)[3:] == [*words, '--launcher', 'none', '--modules', '0', '1', '2', '3']
+    settings = SlurmSettings(partition='gpu', gpus_per_job=4, nproc_per_worker=4, cpus_per_task=16, time_limit='2-00:00:00')
+    script = slurm.batch_script(group, settings.options('w-meta', meta.work_dir, str(ROOT)))
+    assert '#SBATCH --gres=gpu:4\n' in script and '#SBATCH --ntasks-per-node=1\n' in script and 'srun' not in script
+    assert "export OMP_NUM_THREADS=16" in script and '#SBATCH --requeue' in script
+    units = SlurmPipeline(pipeline, settings, words).units()
+    assert [(u.name, u.upstream) for u in units] == [
+        ('meta', []), *[(f'incubate_{i}', ['meta']) for i in range(K)], ('final', [f'incubate_{i}' for i in range(K)])]
