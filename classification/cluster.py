@@ -325,7 +325,7 @@ def report(states: Sequence[UnitState], work_dir: str) -> str:
         note = ''
         if s.info is not None and s.info.reason not in ('', 'None') and verdict in ('pending', 'cancelled'):
             note = f' ({s.info.reason})'  # e.g. Dependency, Resources, DependencyNeverSatisfied
-        log = job.log if started else '(not started)' if job is not None else ''
+        log = job.log if started or verdict in ('pending', 'running') else '(never started)' if job else ''
         line = f'  {s.unit.name:<12} {verdict:<10} {job.id if job else "-":>8}  {log}{note}'
         lines.append(line + (f'  <- {s.action}' if s.action else ''))
         if verdict in FAILURES and started:
