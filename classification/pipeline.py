@@ -109,20 +109,15 @@ class Phase:
 
 @dataclass
 class Launcher:
-    """How a phase's training is started: local processes (optionally torchrun groups) or Slurm
-    (each run a blocking ``tools/slurm_train.sh`` / ``srun``), through a process back-end."""
+    """How a phase's training is started here: local processes (optionally torchrun groups),
+    through a process back-end. (On Slurm, classification/cluster.py submits the phases instead.)"""
 
     nproc_per_worker: int = 1
-    launcher: str = 'none'             # none | slurm
-    partition: Optional[str] = None
     threads_per_worker: Optional[int] = None
     port: int = 29500
     backend: Backend = field(default_factory=LocalBackend)
 
     def argv(self, phase: Phase, slot: int) -> List[str]:
-        if self.launcher == 'slurm':
-            return ['bash', osp.join(ROOT, 'tools', 'slurm_train.sh'), self.partition or 'gpu',
-                    f'incubation-{phase.name}', phase.config_file, phase.work_dir, '--resume']
         args = [phase.config_file, '--work-dir', phase.work_dir, '--resume']
         if self.nproc_per_worker > 1:
             return torchrun_argv(TRAIN, *args, nproc=self.nproc_per_worker, port=self.port + 10 * slot)
@@ -388,24 +383,27 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument('--threads-per-worker', type=int, help='OMP threads per local process (CPU runs)')
     parser.add_argument('--modules', type=int, nargs='+', help='incubate only these modules here (others elsewhere)')
     parser.add_argument('--launcher', choices=['none', 'slurm'], default='none',
-                        help='slurm: each run is `tools/slurm_train.sh PARTITION ...` (srun), K at a time')
-    parser.add_argument('--partition', help='Slurm partition')
+                        help='slurm: submit every phase as a dependent sbatch job and return; run the same '
+                             'command again to see their state and resubmit what failed (docs/slurm.md)')
     parser.add_argument('--meta-epochs', type=int, help='override the meta phase\'s epochs')
     parser.add_argument('--incubate-epochs', type=int, help='override each incubation run\'s epochs (the paper\'s m)')
     parser.add_argument('--finetune-epochs', type=int, help='override the fine-tune epochs (the paper\'s n)')
     parser.add_argument('--no-assembled-eval', action='store_true', help='skip evaluating the assembled network')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='overrides for every phase')
+    from classification import cluster
+    cluster.add_arguments(parser)
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
 
     pipeline = IncubationPipeline(args.config, args.work_dir, meta=args.meta, data_root=args.data_root,
                                   cfg_options=args.cfg_options, modules=args.modules,
                                   epochs=dict(meta=args.meta_epochs, incubate=args.incubate_epochs,
                                               finetune=args.finetune_epochs))
-    launcher = Launcher(nproc_per_worker=args.nproc_per_worker, launcher=args.launcher, partition=args.partition,
-                        threads_per_worker=args.threads_per_worker)
-    parallel = pipeline.division.num_modules if args.launcher == 'slurm' else max(1, args.parallel)
+    if args.launcher == 'slurm' or args.status:
+        return cluster.main(pipeline, args, argv)
+    launcher = Launcher(nproc_per_worker=args.nproc_per_worker, threads_per_worker=args.threads_per_worker)
     try:
-        manifest = pipeline.run(launcher, parallel=parallel, evaluate_assembled=not args.no_assembled_eval)
+        manifest = pipeline.run(launcher, parallel=max(1, args.parallel), evaluate_assembled=not args.no_assembled_eval)
     except PipelineError as exc:
         print(f'[incubate] ERROR: {exc}', file=sys.stderr, flush=True)
         return 1

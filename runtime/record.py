@@ -230,11 +230,33 @@ READABLE_VERSIONS = (1,)
 
 
 @dataclass
+class JobRecord:
+    """The cluster job that runs (or ran) a phase: its id, its state when ``tools/incubate.py``
+    last looked (one of :data:`runtime.slurm.STATES`), and its log file."""
+
+    id: str
+    state: str = 'PENDING'
+    log: Optional[str] = None
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dict(id=self.id, state=self.state, log=self.log)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Optional['JobRecord']:
+        """The record, or None for a manifest entry without one (local runs, older manifests)."""
+        if not isinstance(data, Mapping) or data.get('id') in (None, ''):
+            return None
+        return cls(id=str(data['id']), state=str(data.get('state') or 'UNKNOWN'), log=data.get('log'))
+
+
+@dataclass
 class PhaseRecord:
     """One phase as the manifest records it.
 
     ``device_hours``/``images`` are the phase's own training cost (None: not known);
-    ``checkpoint`` is its artifact once it is finished; ``module_idx`` is set for incubations.
+    ``checkpoint`` is its artifact once it is finished; ``module_idx`` is set for incubations;
+    ``job`` is the cluster job of a phase submitted with ``--launcher slurm`` (optional: absent
+    from local runs and from manifests written before it existed).
     """
 
     name: str
@@ -246,6 +268,7 @@ class PhaseRecord:
     images: Optional[int] = None
     device_type: Optional[str] = None
     module_idx: Optional[int] = None
+    job: Optional[JobRecord] = None
 
     @property
     def done(self) -> bool:
@@ -257,6 +280,8 @@ class PhaseRecord:
                    device_type=self.device_type)
         if self.module_idx is not None:
             out['module_idx'] = self.module_idx
+        if self.job is not None:
+            out['job'] = self.job.to_dict()
         return out
 
     @classmethod
@@ -266,7 +291,8 @@ class PhaseRecord:
                    work_dir=data.get('work_dir'), checkpoint=data.get('checkpoint'),
                    metrics=dict(data.get('metrics') or {}), device_hours=data.get('device_hours'),
                    images=data.get('images'), device_type=data.get('device_type'),
-                   module_idx=None if module_idx is None else int(module_idx))
+                   module_idx=None if module_idx is None else int(module_idx),
+                   job=JobRecord.from_dict(data.get('job')))
 
 
 def critical_path(by_phase: Mapping[str, Optional[float]]) -> float:
@@ -348,8 +374,21 @@ def read_manifest(work_dir: PathLike) -> Manifest:
     return Manifest.from_dict(read_json(path), source=path)
 
 
-def write_manifest(work_dir: PathLike, manifest: Manifest) -> Dict[str, Any]:
-    """Write ``WORK_DIR/manifest.json`` atomically; returns what was written."""
+def write_manifest(work_dir: PathLike, manifest: Manifest, keep_jobs: bool = True) -> Dict[str, Any]:
+    """Write ``WORK_DIR/manifest.json`` atomically; returns what was written.
+
+    With ``keep_jobs``, a phase of ``manifest`` without a job takes the job the manifest on disk
+    records for it (set on ``manifest`` too): a writer that knows nothing of cluster jobs (the
+    pipeline running inside the final Slurm job) keeps the submitter's record of them.
+    """
+    if keep_jobs and osp.isfile(manifest_path(work_dir)):
+        try:
+            recorded = {p.name: p.job for p in read_manifest(work_dir).phases if p.job is not None}
+        except RecordError:
+            recorded = {}
+        for phase in manifest.phases:
+            if phase.job is None:
+                phase.job = recorded.get(phase.name)
     data = manifest.to_dict()
     atomic_write_json(manifest_path(work_dir), data)
     return data

@@ -230,6 +230,8 @@ class JobInfo:
     reason: str = ''
     exit_code: str = ''
     source: str = ''                         # squeue | scontrol | jobcomp | '' (not found)
+    start_time: str = ''                     # Slurm's ISO times (second resolution); '' or
+    end_time: str = ''                       # 'Unknown'/'N/A' while not known
 
     @property
     def never_runs(self) -> bool:
@@ -244,7 +246,7 @@ def normalise_state(slurm_state: str) -> str:
 
 
 def _squeue(ids: Sequence[str]) -> Dict[str, JobInfo]:
-    args = ['squeue', '--noheader', '--states=all', f'--jobs={",".join(ids)}', '--format=%i|%T|%r']
+    args = ['squeue', '--noheader', '--states=all', f'--jobs={",".join(ids)}', '--format=%i|%T|%r|%S|%e']
     proc = _run(args, check=False)
     if proc.returncode != 0:
         if 'Invalid job id' in proc.stderr:      # none of them is known any more
@@ -253,8 +255,9 @@ def _squeue(ids: Sequence[str]) -> Dict[str, JobInfo]:
     found = {}
     for line in proc.stdout.splitlines():
         parts = line.strip().split('|')
-        if len(parts) == 3 and parts[0] in ids:
-            found[parts[0]] = JobInfo(parts[0], normalise_state(parts[1]), parts[1], parts[2], source='squeue')
+        if len(parts) == 5 and parts[0] in ids:
+            found[parts[0]] = JobInfo(parts[0], normalise_state(parts[1]), parts[1], parts[2], source='squeue',
+                                      start_time=parts[3], end_time=parts[4])
     return found
 
 
@@ -271,7 +274,8 @@ def _scontrol(job_id: str) -> Optional[JobInfo]:
     if 'JobState' not in fields:
         return None
     return JobInfo(job_id, normalise_state(fields['JobState']), fields['JobState'], fields.get('Reason', ''),
-                   fields.get('ExitCode', ''), source='scontrol')
+                   fields.get('ExitCode', ''), source='scontrol', start_time=fields.get('StartTime', ''),
+                   end_time=fields.get('EndTime', ''))
 
 
 def jobcomp_log() -> Optional[str]:
@@ -296,7 +300,8 @@ def read_jobcomp(ids: Sequence[str], path: str) -> Dict[str, JobInfo]:
         job_id = fields.get('JobId')
         if job_id in ids and 'JobState' in fields:
             found[job_id] = JobInfo(job_id, normalise_state(fields['JobState']), fields['JobState'],
-                                    exit_code=fields.get('ExitCode', ''), source='jobcomp')
+                                    exit_code=fields.get('ExitCode', ''), source='jobcomp',
+                                    start_time=fields.get('StartTime', ''), end_time=fields.get('EndTime', ''))
     return found
 
 

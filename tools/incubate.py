@@ -1,11 +1,18 @@
 """Deep Incubation in one resumable command:
 
     python tools/incubate.py PIPELINE_CONFIG --work-dir DIR [--data-root DATA] [--parallel K]
-        [--meta META_CKPT] [--nproc-per-worker G] [--launcher slurm --partition P] [--modules I ...]
+        [--meta META_CKPT] [--nproc-per-worker G] [--modules I ...]
+        [--launcher slurm [--partition P] [--gpus-per-job N] [--cpus-per-task C] [--time T]
+         [--account A] [--qos Q] [--sbatch-arg ARG ...] [--status]]
 
 meta model -> K incubation runs (concurrent with --parallel) -> assembly -> fine-tune. Running
 the same command again skips finished phases and resumes an interrupted one. State, metrics
 and cost go to DIR/manifest.json. See classification/pipeline.py.
+
+With --launcher slurm the whole method is submitted at once as dependent sbatch jobs (meta, K
+incubations, a final assemble + fine-tune job) and the command returns; running it again reports
+each job and resubmits only what failed or was cancelled (--status: report only). See
+classification/cluster.py and docs/slurm.md.
 """
 import sys
 

@@ -1,14 +1,21 @@
-"""Submit one training run to Slurm with sbatch and return at once.
+"""Submit one training run (any task's config) to Slurm with sbatch and return at once.
 
     python tools/slurm_submit.py CONFIG --work-dir DIR --partition P [--gpus N] [--nodes M]
         [--cpus-per-task C] [--time T] [--account A] [--qos Q] [--job-name NAME]
-        [--after JOB_ID ...] [--sbatch-arg=--constraint=a100 ...] [--no-requeue] [--dry-run]
-        [-- TRAIN_OPTIONS ...]
+        [--after JOB_ID ...] [--after-pipeline INCUBATION_WORK_DIR]
+        [--sbatch-arg=--constraint=a100 ...] [--no-requeue] [--dry-run] [-- TRAIN_OPTIONS ...]
 
-The job runs ``tools/train.py CONFIG --work-dir DIR --resume TRAIN_OPTIONS``: a job requeued at
-its time limit (or resubmitted after a failure) continues from the latest checkpoint in DIR.
-``--gpus N`` is per node; N > 1 runs one process per GPU through ``srun`` with mmengine's
-``--launcher slurm``; ``--gpus 0`` is a CPU job that requests no GPU (no ``--gres``).
+For the E2E baselines and the detection and segmentation configs, as ``tools/train.py`` runs
+them all. The job runs ``tools/train.py CONFIG --work-dir DIR --resume TRAIN_OPTIONS``: a job
+requeued at its time limit (or resubmitted after a failure) continues from the latest
+checkpoint in DIR. ``--gpus N`` is per node; N > 1 runs one process per GPU through ``srun``
+with mmengine's ``--launcher slurm``; ``--gpus 0`` is a CPU job that requests no GPU (no
+``--gres``).
+
+``--after-pipeline DIR`` starts the run once the incubation pipeline submitted into DIR
+(``tools/incubate.py --launcher slurm``) has its final model: ``afterok`` on its final job
+while that is queued or running, no dependency once the model exists; pass the model itself
+with ``-- --cfg-options model.backbone.init_cfg.checkpoint=DIR/finetune/model.pth``.
 
 Prints the job id alone on stdout (``JOB=$(python tools/slurm_submit.py ...)``, then
 ``--after $JOB`` chains the next run); the log is ``DIR/slurm-<job id>.out``.
@@ -24,7 +31,7 @@ from typing import List, Optional, Sequence, Tuple
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from runtime import slurm  # noqa: E402  (torch-free: submitting must not wait for torch to import)
+from runtime import record, slurm  # noqa: E402  (torch-free: submitting must not wait for torch to import)
 
 TRAIN = osp.join(ROOT, 'tools', 'train.py')
 
@@ -49,6 +56,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[argparse.Namespace
     parser.add_argument('--job-name', help='default: train-CONFIG_NAME')
     parser.add_argument('--after', nargs='+', default=[], metavar='JOB_ID',
                         help='start only after these jobs completed successfully (afterok)')
+    parser.add_argument('--after-pipeline', metavar='WORK_DIR',
+                        help="start after the final job of tools/incubate.py --launcher slurm's run in WORK_DIR")
     parser.add_argument('--sbatch-arg', action='append', default=[], metavar='ARG',
                         help='any other sbatch option, e.g. --sbatch-arg=--constraint=a100 (repeatable)')
     parser.add_argument('--no-requeue', action='store_true',
@@ -78,10 +87,33 @@ def build_job(args: argparse.Namespace, train_args: Sequence[str]) -> Tuple[List
     return command, options
 
 
+def pipeline_dependency(work_dir: str) -> List[str]:
+    """The final job of the incubation pipeline in ``work_dir`` while it is queued or running;
+    nothing once its final model exists; an error naming the work dir otherwise."""
+    work_dir = osp.abspath(work_dir)
+    if osp.isfile(osp.join(work_dir, record.FINETUNE, record.artifact_name('assembled'))):
+        return []
+    try:
+        phase = record.read_manifest(work_dir).phase(record.FINETUNE) if osp.isfile(record.manifest_path(work_dir)) else None
+    except record.RecordError as e:
+        sys.exit(f'slurm_submit: --after-pipeline: {e}')
+    job = phase.job if phase is not None else None
+    state = slurm.job_states([job.id])[job.id] if job is not None else None
+    if state not in slurm.ACTIVE:
+        found = f'its final job {job.id} is {state}' if job is not None else 'no final job is recorded'
+        sys.exit(f'slurm_submit: --after-pipeline {work_dir}: the pipeline has no final model and {found}; '
+                 f'run its tools/incubate.py --launcher slurm command again first')
+    return [job.id]
+
+
 def main(argv: Optional[Sequence[str]] = None) -> str:
     args, train_args = parse_args(argv)
     command, options = build_job(args, train_args)
+    if args.after_pipeline:
+        args.after = [*args.after, *pipeline_dependency(args.after_pipeline)]
     if args.dry_run:
+        if args.after:
+            print(f'# sbatch {slurm.dependency_arg(args.after)}')
         print(slurm.batch_script(command, options))
         return ''
     work_dir = osp.abspath(args.work_dir)
