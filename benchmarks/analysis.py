@@ -6,7 +6,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from .runs import CLASSIFICATION_TASKS, Run, match_e2e
+from .runs import CLASSIFICATION_TASKS, Run, match_e2e, norm_name
 
 
 @dataclass
@@ -114,12 +114,12 @@ class SeedGroup:
 
 
 def seed_groups(runs: Sequence[Run]) -> List[SeedGroup]:
-    """Training and pipeline runs grouped by (task, model, variant, method), in the order first seen;
-    each group sorted by seed."""
+    """Training and pipeline runs that differ only by seed (same task, model, variant, method,
+    schedule and phase), in the order first seen; each group sorted by seed."""
     groups: Dict[Tuple[str, ...], List[Run]] = {}
     for run in runs:
         if run.kind != 'test':
-            groups.setdefault((*run.key, run.method), []).append(run)
+            groups.setdefault((*run.key, run.method, norm_name(run.schedule), run.phase), []).append(run)
     return [SeedGroup(sorted(g, key=lambda r: (r.seed is None, r.seed if r.seed is not None else 0, r.name)))
             for g in groups.values()]
 

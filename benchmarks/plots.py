@@ -158,14 +158,6 @@ def plot_convergence(name: str, incs: Sequence[Run], out_dir: Path) -> List[Path
 # --- depth studies (runs grouped by seed) ----------------------------------------------------
 
 
-def _by_model(groups: Sequence[SeedGroup]) -> List[Tuple[Optional[SeedGroup], Optional[SeedGroup]]]:
-    """(E2E group, incubation group) per model (depth), in the study's order."""
-    pairs: Dict[str, Dict[str, SeedGroup]] = {}
-    for group in groups:
-        pairs.setdefault(norm_name(group.first.model), {})[group.first.method] = group
-    return [(p.get('e2e'), p.get('incubation')) for p in pairs.values()]
-
-
 def plot_depth_trend(groups: Sequence[SeedGroup], out_dir: Path) -> List[Path]:
     """Final accuracy vs depth for E2E and incubation: mean over seeds, error bars one std."""
     plt = _pyplot()
@@ -243,7 +235,7 @@ def write_plots(runs: Sequence[Run], out_dir: Path, cost: str = DEFAULT_RATIO_CO
     """Every plot: for a depth study (several depths or seeds, see :func:`benchmarks.tables.depth_studies`)
     its depth trend and one seed-band efficiency plot per depth; for the other runs, every
     efficiency plot (an E2E run and the incubation runs compared with it) and convergence plot."""
-    from .tables import depth_studies
+    from .tables import by_model, depth_studies
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -253,7 +245,8 @@ def write_plots(runs: Sequence[Run], out_dir: Path, cost: str = DEFAULT_RATIO_CO
         studied |= {id(r) for g in groups for r in g.runs}
         if any(g.first.depth is not None for g in groups):
             paths += plot_depth_trend(groups, out_dir)
-        for e2e, inc in _by_model(groups):
+        for e2e_groups, inc_groups in by_model(groups):
+            e2e, inc = (e2e_groups or [None])[0], (inc_groups or [None])[0]
             if any(r.curve() for g in (e2e, inc) if g is not None for r in g.runs):
                 paths += plot_seed_efficiency(e2e, inc, out_dir, cost)
     runs = [r for r in runs if id(r) not in studied]

@@ -263,11 +263,20 @@ def depth_studies(runs: Sequence[Run]) -> List[Tuple[Tuple[str, str, str], List[
         studies.setdefault((run.task, norm_name(run.family), norm_name(run.variant)), []).append(group)
     out = []
     for key, groups in studies.items():
-        depths = {g.first.depth for g in groups}
-        if len(depths) > 1 or any(len(g.runs) > 1 for g in groups):
+        depths = {g.first.depth for g in groups if g.first.depth is not None}
+        if len(depths) > 1 or any(len({r.seed for r in g.runs}) > 1 for g in groups):
             groups.sort(key=lambda g: (g.first.depth or 0, norm_name(g.first.model), g.first.method != 'e2e'))
             out.append((key, groups))
     return out
+
+
+def by_model(groups: Sequence[SeedGroup]) -> List[Tuple[List[SeedGroup], List[SeedGroup]]]:
+    """(E2E groups, incubation groups) per model (depth) of a study, in the study's order."""
+    models: Dict[str, Tuple[List[SeedGroup], List[SeedGroup]]] = {}
+    for group in groups:
+        pair = models.setdefault(norm_name(group.first.model), ([], []))
+        pair[0 if group.first.method == 'e2e' else 1].append(group)
+    return list(models.values())
 
 
 def _ratio(inc: SeedGroup, e2e: Optional[SeedGroup], cost: str) -> Optional[float]:
@@ -289,27 +298,31 @@ def depth_table(groups: Sequence[SeedGroup], ratio_cost: str = DEFAULT_RATIO_COS
                         f'{metric_label} and cost by depth (mean ± std over seeds)',
                   columns, align=['l'] * 6 + ['r'] * (len(columns) - 6))
     kinds = {'train_device_hours': 'hours', 'e2e_device_hours': 'hours', 'train_flops': 'flops'}
-    by_model: Dict[str, Dict[str, SeedGroup]] = {}
-    for group in groups:
-        by_model.setdefault(norm_name(group.first.model), {})[group.first.method] = group
-    for methods in by_model.values():
-        e2e, inc = methods.get('e2e'), methods.get('incubation')
-        some = (e2e or inc).first
+    for e2e_groups, inc_groups in by_model(groups):
+        e2e = e2e_groups[0] if e2e_groups else None
+        some = (e2e_groups + inc_groups)[0].first
         head = [Cell(some.model), Cell(some.depth, 'int'), Cell(some.variant)]
-        for label, group in (('E2E', e2e), ('incubation', inc)):
+        rows: List[Tuple[str, Optional[SeedGroup]]] = []
+        for label, method_groups in (('E2E', e2e_groups), ('incubation', inc_groups)):
+            several = len(method_groups) > 1  # e.g. two m+n schedules: told apart by it
+            rows += [(f'{label} {g.first.schedule}'.strip() if several else label, g) for g in method_groups]
+            rows += [] if method_groups else [(label, None)]
+        for label, group in rows:
             if group is None:
-                table.add(head + [Cell(label), Cell(None), Cell('no run')] + [Cell(None) for _ in COSTS]
+                table.add(head + [Cell(label), Cell(None), Cell('no run'), Cell(None)] + [Cell(None) for _ in COSTS]
                           + [Cell(None, 'na')])
                 continue
+            incubation = group.first.method == 'incubation'
             cells = head + [Cell(label), Cell(', '.join('–' if s is None else str(s) for s in group.seeds)),
                             Cell(group.status), Cell(group.metric(metric), 'meanstd:metric')]
             cells += [Cell(group.cost(c), f'meanstd:{kinds[c]}') for c in COSTS]
-            cells.append(Cell(_ratio(group, e2e, ratio_cost), 'ratio') if group is inc else Cell(None, 'na'))
+            cells.append(Cell(_ratio(group, e2e, ratio_cost), 'ratio') if incubation else Cell(None, 'na'))
             table.add(cells)
-        if e2e is not None and inc is not None:
+        for inc in inc_groups if e2e is not None else []:
             delta = paired_deltas(e2e, inc, metric)
             seeds = sorted({r.seed for r in inc.runs if r.seed is not None} & {r.seed for r in e2e.runs})
-            table.add(head + [Cell(DELTA_LABEL), Cell(', '.join(map(str, seeds)) or None),
+            label = DELTA_LABEL if len(inc_groups) == 1 else f'Δ (incubation {inc.first.schedule} − E2E)'
+            table.add(head + [Cell(label), Cell(', '.join(map(str, seeds)) or None),
                               Cell('done' if e2e.status == inc.status == 'done' else 'partial'),
                               Cell(delta, 'meanstd:delta')] + [Cell(None, 'na') for _ in COSTS] + [Cell(None, 'na')])
     table.notes += [

@@ -698,3 +698,10 @@ def test_flops_curve_and_seed_band(depth_study):
     assert runs['d32_e2e_seed2'].curve(cost='train_flops') == []  # no FLOPs record: no curve, not a zero one
     points = band([runs[f'd8_e2e_seed{s}'].curve(cost='train_flops') for s in (0, 1, 2)])
     assert [(x, y, round(sd, 6), n) for x, y, sd, n in points] == [(2e12, 75.0, 0.0, 3), (4e12, 81.0, 1.0, 3)]
+
+
+def test_schedules_without_seeds_are_no_depth_study(runs_root):
+    from benchmarks.tables import depth_studies
+
+    # two m+n schedules of ViT-B differ by more than a seed: they stay rows of the per-run tables
+    assert depth_studies(collect_runs([runs_root / n for n in RUN_ORDER])) == []
