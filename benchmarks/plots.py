@@ -216,11 +216,14 @@ def plot_seed_efficiency(e2e: Optional[SeedGroup], inc: Optional[SeedGroup], out
         if not points:
             continue
         xs, ys, sd, ns = zip(*points)
-        ax.plot(xs, ys, style, color=color, ms=4, label=f'{label} (mean of {max(ns)} seed{"s" if max(ns) != 1 else ""})')
+        # error bars as well as the band: a curve of one evaluation has a band of no width
+        ax.errorbar(xs, ys, yerr=sd, fmt=style, color=color, ms=4, capsize=3, lw=1.2,
+                    label=f'{label} (mean ± std of {max(ns)} seed{"s" if max(ns) != 1 else ""})')
         ax.fill_between(xs, [y - d for y, d in zip(ys, sd)], [y + d for y, d in zip(ys, sd)], color=color, alpha=0.2,
                         lw=0)
-    unit = COST_LABELS[axis] + (_device([r for g in groups for r in g.runs]) if axis != 'train_flops' else '')
-    ax.set_xlabel(f'cumulative {unit}')
+    device = _device([r for g in groups for r in g.runs])[2:] if axis != 'train_flops' else ''
+    ax.set_xlabel(f'cumulative {COST_LABELS[axis]}' + (f'\n({device})' if device else ''))
+    ax.ticklabel_format(axis='x', style='sci', scilimits=(-3, 4))
     ax.set_ylabel(METRIC_LABELS.get(metric, metric))
     ax.set_title(f'{first.task} {first.model} {first.variant}: accuracy vs training cost (band: ±1 std over seeds)',
                  fontsize=9)
