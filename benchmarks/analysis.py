@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
-from .runs import CLASSIFICATION_TASKS, Run, match_e2e
+from .runs import CLASSIFICATION_TASKS, Run, match_e2e, norm_name
 
 
 @dataclass
@@ -62,3 +63,85 @@ def efficiency_pairs(runs: Sequence[Run]) -> List[Tuple[Optional[Run], Optional[
             matched.add(id(e2e))
     pairs += [(r, None) for r in runs if r.method == 'e2e' and id(r) not in matched]
     return pairs
+
+
+# --- seeds ---------------------------------------------------------------------------------
+
+
+@dataclass
+class MeanStd:
+    """Mean and sample standard deviation of ``n`` values (``std`` None for one value) of ``of`` runs."""
+
+    mean: float
+    std: Optional[float]
+    n: int
+    of: int
+
+
+def mean_std(values: Sequence[Optional[float]]) -> Optional[MeanStd]:
+    """Mean ± sample std over the values present (None ones are missing, not zero); None if none is."""
+    present = [float(v) for v in values if v is not None]
+    if not present:
+        return None
+    std = statistics.stdev(present) if len(present) > 1 else None
+    return MeanStd(statistics.fmean(present), std, len(present), len(values))
+
+
+@dataclass
+class SeedGroup:
+    """Runs that differ only by seed: one (task, model, variant, method) cell of the seed-grouped tables."""
+
+    runs: List[Run]
+
+    @property
+    def first(self) -> Run:
+        return self.runs[0]
+
+    @property
+    def seeds(self) -> List[Optional[int]]:
+        return [r.seed for r in self.runs]
+
+    @property
+    def status(self) -> str:
+        done = sum(r.status == 'done' for r in self.runs)
+        return 'done' if done == len(self.runs) else f'partial ({done}/{len(self.runs)} done)'
+
+    def metric(self, metric: str) -> Optional[MeanStd]:
+        return mean_std([r.metrics.get(metric) for r in self.runs])
+
+    def cost(self, name: str) -> Optional[MeanStd]:
+        return mean_std([r.costs()[name] for r in self.runs])
+
+
+def seed_groups(runs: Sequence[Run]) -> List[SeedGroup]:
+    """Training and pipeline runs that differ only by seed (same task, model, variant, method,
+    schedule and phase), in the order first seen; each group sorted by seed."""
+    groups: Dict[Tuple[str, ...], List[Run]] = {}
+    for run in runs:
+        if run.kind != 'test':
+            groups.setdefault((*run.key, run.method, norm_name(run.schedule), run.phase), []).append(run)
+    return [SeedGroup(sorted(g, key=lambda r: (r.seed is None, r.seed if r.seed is not None else 0, r.name)))
+            for g in groups.values()]
+
+
+def paired_deltas(e2e: SeedGroup, inc: SeedGroup, metric: str) -> Optional[MeanStd]:
+    """Incubation − E2E per seed that both have (paired differences), as mean ± std."""
+    by_seed = {r.seed: r.metrics.get(metric) for r in e2e.runs if r.seed is not None}
+    deltas = [r.metrics[metric] - by_seed[r.seed] for r in inc.runs
+              if r.seed in by_seed and by_seed[r.seed] is not None and metric in r.metrics]
+    return mean_std(deltas) if deltas else None
+
+
+def band(curves: Sequence[Sequence[Tuple[float, float]]]) -> List[Tuple[float, float, float, int]]:
+    """Seed band of curves evaluated at the same points (same evaluation epochs): for each point
+    index that every curve has, (mean cost, mean value, std of the value, number of curves)."""
+    curves = [sorted(c) for c in curves if c]
+    if not curves:
+        return []
+    out = []
+    for i in range(min(len(c) for c in curves)):
+        xs = [c[i][0] for c in curves]
+        ys = [c[i][1] for c in curves]
+        out.append((statistics.fmean(xs), statistics.fmean(ys), statistics.stdev(ys) if len(ys) > 1 else 0.0,
+                    len(ys)))
+    return out

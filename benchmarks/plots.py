@@ -5,7 +5,8 @@ import re
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from .analysis import efficiency_pairs, speedup
+from .analysis import SeedGroup, band, efficiency_pairs, speedup
+from .costs import COST_LABELS, DEFAULT_RATIO_COST
 from .runs import PRIMARY_METRIC, Run, is_schedule, norm_name
 
 METRIC_LABELS = {'accuracy/top1': 'top-1 accuracy (%)', 'coco/bbox_mAP': 'box AP', 'mIoU': 'mIoU (%)'}
@@ -154,11 +155,104 @@ def plot_convergence(name: str, incs: Sequence[Run], out_dir: Path) -> List[Path
     return paths
 
 
-def write_plots(runs: Sequence[Run], out_dir: Path) -> List[Path]:
-    """Every efficiency plot (an E2E run and the incubation runs compared with it) and convergence plot."""
+# --- depth studies (runs grouped by seed) ----------------------------------------------------
+
+
+def plot_depth_trend(groups: Sequence[SeedGroup], out_dir: Path) -> List[Path]:
+    """Final accuracy vs depth for E2E and incubation: mean over seeds, error bars one std."""
+    plt = _pyplot()
+    first = groups[0].first
+    metric = PRIMARY_METRIC.get(first.task, 'accuracy/top1')
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    depths = sorted({g.first.depth for g in groups if g.first.depth is not None})
+    for method, label, style, color in (('e2e', 'E2E', 'o-', 'tab:gray'), ('incubation', 'incubation', 's-', 'C0')):
+        points = []
+        for group in groups:
+            value = group.metric(metric) if group.first.method == method else None
+            if value is not None and group.first.depth is not None:
+                points.append((group.first.depth, value))
+        if not points:
+            continue
+        points.sort(key=lambda p: p[0])
+        seeds = max(v.n for _, v in points)
+        ax.errorbar([d for d, _ in points], [v.mean for _, v in points],
+                    yerr=[v.std or 0.0 for _, v in points], fmt=style, color=color, capsize=4,
+                    label=f'{label} (mean ± std, {seeds} seed{"s" if seeds != 1 else ""})')
+    if depths and min(depths) > 0:
+        ax.set_xscale('log', base=2)
+        ax.set_xticks(depths, [str(d) for d in depths])
+        ax.minorticks_off()
+    ax.set_xlabel('depth (blocks)')
+    ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+    ax.set_title(f'{first.task} {first.family} {first.variant}: accuracy vs depth'.strip())
+    ax.grid(alpha=0.3)
+    ax.legend(loc='best', fontsize=8)
+    paths = _save(fig, out_dir, 'depth_' + _slug(first.task, first.family, first.variant))
+    plt.close(fig)
+    return paths
+
+
+def _cost_axis(groups: Sequence[SeedGroup], cost: str) -> str:
+    """``cost`` if every run has a curve on it (FLOPs need ``train_flops`` records), else training device-hours."""
+    if cost == 'train_flops' and all(r.curve(cost=cost) for g in groups for r in g.runs):
+        return cost
+    return 'train_device_hours'
+
+
+def plot_seed_efficiency(e2e: Optional[SeedGroup], inc: Optional[SeedGroup], out_dir: Path,
+                         cost: str = DEFAULT_RATIO_COST) -> List[Path]:
+    """Accuracy vs cumulative training cost for both methods: the mean over seeds of each
+    evaluation, with a band of one std (seeds evaluate at the same epochs)."""
+    plt = _pyplot()
+    groups = [g for g in (e2e, inc) if g is not None]
+    first = groups[0].first
+    metric = PRIMARY_METRIC.get(first.task, 'accuracy/top1')
+    axis = _cost_axis(groups, cost)
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for group, label, style, color in ((e2e, 'E2E', 'o-', 'tab:gray'), (inc, 'incubation', 's-', 'C0')):
+        if group is None:
+            continue
+        points = band([r.curve(metric, cost=axis) for r in group.runs])
+        if not points:
+            continue
+        xs, ys, sd, ns = zip(*points)
+        # error bars as well as the band: a curve of one evaluation has a band of no width
+        ax.errorbar(xs, ys, yerr=sd, fmt=style, color=color, ms=4, capsize=3, lw=1.2,
+                    label=f'{label} (mean ± std of {max(ns)} seed{"s" if max(ns) != 1 else ""})')
+        ax.fill_between(xs, [y - d for y, d in zip(ys, sd)], [y + d for y, d in zip(ys, sd)], color=color, alpha=0.2,
+                        lw=0)
+    device = _device([r for g in groups for r in g.runs])[2:] if axis != 'train_flops' else ''
+    ax.set_xlabel(f'cumulative {COST_LABELS[axis]}' + (f'\n({device})' if device else ''))
+    ax.ticklabel_format(axis='x', style='sci', scilimits=(-3, 4))
+    ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+    ax.set_title(f'{first.task} {first.model} {first.variant}: accuracy vs training cost (band: ±1 std over seeds)',
+                 fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(loc='lower right', fontsize=8)
+    paths = _save(fig, out_dir, 'efficiency_seeds_' + _slug(first.task, first.model, first.variant))
+    plt.close(fig)
+    return paths
+
+
+def write_plots(runs: Sequence[Run], out_dir: Path, cost: str = DEFAULT_RATIO_COST) -> List[Path]:
+    """Every plot: for a depth study (several depths or seeds, see :func:`benchmarks.tables.depth_studies`)
+    its depth trend and one seed-band efficiency plot per depth; for the other runs, every
+    efficiency plot (an E2E run and the incubation runs compared with it) and convergence plot."""
+    from .tables import by_model, depth_studies
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths: List[Path] = []
+    studied = set()
+    for _key, groups in depth_studies(runs):
+        studied |= {id(r) for g in groups for r in g.runs}
+        if any(g.first.depth is not None for g in groups):
+            paths += plot_depth_trend(groups, out_dir)
+        for e2e_groups, inc_groups in by_model(groups):
+            e2e, inc = (e2e_groups or [None])[0], (inc_groups or [None])[0]
+            if any(r.curve() for g in (e2e, inc) if g is not None for r in g.runs):
+                paths += plot_seed_efficiency(e2e, inc, out_dir, cost)
+    runs = [r for r in runs if id(r) not in studied]
     for e2e, incs in efficiency_groups(runs):
         if any(r.curve() for r in [e2e, *incs] if r is not None):
             paths += plot_efficiency(e2e, incs, out_dir)

@@ -19,7 +19,9 @@ class Cell:
     """A value and how to show it. Kinds: ``text``; ``metric`` (ours, 2 decimals); ``delta``
     (signed, 2 decimals); ``ref`` / ``refdelta`` (the paper's metric as printed there, at least
     one decimal); ``cost`` / ``costdelta`` (the paper's GPU-hours); ``hours`` / ``hoursdelta``
-    (our device-hours, see :func:`format_hours`); ``ratio`` (``1.23x``); ``int``.
+    (our device-hours, see :func:`format_hours`); ``flops`` (``4.24 TFLOP``); ``ratio`` (``1.23x``); ``int``;
+    ``meanstd:<kind>`` (a :class:`benchmarks.analysis.MeanStd`, ``85.12 ± 0.34`` with each part
+    shown as ``<kind>``; ``(n=2 of 3)`` when some runs lack the value; a single value has no ±).
     ``value=None`` is a missing value (``–``), unless ``kind='na'`` (not applicable: empty)."""
 
     value: Any
@@ -35,6 +37,8 @@ class Cell:
         if self.value is None:
             return MISSING
         v = self.value
+        if self.kind.startswith('meanstd:'):
+            return format_mean_std(v, self.kind.split(':', 1)[1])
         if self.kind == 'metric':
             return f'{v:.2f}'
         if self.kind in ('ref', 'refdelta'):
@@ -48,6 +52,8 @@ class Cell:
             return format_hours(v)
         if self.kind == 'hoursdelta':
             return ('-' if v < 0 else '+') + format_hours(abs(v))
+        if self.kind == 'flops':
+            return format_flops(v)
         if self.kind == 'ratio':
             return f'{v:.2f}x'
         if self.kind == 'int':
@@ -57,6 +63,9 @@ class Cell:
     def csv(self) -> str:
         if self.value is None:
             return ''
+        if self.kind.startswith('meanstd:'):  # mean;std;n (std empty for one value)
+            v = self.value
+            return f'{v.mean:.6g};{"" if v.std is None else f"{v.std:.6g}"};{v.n}'
         if isinstance(self.value, float):
             return f'{self.value:.6g}'
         return str(self.value)
@@ -76,6 +85,27 @@ def format_hours(hours: float) -> str:
     if abs(hours) >= 0.001:
         return f'{hours:.4f}'
     return f'{hours:.2e}'
+
+
+def format_flops(flops: float) -> str:
+    """``4.24 TFLOP``, ``312 GFLOP``, ``1.50 PFLOP``."""
+    flops = float(flops)
+    if flops == 0:
+        return '0'
+    for scale, unit in ((1e18, 'EFLOP'), (1e15, 'PFLOP'), (1e12, 'TFLOP'), (1e9, 'GFLOP'), (1e6, 'MFLOP')):
+        if abs(flops) >= scale:
+            return f'{flops / scale:.3g} {unit}'
+    return f'{flops:.3g} FLOP'
+
+
+def format_mean_std(value: Any, kind: str) -> str:
+    """``85.12 ± 0.34`` (each part as a ``kind`` cell), ``(n=2 of 3)`` when some runs lack the value."""
+    mean = Cell(value.mean, kind).text()
+    spread_kind = {'delta': 'metric', 'hoursdelta': 'hours'}.get(kind, kind)  # a spread has no sign
+    text = mean if value.std is None else f'{mean} ± {Cell(value.std, spread_kind).text()}'
+    if value.n < value.of:
+        text += f' (n={value.n} of {value.of})'
+    return text
 
 
 @dataclass

@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from runtime.record import RecordError
 
+from .costs import COSTS, DEFAULT_RATIO_COST
 from .plots import write_plots
 from .reference import load_reference
 from .render import Cell, Table
@@ -37,15 +38,18 @@ def runs_summary(runs: Sequence[Run]) -> Table:
 
 
 def render_markdown(runs: Sequence[Run], tables: Optional[List[Table]] = None,
-                    reference: Optional[Dict[str, Any]] = None) -> str:
+                    reference: Optional[Dict[str, Any]] = None, ratio_cost: str = DEFAULT_RATIO_COST) -> str:
     """Every table of the report as one Markdown string (what ``report`` prints)."""
-    tables = tables if tables is not None else build_tables(runs, reference)
+    tables = tables if tables is not None else build_tables(runs, reference, ratio_cost)
     return '\n'.join(t.to_markdown() for t in tables)
 
 
 def write_report(runs: Sequence[Run], out_dir: os.PathLike, reference: Optional[Dict[str, Any]] = None,
-                 plots: bool = True) -> Dict[str, Any]:
+                 plots: bool = True, ratio_cost: str = DEFAULT_RATIO_COST) -> Dict[str, Any]:
     """Write ``<table>.md/.csv/.tex`` for every table, the plots, ``report.md`` and ``runs.json``.
+
+    ``ratio_cost``: the cost (one of :data:`benchmarks.costs.COSTS`) that the depth tables'
+    E2E-vs-incubation ratio and the seed-band efficiency curves use (training FLOPs by default).
 
     Returns ``{'tables': {name: Table}, 'files': [Path, ...], 'plots': [Path, ...], 'report': Path,
     'markdown_text': str}`` (``markdown_text``: every table as Markdown, what ``report`` prints).
@@ -53,14 +57,14 @@ def write_report(runs: Sequence[Run], out_dir: os.PathLike, reference: Optional[
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     reference = reference or load_reference()
-    tables = build_tables(runs, reference)
+    tables = build_tables(runs, reference, ratio_cost)
     files: List[Path] = []
     for table in tables:
         for ext, text in (('md', table.to_markdown()), ('csv', table.to_csv()), ('tex', table.to_latex())):
             path = out / f'{table.name}.{ext}'
             path.write_text(text)
             files.append(path)
-    plot_paths = write_plots(runs, out) if plots else []
+    plot_paths = write_plots(runs, out, ratio_cost) if plots else []
     summary = runs_summary(runs)
     parts = ['# Deep Incubation: reproduction report', '', summary.to_markdown(), render_markdown(runs, tables)]
     for path in plot_paths:
@@ -84,6 +88,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='a multi-scale (+flip) test dir whose metrics fill <metric>-ms (e.g. mIoU-ms); '
                              'repeatable. Test dirs made with tools/test.py --tta are recognised without it')
     parser.add_argument('--no-plots', action='store_true', help='tables only')
+    parser.add_argument('--ratio-cost', choices=COSTS, default=DEFAULT_RATIO_COST,
+                        help='the cost behind the depth tables\' E2E-vs-incubation ratio and the seed-band curves')
     parser.add_argument('--quiet', action='store_true', help='do not print the tables')
 
 
@@ -92,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         runs = collect_runs(args.runs, ms_tests=args.ms_test)
     except RecordError as e:  # a run dir that cannot be read, or a damaged or unknown record in it
         raise SystemExit(f'benchmarks report: {e}') from None
-    result = write_report(runs, args.out, plots=not args.no_plots)
+    result = write_report(runs, args.out, plots=not args.no_plots, ratio_cost=args.ratio_cost)
     if not args.quiet:
         print(result['markdown_text'])
     print(f'wrote {len(result["files"])} files to {args.out} (report: {result["report"]})')

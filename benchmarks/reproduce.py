@@ -1,4 +1,6 @@
-"""The small-scale reproduction behind ``make demo``: E2E vs Deep Incubation on real digits.
+"""Reproductions end to end: ``make demo`` (digits) and the Fashion-MNIST depth study.
+
+The small-scale reproduction behind ``make demo``: E2E vs Deep Incubation on real digits.
 
 scikit-learn's handwritten digits (real scans, shipped in its wheel) are written in the
 ImageNet folder layout, then the E2E baseline (``tools/train.py``) and the incubation pipeline
@@ -12,6 +14,10 @@ Presets (the whole schedule of each side; ``--seeds`` repeats the pair):
   cpu   E2E 45 epochs | meta 25, incubation 4 x 20, fine-tune 10   (fits `make demo`'s 10 minutes)
   long  E2E 100 epochs | meta 100, incubation 4 x 50, fine-tune 25, seeds 0 1 2 (about an hour
         on 2 cores, estimated from the cpu preset)
+
+The Fashion-MNIST depth study (``--preset fashion``, see :mod:`benchmarks.fashion_study`): E2E and
+incubation of width-64 ViTs at depths 8, 16 and 32, seeds 0 1 2, each side's schedule from its
+``vit-fashion-d<depth>_*_fashion.py`` configs (``--device cuda``: the full-data ``*_fashion-full.py``).
 """
 from __future__ import annotations
 
@@ -39,12 +45,16 @@ PRESETS: Dict[str, Dict] = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument('--preset', choices=sorted(PRESETS), default='cpu')
-    parser.add_argument('--work-dir', default='work_dirs/demo')
-    parser.add_argument('--data-root', help='where the digits are written (default: WORK_DIR/data/digits)')
+    from benchmarks.fashion_study import FASHION_PRESETS, add_fashion_arguments
+
+    parser.add_argument('--preset', choices=sorted(PRESETS) + sorted(FASHION_PRESETS), default='cpu')
+    parser.add_argument('--work-dir', help='default: work_dirs/demo (digits), work_dirs/<preset> (fashion)')
+    parser.add_argument('--data-root', help='digits: where they are written (default: WORK_DIR/data/digits); '
+                                            'fashion: the idx files (default: the configs\' Debian path)')
     parser.add_argument('--seeds', type=int, nargs='+', help='override the preset\'s seeds')
     parser.add_argument('--threads', type=int, default=1, help='CPU threads for each of the two sides')
     parser.add_argument('--cfg-options', nargs='+', default=[], help='extra overrides for every run (key=value)')
+    add_fashion_arguments(parser)
 
 
 def _commands(preset: Dict, seed: int, work: str, data: str, threads: int, extra: List[str]):
@@ -91,8 +101,12 @@ def run_pair(preset: Dict, seed: int, work: str, data: str, threads: int, extra:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.preset not in PRESETS:
+        from benchmarks.fashion_study import run_study
+        return run_study(args)
     from classification.digits import write_digits
 
+    args.work_dir = args.work_dir or 'work_dirs/demo'
     preset = dict(PRESETS[args.preset])
     seeds = tuple(args.seeds) if args.seeds else preset['seeds']
     work = osp.abspath(args.work_dir)

@@ -23,13 +23,14 @@ from runtime.record import DONE_STATES, MANIFEST, RecordError
 
 from .workdir import EvalPoint, RunError, Session, WorkDir, is_run_dir, normalise_metrics, read_config, read_work_dir
 
-TASKS = ('imagenet', 'cifar100', 'digits', 'coco', 'ade20k')
-CLASSIFICATION_TASKS = ('imagenet', 'cifar100', 'digits')
+TASKS = ('imagenet', 'cifar100', 'digits', 'fashion', 'coco', 'ade20k')
+CLASSIFICATION_TASKS = ('imagenet', 'cifar100', 'digits', 'fashion')
 METHODS = ('e2e', 'incubation')
 # Metric each task's curves are drawn with.
 PRIMARY_METRIC = {'imagenet': 'accuracy/top1', 'cifar100': 'accuracy/top1', 'digits': 'accuracy/top1',
-                  'coco': 'coco/bbox_mAP', 'ade20k': 'mIoU'}
+                  'fashion': 'accuracy/top1', 'coco': 'coco/bbox_mAP', 'ade20k': 'mIoU'}
 _SCHEDULE = re.compile(r'^\d+\s*\+\s*\d+$')
+_DEPTH = re.compile(r'(?:^|[-_ ])D(\d+)(?=$|[-_ ])', re.IGNORECASE)  # 'ViT-D8-W64', 'DeiT-T-D32'
 
 
 # --- small helpers ---------------------------------------------------------------------------
@@ -38,6 +39,23 @@ _SCHEDULE = re.compile(r'^\d+\s*\+\s*\d+$')
 def norm_name(value: Any) -> str:
     """Loose identity of a model or variant name: ``'ViT-B'`` == ``'vit_b'`` == ``'VIT B'``."""
     return re.sub(r'[^0-9a-z+]', '', str(value if value is not None else '').lower())
+
+
+def model_depth(model: str) -> Optional[int]:
+    """The depth in a model name (``'ViT-D8-W64'`` -> 8, ``'DeiT-T-D32'`` -> 32), else None."""
+    found = _DEPTH.search(str(model))
+    return int(found.group(1)) if found else None
+
+
+def model_family(model: str) -> str:
+    """The model name without its depth (``'ViT-D8-W64'`` -> ``'ViT-W64'``): one line of a depth study."""
+    return re.sub(r'--+', '-', _DEPTH.sub('-', str(model), count=1)).strip('-_ ')
+
+
+def config_seed(config: Mapping[str, Any]) -> Optional[int]:
+    """``randomness.seed`` of a config (None when it sets none)."""
+    seed = (config.get('randomness') or {}).get('seed') if isinstance(config, Mapping) else None
+    return None if seed is None else int(seed)
 
 
 def is_schedule(variant: Optional[str]) -> bool:
@@ -82,7 +100,9 @@ class Run:
     ``kind`` is ``'train'`` (one work dir), ``'pipeline'`` (a manifest) or ``'test'`` (only test
     results). ``metrics`` are the final ones in percent, with ``<key>-ms`` added from a
     multi-scale (TTA) test. ``cost`` holds ``by_phase`` (device-hours), ``total``,
-    ``wall_parallel`` (pipelines), ``images`` and ``device_type``.
+    ``wall_parallel`` (pipelines), ``images``, ``device_type`` and ``record`` (the raw ``cost.json``
+    or manifest ``cost``, read by :func:`benchmarks.costs.run_costs`). ``seed``: the config's
+    ``randomness.seed`` (runs that differ only by it are one cell of the seed-grouped tables).
     """
 
     path: str
@@ -97,6 +117,9 @@ class Run:
     cost: Dict[str, Any] = field(default_factory=dict)
     phases: List[Phase] = field(default_factory=list)
     sources: List[str] = field(default_factory=list)
+    seed: Optional[int] = None
+    eval_cost: Optional[Dict[str, Any]] = None  # cost.json of the work dir that ``evals`` come from
+    flops_offset: Optional[float] = 0.0  # training FLOPs before the first of ``evals`` (None: unknown)
 
     @property
     def task(self) -> str:
@@ -131,6 +154,14 @@ class Run:
         return '' if value is None else str(value)
 
     @property
+    def depth(self) -> Optional[int]:
+        return model_depth(self.model)
+
+    @property
+    def family(self) -> str:
+        return model_family(self.model)
+
+    @property
     def key(self) -> Tuple[str, ...]:
         """What E2E and incubation runs are paired by in the tables."""
         return (self.task, norm_name(self.model), norm_name(self.variant))
@@ -154,22 +185,45 @@ class Run:
         schedule = f' {self.schedule}' if self.schedule else ''
         return f'{method}{variant}{schedule}{status}'
 
-    def curve(self, metric: Optional[str] = None) -> List[Tuple[float, float]]:
-        """(cumulative device-hours, metric) for every evaluation that has both."""
+    def curve(self, metric: Optional[str] = None, cost: str = 'train_device_hours') -> List[Tuple[float, float]]:
+        """(cumulative cost, metric) for every evaluation that has both; ``cost``:
+        ``'train_device_hours'`` or ``'train_flops'`` (FLOPs at an evaluation: the work dir's
+        training FLOPs x the share of its training images seen by then)."""
         metric = metric or PRIMARY_METRIC.get(self.task, 'accuracy/top1')
+        if cost == 'train_flops':
+            return self._flops_curve(metric)
         points = [(self.cost_offset + p.device_hours, p.metrics[metric]) for p in self.evals
                   if p.device_hours is not None and metric in p.metrics]
         if not points and metric in self.metrics and self.cost.get('total') is not None:
             points = [(float(self.cost['total']), self.metrics[metric])]
         return points
 
+    def _flops_curve(self, metric: str) -> List[Tuple[float, float]]:
+        from .costs import phase_flops
+
+        if self.flops_offset is None:
+            return []
+        points = []
+        for p in self.evals:
+            flops = phase_flops(self.eval_cost, p.images)
+            if flops is not None and metric in p.metrics:
+                points.append((self.flops_offset + flops, p.metrics[metric]))
+        return points
+
     def own_curve(self, metric: Optional[str] = None) -> List[Tuple[float, float]]:
         """Like :meth:`curve` but without the cost before this run's evaluations (fine-tune cost only)."""
         return [(x - self.cost_offset, y) for x, y in self.curve(metric)] if self.evals else []
 
+    def costs(self) -> Dict[str, Optional[float]]:
+        """The three costs (:func:`benchmarks.costs.run_costs`)."""
+        from .costs import run_costs
+
+        return run_costs(self)
+
     def to_dict(self) -> Dict[str, Any]:
         return dict(path=self.path, name=self.name, kind=self.kind, benchmark=self.benchmark, status=self.status,
-                    status_detail=self.status_detail, metrics=self.metrics, cost=self.cost,
+                    status_detail=self.status_detail, seed=self.seed, metrics=self.metrics, cost=self.cost,
+                    costs=self.costs(),
                     curve={m: self.curve(m) for m in sorted({k for p in self.evals for k in p.metrics})},
                     phases=[dict(name=p.name, status=p.status, device_hours=p.device_hours, images=p.images,
                                  metrics=p.metrics, module_idx=p.module_idx) for p in self.phases],
@@ -203,7 +257,8 @@ def run_from_work_dir(path: os.PathLike, work: Optional[WorkDir] = None) -> Run:
     run = Run(path=str(work.path), name=work.path.name, kind='train', benchmark=benchmark, status=status,
               status_detail=detail if finished is False else '', metrics=work.final_metrics, evals=list(work.evals),
               cost=dict(by_phase={'train': work.device_hours}, total=work.device_hours, images=work.images,
-                        device_type=cost_type))
+                        device_type=cost_type, record=work.cost),
+              seed=config_seed(work.config), eval_cost=work.cost)
     run.sources.append(str(work.path))
     _add_tests(run, work.tests)
     return run
@@ -294,13 +349,21 @@ def run_from_manifest(path: os.PathLike) -> Run:
     device_types = sorted({str(t) for t in [r.device_type for r in manifest.phases]
                            + [(p.work_dir.cost or {}).get('device_type') for p in phases if p.work_dir is not None]
                            if t})
+    from .costs import record_costs
+
+    flops_before = [record_costs(p.work_dir.cost if p.work_dir else None)['train_flops']
+                    for p in before if p.name != record.ASSEMBLE and p.status != 'given']
+    seeds = [config_seed(p.work_dir.config) for p in phases if p.work_dir is not None]
     run = Run(path=str(base), name=base.name, kind='pipeline', benchmark=benchmark,
               status='done' if done else 'partial', status_detail=detail, metrics=metrics, evals=evals,
               cost_offset=offset, phases=phases,
               cost=dict(by_phase=by_phase, total=None if total is None else float(total),
                         wall_parallel=None if wall is None else float(wall),
                         images=sum(images) if images else None,
-                        device_type=', '.join(device_types) or None))
+                        device_type=', '.join(device_types) or None, record=dict(cost)),
+              seed=next((s for s in seeds if s is not None), None),
+              eval_cost=finetune.work_dir.cost if finetune is not None and finetune.work_dir is not None else None,
+              flops_offset=None if any(f is None for f in flops_before) else float(sum(flops_before)))
     run.sources.append(source)
     if finetune is not None and finetune.work_dir is not None:
         _add_tests(run, finetune.work_dir.tests)
@@ -387,8 +450,13 @@ def match_e2e(run: Run, runs: Sequence[Run]) -> Optional[Run]:
                   and norm_name(r.model) == norm_name(run.model) and not r.phase]
     same = [r for r in candidates if norm_name(r.variant) == norm_name(run.variant)]
     if same:
-        return same[0]
+        return same_seed(run, same)
     plain = [r for r in candidates if not is_schedule(r.variant)]
     if is_schedule(run.variant) and len(plain) == 1:
         return plain[0]
     return None
+
+
+def same_seed(run: Run, candidates: Sequence[Run]) -> Run:
+    """The candidate with ``run``'s seed (seeds pair E2E and incubation runs), else the first."""
+    return next((r for r in candidates if r.seed is not None and r.seed == run.seed), candidates[0])

@@ -4,17 +4,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from .analysis import efficiency_pairs, speedup
+from .analysis import SeedGroup, efficiency_pairs, paired_deltas, seed_groups, speedup
+from .costs import COST_LABELS, COSTS, DEFAULT_RATIO_COST
 from .reference import find_reference, load_reference, reference_cost, reference_for, reference_value
 from .render import Cell, Table
-from .runs import CLASSIFICATION_TASKS, PRIMARY_METRIC, Run, norm_name
+from .runs import CLASSIFICATION_TASKS, PRIMARY_METRIC, Run, norm_name, same_seed
 
 TASK_TITLES = {'imagenet': 'ImageNet-1K', 'cifar100': 'CIFAR-100', 'digits': 'digits (scikit-learn)',
+               'fashion': 'Fashion-MNIST',
                'coco': 'COCO 2017 (Mask R-CNN)', 'ade20k': 'ADE20K (UperNet)'}
 # (metric key, column label) per task, in the paper's column order.
 CLASSIFICATION_METRICS = [('accuracy/top1', 'top-1'), ('accuracy/top5', 'top-5')]
 TASK_METRICS: Dict[str, List[Tuple[str, str]]] = {
     'imagenet': CLASSIFICATION_METRICS, 'cifar100': CLASSIFICATION_METRICS, 'digits': CLASSIFICATION_METRICS,
+    'fashion': CLASSIFICATION_METRICS,
     'coco': [('coco/bbox_mAP', 'APb'), ('coco/bbox_mAP_50', 'APb50'), ('coco/bbox_mAP_75', 'APb75'),
              ('coco/segm_mAP', 'APm'), ('coco/segm_mAP_50', 'APm50'), ('coco/segm_mAP_75', 'APm75')],
     'ade20k': [('mAcc', 'mAcc'), ('mIoU', 'mIoU'), ('mIoU-ms', 'mIoU-ms')],
@@ -57,7 +60,8 @@ def _group_rows(e2e_runs: List[Run], inc_runs: List[Run], task: str, model: str,
     """E2E row(s), incubation row(s) (``no run`` placeholders if absent), one Δ per incubation run.
 
     Several incubation runs of one variant (m+n schedules) are told apart by their schedule,
-    or by their directory name when that is not enough; Δ is always against the first E2E run.
+    or by their directory name when that is not enough (seeds); Δ is against the E2E run of the
+    same seed, else the first E2E run.
     """
     default = find_reference(task, model, variant, reference)
 
@@ -71,10 +75,10 @@ def _group_rows(e2e_runs: List[Run], inc_runs: List[Run], task: str, model: str,
     for method, group in (('e2e', e2e_runs), ('incubation', inc_runs)):
         for label, run in labelled(method, group):
             rows.append(_Row(method, label, run=run, entry=reference_for(run, reference) if run else default))
-    e2e = e2e_runs[0] if e2e_runs else None
-    e2e_entry = reference_for(e2e, reference) if e2e else default
     incs = labelled('incubation', inc_runs)
     for label, inc in incs:
+        e2e = (same_seed(inc, e2e_runs) if inc else e2e_runs[0]) if e2e_runs else None
+        e2e_entry = reference_for(e2e, reference) if e2e else default
         delta = DELTA_LABEL if len(incs) == 1 else f'Δ ({label} − E2E)'
         rows.append(_Row('delta', delta, e2e=e2e, inc=inc, entry=reference_for(inc, reference) if inc else default,
                          e2e_entry=e2e_entry))
@@ -175,12 +179,12 @@ def cost_table(runs: Sequence[Run], reference: Optional[Dict[str, Any]] = None) 
     for key, e2e_runs, inc_runs in _groups(runs):
         members = e2e_runs + inc_runs
         task, model, variant = key[0], _display(members, 'model'), _display(members, 'variant')
-        e2e = e2e_runs[0] if e2e_runs else None
-        e2e_total = e2e.cost.get('total') if e2e else None
         # ADE20K's paper cost is the ImageNet pre-training's (in the ade20k table), not this run's
         paper_cost = (lambda entry, method: None) if task == 'ade20k' else reference_cost
         for row in _group_rows(e2e_runs, inc_runs, task, model, variant, reference):
             head = [Cell(task), Cell(model), Cell(variant), Cell(row.label)]
+            e2e = (same_seed(row.run or row.inc, e2e_runs) if (row.run or row.inc) else e2e_runs[0]) if e2e_runs else None
+            e2e_total = e2e.cost.get('total') if e2e else None
             if row.kind == 'delta':
                 ref_inc, ref_e2e = paper_cost(row.entry, 'incubation'), paper_cost(row.e2e_entry, 'e2e')
                 cells = head + [Cell(_delta_status(row.e2e, row.inc)), Cell(None, 'na')]
@@ -247,16 +251,107 @@ def efficiency_table(runs: Sequence[Run], reference: Optional[Dict[str, Any]] = 
     return table
 
 
-def build_tables(runs: Sequence[Run], reference: Optional[Dict[str, Any]] = None) -> List[Table]:
-    """Every table the report writes: one per task present, then cost, then efficiency."""
+# --- seeds and depth -----------------------------------------------------------------------
+
+
+def depth_studies(runs: Sequence[Run]) -> List[Tuple[Tuple[str, str, str], List[SeedGroup]]]:
+    """((task, model family, variant), seed groups) for every set of runs that needs seed-grouped
+    rows: several depths of one model family, or several seeds of one cell."""
+    studies: Dict[Tuple[str, str, str], List[SeedGroup]] = {}
+    for group in seed_groups(runs):
+        run = group.first
+        studies.setdefault((run.task, norm_name(run.family), norm_name(run.variant)), []).append(group)
+    out = []
+    for key, groups in studies.items():
+        depths = {g.first.depth for g in groups if g.first.depth is not None}
+        if len(depths) > 1 or any(len({r.seed for r in g.runs}) > 1 for g in groups):
+            groups.sort(key=lambda g: (g.first.depth or 0, norm_name(g.first.model), g.first.method != 'e2e'))
+            out.append((key, groups))
+    return out
+
+
+def by_model(groups: Sequence[SeedGroup]) -> List[Tuple[List[SeedGroup], List[SeedGroup]]]:
+    """(E2E groups, incubation groups) per model (depth) of a study, in the study's order."""
+    models: Dict[str, Tuple[List[SeedGroup], List[SeedGroup]]] = {}
+    for group in groups:
+        pair = models.setdefault(norm_name(group.first.model), ([], []))
+        pair[0 if group.first.method == 'e2e' else 1].append(group)
+    return list(models.values())
+
+
+def _ratio(inc: SeedGroup, e2e: Optional[SeedGroup], cost: str) -> Optional[float]:
+    a, b = inc.cost(cost), e2e.cost(cost) if e2e else None
+    return a.mean / b.mean if a is not None and b is not None and b.mean else None
+
+
+def depth_table(groups: Sequence[SeedGroup], ratio_cost: str = DEFAULT_RATIO_COST, name: Optional[str] = None) -> Table:
+    """One depth study: per depth an E2E row, an incubation row and a Δ row; every cell is the
+    mean ± std over seeds (runs that differ only by seed); the three costs of each."""
+    first = groups[0].first
+    metric = PRIMARY_METRIC.get(first.task, 'accuracy/top1')
+    metric_label = dict(TASK_METRICS.get(first.task, [])).get(metric, metric)
+    ratio_label = f'cost ratio to E2E ({COST_LABELS[ratio_cost]})'
+    columns = (['model', 'depth', 'variant', 'method', 'seeds', 'status', metric_label]
+               + [COST_LABELS[c] for c in COSTS] + [ratio_label])
+    name = name or f'depth_{first.task}_{first.family}_{first.variant}'.replace(' ', '-')
+    table = Table(name, f'{TASK_TITLES.get(first.task, first.task)} {first.family} {first.variant}: '
+                        f'{metric_label} and cost by depth (mean ± std over seeds)',
+                  columns, align=['l'] * 6 + ['r'] * (len(columns) - 6))
+    kinds = {'train_device_hours': 'hours', 'e2e_device_hours': 'hours', 'train_flops': 'flops'}
+    for e2e_groups, inc_groups in by_model(groups):
+        e2e = e2e_groups[0] if e2e_groups else None
+        some = (e2e_groups + inc_groups)[0].first
+        head = [Cell(some.model), Cell(some.depth, 'int'), Cell(some.variant)]
+        rows: List[Tuple[str, Optional[SeedGroup]]] = []
+        for label, method_groups in (('E2E', e2e_groups), ('incubation', inc_groups)):
+            several = len(method_groups) > 1  # e.g. two m+n schedules: told apart by it
+            rows += [(f'{label} {g.first.schedule}'.strip() if several else label, g) for g in method_groups]
+            rows += [] if method_groups else [(label, None)]
+        for label, group in rows:
+            if group is None:
+                table.add(head + [Cell(label), Cell(None), Cell('no run'), Cell(None)] + [Cell(None) for _ in COSTS]
+                          + [Cell(None, 'na')])
+                continue
+            incubation = group.first.method == 'incubation'
+            cells = head + [Cell(label), Cell(', '.join('–' if s is None else str(s) for s in group.seeds)),
+                            Cell(group.status), Cell(group.metric(metric), 'meanstd:metric')]
+            cells += [Cell(group.cost(c), f'meanstd:{kinds[c]}') for c in COSTS]
+            cells.append(Cell(_ratio(group, e2e, ratio_cost), 'ratio') if incubation else Cell(None, 'na'))
+            table.add(cells)
+        for inc in inc_groups if e2e is not None else []:
+            delta = paired_deltas(e2e, inc, metric)
+            seeds = sorted({r.seed for r in inc.runs if r.seed is not None} & {r.seed for r in e2e.runs})
+            label = DELTA_LABEL if len(inc_groups) == 1 else f'Δ (incubation {inc.first.schedule} − E2E)'
+            table.add(head + [Cell(label), Cell(', '.join(map(str, seeds)) or None),
+                              Cell('done' if e2e.status == inc.status == 'done' else 'partial'),
+                              Cell(delta, 'meanstd:delta')] + [Cell(None, 'na') for _ in COSTS] + [Cell(None, 'na')])
+    table.notes += [
+        'Mean ± sample standard deviation over the seeds; Δ: the mean ± std of the per-seed differences '
+        '(incubation − E2E of the same seed). A cost a run does not record is shown as –, never as 0.',
+        f'Cost ratio = incubation / E2E, both mean over seeds, in {COST_LABELS[ratio_cost]}'
+        + (' (deterministic: the same for every seed and machine).' if ratio_cost == 'train_flops' else '.'),
+        'Training device-h: training steps only (runtime.DeviceHoursHook: GPU wall clock x GPUs, or the '
+        'process\'s CPU time); end-to-end device-h: process start to exit (start-up, data, evaluation, '
+        'checkpoints); incubation sums meta, the four incubations and the fine-tune.']
+    return table
+
+
+def depth_tables(runs: Sequence[Run], ratio_cost: str = DEFAULT_RATIO_COST) -> List[Table]:
+    return [depth_table(groups, ratio_cost) for _key, groups in depth_studies(runs)]
+
+
+def build_tables(runs: Sequence[Run], reference: Optional[Dict[str, Any]] = None,
+                 ratio_cost: str = DEFAULT_RATIO_COST) -> List[Table]:
+    """Every table the report writes: the seed-grouped depth tables, one per task present, then
+    cost, then efficiency."""
     reference = reference or load_reference()
     tasks: List[str] = []
     for run in runs:
         if run.task not in tasks:
             tasks.append(run.task)
-    order = ['imagenet', 'cifar100', 'digits', 'coco', 'ade20k']
+    order = ['imagenet', 'cifar100', 'digits', 'fashion', 'coco', 'ade20k']
     tasks.sort(key=lambda t: (order.index(t) if t in order else len(order), t))
-    tables = [metric_table(task, runs, reference) for task in tasks]
+    tables = depth_tables(runs, ratio_cost) + [metric_table(task, runs, reference) for task in tasks]
     tables.append(cost_table(runs, reference))
     if any(r.task in CLASSIFICATION_TASKS for r in runs):
         tables.append(efficiency_table(runs, reference))

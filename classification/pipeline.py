@@ -258,8 +258,10 @@ class IncubationPipeline:
 
     def check_inputs(self) -> None:
         """Fail before any training on a data root or meta checkpoint that cannot work."""
+        dataset = merged_config(self.incubate_cfg, self._options('incubate')).train_dataloader.dataset
+        folder_layout = 'Folder' in str(dataset.get('type', ''))  # not e.g. FashionMNISTDataset's idx files
         for key, root in self.common.items():
-            if key.endswith('.dataset.data_root'):
+            if folder_layout and key.endswith('.dataset.data_root'):
                 for split in ('train', 'val'):
                     folder = osp.join(root, split)
                     if not osp.isdir(folder) or not any(e.is_dir() for e in os.scandir(folder)):

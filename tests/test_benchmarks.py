@@ -583,3 +583,125 @@ def test_supervise_runs_at_most_n_and_stops_the_rest_on_failure(tmp_path):
     assert most[0] == 2 and set(jobs) == set(scripts)
     assert jobs['d'].poll() is not None and time.monotonic() - begin < 30  # stopped, not waited for
     assert tail(str(tmp_path / 'a.out')) == 'a done\n' and 'c fails' in tail(str(tmp_path / 'c.out'))
+
+
+# --- seeds and depth (the Fashion-MNIST depth study's report) ---------------------------------
+
+
+def test_mean_std_and_its_cells():
+    from benchmarks.analysis import mean_std
+    from benchmarks.render import Cell
+
+    three = mean_std([84.0, 86.0, 88.0])
+    assert (three.mean, three.std, three.n, three.of) == (86.0, 2.0, 3, 3)
+    assert Cell(three, 'meanstd:metric').text() == '86.00 ± 2.00'
+    assert Cell(three, 'meanstd:metric').csv() == '86;2;3'
+    partial = mean_std([1.5e12, None, 2.5e12])  # a run without the record: left out, not counted as 0
+    assert (partial.mean, partial.n, partial.of) == (2e12, 2, 3)
+    assert Cell(partial, 'meanstd:flops').text() == '2 TFLOP ± 707 GFLOP (n=2 of 3)'
+    assert Cell(mean_std([0.5]), 'meanstd:hours').text() == '0.500'  # one seed: no spread to show
+    assert mean_std([None, None]) is None and Cell(mean_std([None]), 'meanstd:hours').text() == '–'
+    assert Cell(mean_std([-1.0, -3.0]), 'meanstd:delta').text() == '-2.00 ± 1.41'
+
+
+def _fashion_work_dir(work: Path, depth, method, seed, top1s, hours, flops, images=1000, e2e_hours=None, **extra):
+    """A finished epoch-based work dir of the depth study; cost.json with the three costs (None: absent)."""
+    benchmark = dict(task='fashion', model=f'ViT-D{depth}-W64', variant='16px-5k', method=method, **extra)
+    lines = []
+    for epoch, t1 in enumerate(top1s, start=1):
+        lines += [train_line(epoch, epoch * 10), val_line(epoch, top(t1), hours * epoch / len(top1s),
+                                                          images * epoch // len(top1s))]
+    cost = dict(device_hours=hours, images=images, epoch=len(top1s), iter=len(top1s) * 10)
+    cost.update({k: v for k, v in (('train_flops', flops), ('e2e_device_hours', e2e_hours)) if v is not None})
+    return write_work_dir(work, benchmark, dict(type='EpochBasedTrainLoop', max_epochs=len(top1s)),
+                          [('20260301_000000', lines)], cost=cost, randomness=dict(seed=seed))
+
+
+def _fashion_pipeline(base: Path, depth, seed, final, flops_per_phase):
+    """A finished incubation pipeline whose phase work dirs record FLOPs (meta, 2 incubations, fine-tune)."""
+    benchmark = dict(task='fashion', model=f'ViT-D{depth}-W64', variant='16px-5k', method='incubation',
+                     schedule='3+5')
+    base.mkdir(parents=True)
+    records = []
+    for name in ('meta', 'incubate_0', 'incubate_1', 'assemble', 'finetune'):
+        if name == 'assemble':
+            records.append(PhaseRecord(name, 'done', work_dir=str(base / name), metrics=top(20.0), device_hours=0.0,
+                                       images=0))
+            continue
+        top1s = [final - 2.0, final] if name == 'finetune' else [50.0]
+        _fashion_work_dir(base / name, depth, 'incubation', seed, top1s, 0.25, flops_per_phase, phase=name)
+        records.append(PhaseRecord(name, 'done', work_dir=str(base / name), checkpoint=str(base / name / 'x.pth'),
+                                   metrics=top(top1s[-1]), device_hours=0.25, images=1000,
+                                   module_idx=int(name[-1]) if record.is_incubation(name) else None))
+    record.write_manifest(base, Manifest.from_phases('classification/configs/x.py', records, benchmark))
+    return base
+
+
+@pytest.fixture(scope='module')
+def depth_study(tmp_path_factory):
+    """Depths 8 and 32 x seeds 0, 1, 2: E2E loses accuracy with depth, incubation gains; the
+    depth-8 E2E runs record no end-to-end hours, the depth-32 seed-2 E2E run no FLOPs."""
+    root = tmp_path_factory.mktemp('depth')
+    for depth, e2e_top1, inc_top1 in ((8, 80.0, 79.0), (32, 76.0, 82.0)):
+        for seed in (0, 1, 2):
+            flops = None if (depth, seed) == (32, 2) else 4e12 * depth / 8
+            _fashion_work_dir(root / f'd{depth}_e2e_seed{seed}', depth, 'e2e', seed,
+                              [e2e_top1 - 5, e2e_top1 + seed], 1.0 * depth / 8, flops,
+                              e2e_hours=None if depth == 8 else 1.5 * depth / 8)
+            _fashion_pipeline(root / f'd{depth}_incubation_seed{seed}', depth, seed, inc_top1 + 2 * seed,
+                              1e12 * depth / 8)
+    return root
+
+
+def test_depth_table_groups_seeds(depth_study, tmp_path):
+    from benchmarks.report import write_report
+
+    runs = collect_runs([depth_study])
+    assert {r.seed for r in runs} == {0, 1, 2} and {r.depth for r in runs} == {8, 32}
+    pipeline = next(r for r in runs if r.name == 'd8_incubation_seed0')
+    assert pipeline.costs() == dict(train_device_hours=1.0, e2e_device_hours=None, train_flops=4e12)
+    written = write_report(runs, tmp_path / 'out')
+    table = written['tables']['depth_fashion_ViT-W64_16px-5k']
+    col = lambda name: [table.cell(i, name).text() for i in range(len(table.rows))]  # noqa: E731
+    assert col('depth') == ['8', '8', '8', '32', '32', '32']
+    assert col('method') == ['E2E', 'incubation', DELTA, 'E2E', 'incubation', DELTA]
+    assert col('seeds') == ['0, 1, 2'] * 6
+    # top-1: mean ± std over seeds; Δ: the per-seed differences (inc 79 + 2s vs E2E 80 + s)
+    assert col('top-1') == ['81.00 ± 1.00', '81.00 ± 2.00', '+0.00 ± 1.00', '77.00 ± 1.00', '84.00 ± 2.00',
+                            '+7.00 ± 1.00']
+    assert col('training device-h') == ['1.00 ± 0', '1.00 ± 0', '', '4.00 ± 0', '1.00 ± 0', '']
+    # E2E at depth 8 records no end-to-end hours: missing, not 0; neither does any pipeline phase here
+    assert col('end-to-end device-h') == ['–', '–', '', '6.00 ± 0', '–', '']
+    # FLOPs: E2E's, and the sum over meta, incubations and fine-tune; one E2E run without them
+    assert col('training FLOPs') == ['4 TFLOP ± 0', '4 TFLOP ± 0', '', '16 TFLOP ± 0 (n=2 of 3)', '16 TFLOP ± 0', '']
+    assert col('cost ratio to E2E (training FLOPs)') == ['', '1.00x', '', '', '1.00x', '']
+    assert any('training FLOPs' in note for note in table.notes)
+    assert table.to_csv().splitlines()[1].startswith('ViT-D8-W64,8,16px-5k,E2E,"0, 1, 2",done,81;1;3,1;0;3,,4e+12;0;3')
+    names = {p.name for p in written['plots']}
+    assert {'depth_fashion_ViT-W64_16px-5k.png', 'depth_fashion_ViT-W64_16px-5k.svg',
+            'efficiency_seeds_fashion_ViT-D8-W64_16px-5k.png', 'efficiency_seeds_fashion_ViT-D32-W64_16px-5k.png'} <= names
+    assert '![depth_fashion_ViT-W64_16px-5k](depth_fashion_ViT-W64_16px-5k.png)' in written['report'].read_text()
+    # the per-run table compares each incubation run with the E2E run of its seed
+    per_run = written['tables']['fashion']
+    deltas = [per_run.cell(i, 'top-1').text() for i, row in enumerate(per_run.rows) if row[2].text().startswith('Δ')]
+    assert deltas == ['+6.00', '+7.00', '+8.00', '-1.00', '+0.00', '+1.00']  # in the order read (d32 first)
+
+
+def test_flops_curve_and_seed_band(depth_study):
+    from benchmarks.analysis import band
+
+    runs = {r.name: r for r in collect_runs([depth_study])}
+    # E2E: 4 TFLOP over 1000 images, evaluated after 500 and 1000
+    assert runs['d8_e2e_seed1'].curve(cost='train_flops') == [(2e12, 75.0), (4e12, 81.0)]
+    # incubation: meta + 2 incubations (3 TFLOP) before the fine-tune's own evaluations
+    assert runs['d8_incubation_seed0'].curve(cost='train_flops') == [(3.5e12, 77.0), (4e12, 79.0)]
+    assert runs['d32_e2e_seed2'].curve(cost='train_flops') == []  # no FLOPs record: no curve, not a zero one
+    points = band([runs[f'd8_e2e_seed{s}'].curve(cost='train_flops') for s in (0, 1, 2)])
+    assert [(x, y, round(sd, 6), n) for x, y, sd, n in points] == [(2e12, 75.0, 0.0, 3), (4e12, 81.0, 1.0, 3)]
+
+
+def test_schedules_without_seeds_are_no_depth_study(runs_root):
+    from benchmarks.tables import depth_studies
+
+    # two m+n schedules of ViT-B differ by more than a seed: they stay rows of the per-run tables
+    assert depth_studies(collect_runs([runs_root / n for n in RUN_ORDER])) == []

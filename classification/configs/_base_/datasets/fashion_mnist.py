@@ -4,7 +4,7 @@ The same timm transforms as the other data sets, sized for small grayscale cloth
 random-resized crop (scale 0.75-1), horizontal flips (clothes are left-right symmetric), no
 colour jitter, RandAugment or random erasing. The CPU size: a class-balanced, seeded subset
 of 500 training images a class (5,000) and a seeded 200 a class of the test split (2,000);
-``*_fashion-full`` configs read all 60,000 / 10,000 at 32x32.
+``*_fashion-full`` configs read all 60,000 / 10,000 at 28x28.
 """
 data_root = '/usr/share/datasets/fashion-mnist'
 img_size = 16

@@ -1,0 +1,84 @@
+"""`python -m benchmarks reproduce --preset fashion-smoke`: the depth study's whole path at toy size.
+
+Generated Fashion-MNIST idx files (the real format, 20 training and 10 test images a class),
+one epoch a phase, depth 8, seeds 0 and 1: E2E (tools/train.py) and the incubation pipeline
+(tools/incubate.py) for each seed, two processes at a time, then the report. Run again, it
+trains nothing. The depth table's aggregation across depths is tested on synthetic work dirs
+in test_benchmarks.py.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_fashion import _write_fashion
+
+from benchmarks.__main__ import main as cli
+from benchmarks.fashion_study import FASHION_PRESETS, config_for, plan
+
+TABLE = 'depth_fashion_ViT-W64_16px-5k'
+COSTS = ['training device-h', 'end-to-end device-h', 'training FLOPs']
+
+
+@pytest.fixture(scope='module')
+def smoke(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('fashion')
+    data = tmp / 'fashion-mnist'
+    _write_fashion(data, {'train': 20, 'test': 10})
+    work = tmp / 'work'
+    args = ['reproduce', '--preset', 'fashion-smoke', '--depths', '8', '--seeds', '0', '1',
+            '--work-dir', str(work), '--data-root', str(data)]
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv('INCUBATION_VIT_CACHE', str(tmp / 'cache'))  # the decompressed idx files
+        assert cli(args) == 0
+        yield work, args
+
+
+def test_plan_uses_each_depths_configs_and_resumes(tmp_path):
+    runs = plan(FASHION_PRESETS['fashion'], (8, 32), (0, 1, 2), str(tmp_path), 'cpu')
+    assert [(r.depth, r.seed, r.method) for r in runs][:4] == [(32, 0, 'e2e'), (32, 0, 'incubation'),
+                                                               (32, 1, 'e2e'), (32, 1, 'incubation')]
+    assert len(runs) == 12 and len({r.work_dir for r in runs}) == 12
+    e2e, inc = runs[0].argv, runs[1].argv
+    assert e2e[2].endswith('vit-fashion-d32_e2e_20e_fashion.py') and '--resume' in e2e
+    assert inc[2].endswith('vit-fashion-d32_incubation_10e+5e_fashion.py') and 'randomness.seed=0' in inc
+    assert not any('epochs' in word for word in inc[3:]), 'the full preset keeps each side\'s configured schedule'
+    assert config_for(16, 'e2e', 'cuda').endswith('vit-fashion-d16_e2e_50e_fashion-full.py')
+
+
+def _rows(work: Path):
+    with open(work / 'report' / f'{TABLE}.csv') as f:
+        return list(csv.DictReader(io.StringIO(f.read())))
+
+
+def test_smoke_preset_end_to_end(smoke, capsys):
+    work, args = smoke
+    rows = _rows(work)
+    assert [(r['depth'], r['method'], r['seeds'], r['status']) for r in rows] == [
+        ('8', 'E2E', '0, 1', 'done'), ('8', 'incubation', '0, 1', 'done'), ('8', 'Δ (incubation − E2E)', '0, 1', 'done')]
+    for row in rows[:2]:
+        mean, std, n = row['top-1'].split(';')
+        assert 0 <= float(mean) <= 100 and float(std) >= 0 and n == '2'
+        mean, std, n = row['training device-h'].split(';')
+        assert float(mean) > 0 and n == '2'
+        for cost in COSTS[1:]:  # recorded where the cost hooks write them, else missing (empty), never 0
+            assert row[cost] == '' or float(row[cost].split(';')[0]) > 0
+    markdown = (work / 'report' / f'{TABLE}.md').read_text()
+    assert all(c in markdown for c in COSTS) and ' ± ' in markdown
+    plots = {p.name for p in (work / 'report').iterdir()}
+    assert {f'{TABLE}.png', f'{TABLE}.svg', 'efficiency_seeds_fashion_ViT-D8-W64_16px-5k.png'} <= plots
+    # the generated data was read: 200 training images an epoch (3 batches of 64), 100 evaluated
+    cost = (work / 'd8_e2e_seed0' / 'cost.json').read_text()
+    assert '"images": 192' in cost
+
+    # again: every run is finished, nothing trains, the same report (the fixture's environment still holds)
+    capsys.readouterr()
+    assert cli(args) == 0
+    out = capsys.readouterr().out
+    assert out.count('finished before, skipped') == 4 and '[fashion] start' not in out
+    assert 'training: 0 run(s)' in out
+    assert [r['top-1'] for r in _rows(work)] == [r['top-1'] for r in rows]
+    assert np.isfinite([float(r['top-1'].split(';')[0]) for r in rows]).all()
