@@ -37,6 +37,7 @@ from mmengine.config import Config
 from backbones import Division, resolve_arch
 from backbones.incubation import load_meta_checkpoint
 from runtime import fault, record
+from runtime.checkpoint import remove_stale_temp_files
 from runtime.cli import EXIT_USER_ERROR, UserError, one_line
 from runtime.fileio import atomic_write_bytes
 from runtime.launch import (
@@ -439,6 +440,9 @@ class IncubationPipeline:
         """Everything before the first phase starts (also for a scheduler back-end): check the
         inputs and the schedule, move forced and damaged outputs aside, record the manifest."""
         self.check_inputs()
+        for folder in [self.work_dir, self.assemble_dir, *(p.work_dir for p in self.trained_phases())]:
+            for path in remove_stale_temp_files(folder):
+                print(f'[incubate] removed {path}, left by an interrupted write', flush=True)
         self._previous = self._read_previous()
         redo = [n for name in force for n in self.dependents(name)]
         self.check_schedule(exempt=redo)
