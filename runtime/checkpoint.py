@@ -295,10 +295,13 @@ class ResumableCheckpointHook(CheckpointHook):
     # random-number state
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        state = rng_state()
-        checkpoint.setdefault('meta', {})['rng'] = state
+        # The state when training stopped for this save. mmengine saves an epoch's checkpoint a
+        # second time, after its validation, when that found a new best: that copy keeps the
+        # same state, so a kill between the two saves resumes exactly like the second copy does.
+        if self._pending_rng is None:
+            self._pending_rng = rng_state()
+        checkpoint.setdefault('meta', {})['rng'] = self._pending_rng
         # the next epoch starts from this state in this run too, as it will in a resumed one
-        self._pending_rng = state
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         state = checkpoint.get('meta', {}).get('rng')
