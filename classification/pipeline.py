@@ -4,8 +4,14 @@ meta -> K incubation runs (independent, optionally concurrent) -> assembly -> fi
 
 Every phase is an ordinary ``tools/train.py`` run of a phase config in its own work dir, so
 any phase can also be run by hand, on a cluster, or resumed alone. A phase is finished when
-the file its ExportHook writes at the end of training exists (written atomically); an
-unfinished phase is re-run with ``--resume``, which continues from its last checkpoint.
+the files its ExportHook writes at the end of training exist and are sound: when a phase
+finishes, each file is loaded once and its size and sha256 are recorded in the manifest; a
+later run re-checks them, and a file that is damaged or changed is moved aside (``NAME.damaged-N``)
+and its phase re-run, with one line naming it. An unfinished phase is re-run with
+``--resume``, which continues from its newest readable checkpoint. The schedule each phase was
+started with is recorded too: the same work dir with other epochs is refused (the way out is a
+new work dir, or ``--force-phase NAME``, which moves that phase's outputs and those of the phases
+depending on it aside, to ``NAME.old-N``, and runs them again).
 Each phase is handed its merged config as a file, ``WORK_DIR/<phase>/<phase>_config.py``
 (the phase config with the pipeline's and the user's options merged in), so any value an
 mmengine config can hold reaches it. The state of the pipeline is kept in
@@ -19,17 +25,20 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
+import json
 import os
 import os.path as osp
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
 from backbones import Division, resolve_arch
 from backbones.incubation import load_meta_checkpoint
-from runtime import record
+from runtime import fault, record
+from runtime.checkpoint import remove_stale_temp_files
+from runtime.cli import EXIT_USER_ERROR, UserError, one_line
 from runtime.fileio import atomic_write_bytes
 from runtime.launch import (
     Backend,
@@ -82,6 +91,13 @@ class Phase:
     artifact: str                      # written by ExportHook when the phase has finished
     cfg_options: Dict[str, Any] = field(default_factory=dict)
     module_idx: Optional[int] = None
+    section: str = ''                  # its entry in the pipeline config: meta | incubate | finetune
+    also: List[str] = field(default_factory=list)  # other files it exports (model.safetensors)
+
+    @property
+    def artifacts(self) -> List[str]:
+        """Every file the finished phase has exported."""
+        return [self.artifact, *self.also]
 
     @property
     def config_file(self) -> str:
@@ -93,18 +109,27 @@ class Phase:
         return osp.join(self.work_dir, record.TRAIN_LOG)
 
     def finished(self) -> bool:
-        return osp.isfile(self.artifact)
+        """Every artifact is there (:meth:`IncubationPipeline.verify_artifacts` checks them)."""
+        return all(osp.isfile(path) for path in self.artifacts)
 
     def write_config(self) -> str:
         return write_config(merged_config(self.config, self.cfg_options), self.config_file)
 
-    def to_record(self, status: str) -> PhaseRecord:
+    def to_record(self, status: str, artifacts: Optional[Dict[str, Dict[str, Any]]] = None,
+                  epochs: Optional[int] = None) -> PhaseRecord:
         cost = record.read_cost(self.work_dir) or {}
         return PhaseRecord(name=self.name, status=status, work_dir=self.work_dir,
                            checkpoint=self.artifact if self.finished() else None,
                            metrics=record.last_val_metrics(self.work_dir),
                            device_hours=cost.get('device_hours', 0.0), images=cost.get('images', 0),
-                           device_type=cost.get('device_type'), module_idx=self.module_idx)
+                           device_type=cost.get('device_type'), module_idx=self.module_idx,
+                           artifacts=dict(artifacts or {}), epochs=epochs)
+
+    def started_epochs(self) -> Optional[int]:
+        """The epochs of the config this phase was last started with (its dumped config), if any."""
+        if not osp.isfile(self.config_file):
+            return None
+        return int(Config.fromfile(self.config_file).train_cfg.max_epochs)
 
 
 @dataclass
@@ -187,13 +212,18 @@ class IncubationPipeline:
                 self.common[f'{loader}.dataset.data_root'] = osp.abspath(data_root)
         self.common.update(cfg_options or {})
         # per-phase schedule lengths (the paper's m+n ablation), on top of the phase configs
-        self.epochs = {k: int(v) for k, v in (epochs or {}).items() if v is not None}
+        self.epochs = {k: _check_epochs(v, f'--{k}-epochs') for k, v in (epochs or {}).items() if v is not None}
         self._epochs_cache: Dict[str, int] = {}
+        self._fingerprints: Dict[str, Tuple[Tuple[int, int], Dict[str, Any]]] = {}  # path -> (stat, fingerprint)
+        self._previous: Optional[Manifest] = None  # the manifest found when this run started
         self.incubate_cfg = self._phase_config('incubate')
         self.arch = self._target_arch()
         self.division = Division(self.arch['depths'])
         self.modules = list(range(self.division.num_modules)) if modules is None else list(modules)
         for idx in self.modules:
+            if isinstance(idx, bool) or not isinstance(idx, int):
+                raise PipelineError(f'--modules {idx!r}: module indices are whole numbers '
+                                    f'0..{self.division.num_modules - 1}')
             self.division.check_module(idx)
 
     # configs ---------------------------------------------------------------------------------
@@ -222,7 +252,8 @@ class IncubationPipeline:
     def _effective_epochs(self, name: str) -> int:
         if name not in self._epochs_cache:
             cfg = merged_config(self._phase_config(name), self._options(name))
-            self._epochs_cache[name] = int(cfg.train_cfg.max_epochs)
+            self._epochs_cache[name] = _check_epochs(cfg.get('train_cfg', {}).get('max_epochs'),
+                                                     f'train_cfg.max_epochs of pipeline.{name} ({cfg.filename})')
         return self._epochs_cache[name]
 
     # plan ------------------------------------------------------------------------------------
@@ -230,8 +261,9 @@ class IncubationPipeline:
     def _phase(self, name: str, section: str, role: str, module_idx: Optional[int] = None, **extra: Any) -> Phase:
         """Phase ``name`` of ``pipeline.<section>``, whose model has ``role`` (its artifact's name)."""
         work = osp.join(self.work_dir, name)
-        return Phase(name, self._phase_config(section), work, osp.join(work, record.artifact_name(role, module_idx)),
-                     self._options(section, **extra), module_idx=module_idx)
+        files = [osp.join(work, f) for f in record.artifact_files(role, module_idx)]
+        return Phase(name, self._phase_config(section), work, files[0], self._options(section, **extra),
+                     module_idx=module_idx, section=section, also=files[1:])
 
     @property
     def meta_checkpoint(self) -> str:
@@ -250,14 +282,42 @@ class IncubationPipeline:
         return self._phase(record.FINETUNE, 'finetune', 'assembled',
                            **{'model.role.module_checkpoints': modules})
 
+    def trained_phases(self) -> List[Phase]:
+        """Every training phase in order: meta (unless given), the incubations, fine-tune."""
+        return ([] if self.meta_given else [self.meta_phase()]) + self.incubate_phases() + [self.finetune_phase()]
+
     @property
     def assemble_dir(self) -> str:
         return osp.join(self.work_dir, record.ASSEMBLE)
 
+    @property
+    def assembled_metrics(self) -> str:
+        return osp.join(self.assemble_dir, record.METRICS_FILE)
+
+    def phase_names(self) -> List[str]:
+        names = [p.name for p in self.trained_phases()]
+        return names[:-1] + [record.ASSEMBLE, names[-1]]
+
+    def dependents(self, name: str) -> List[str]:
+        """``name`` and every phase that uses what it produced, in pipeline order."""
+        if name == 'incubate':  # every incubation
+            return [n for n in self.phase_names() if record.is_incubation(n)] + [record.ASSEMBLE, record.FINETUNE]
+        if name not in self.phase_names():
+            raise PipelineError(f'--force-phase {name}: no such phase here; one of {", ".join(self.phase_names())} '
+                                f'or incubate (every incubation)')
+        if name == record.META:
+            return self.phase_names()
+        if record.is_incubation(name):
+            return [name, record.ASSEMBLE, record.FINETUNE]
+        return [name]
+
     # checks ----------------------------------------------------------------------------------
 
     def check_inputs(self) -> None:
-        """Fail before any training on a data root or meta checkpoint that cannot work."""
+        """Fail before any training on epochs, a data root or a meta checkpoint that cannot work."""
+        for section in ('meta', 'incubate', 'finetune'):
+            if section != 'meta' or not self.meta_given:
+                self._effective_epochs(section)
         dataset = merged_config(self.incubate_cfg, self._options('incubate')).train_dataloader.dataset
         folder_layout = 'Folder' in str(dataset.get('type', ''))  # not e.g. FashionMNISTDataset's idx files
         for key, root in self.common.items():
@@ -270,6 +330,123 @@ class IncubationPipeline:
         if self.meta_given:
             load_meta_checkpoint(self.meta_given, self.arch)
 
+    def check_schedule(self, exempt: Sequence[str] = ()) -> None:
+        """Refuse to continue a phase with other epochs than it was started with: the result
+        would be a schedule that never ran under the label of the one asked for."""
+        previous = {p.name: p for p in self._previous.phases} if self._previous else {}
+        changed = []
+        for phase in self.trained_phases():
+            if phase.name in exempt:
+                continue
+            old = previous.get(phase.name)
+            started = old.epochs if old is not None and old.epochs is not None else phase.started_epochs()
+            wanted = self._effective_epochs(phase.section)
+            if started is not None and started != wanted:
+                changed.append(f'{phase.name} was started with {started} epochs, this command asks for {wanted}')
+        if changed:
+            names = [c.split()[0] for c in changed]
+            if all(record.incubate_phase(i) in names for i in range(self.division.num_modules)):
+                names = [n for n in names if not record.is_incubation(n)] + ['incubate']
+            names = [n for n in names if not any(n != m and n in self.dependents(m) for m in names)]
+            raise PipelineError(
+                f'{self.work_dir}: {"; ".join(changed)}. Use a new --work-dir, or run them again with '
+                f'{" ".join("--force-phase " + n for n in names)} (the phases that depend on them run again too; '
+                f'old outputs are moved aside)')
+
+    # artifacts -------------------------------------------------------------------------------
+
+    def _read_previous(self) -> Optional[Manifest]:
+        path = record.manifest_path(self.work_dir)
+        if not osp.isfile(path):
+            return None
+        try:
+            return record.read_manifest(self.work_dir)
+        except record.RecordError as exc:
+            moved = move_aside(path, 'damaged')
+            print(f'[incubate] {one_line(exc)}; moved to {moved}, finished phases are checked by '
+                  f'loading their files', flush=True)
+            return None
+
+    def _artifact_sets(self) -> List[Tuple[str, List[str]]]:
+        """(phase name, its artifact files) for every phase, the assembled evaluation included."""
+        sets = [(p.name, p.artifacts) for p in self.trained_phases()]
+        return sets[:-1] + [(record.ASSEMBLE, [self.assembled_metrics])] + sets[-1:]
+
+    def fingerprint(self, path: str) -> Dict[str, Any]:
+        """The artifact's size and sha256, after checking once that it loads (cached while the
+        file is unchanged); a file that does not load raises :class:`PipelineError` naming it."""
+        st = os.stat(path)
+        key = (st.st_size, st.st_mtime_ns)
+        cached = self._fingerprints.get(path)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        problem = artifact_problem(path)
+        if problem is not None:
+            raise PipelineError(problem)
+        found = record.fingerprint(path)
+        self._fingerprints[path] = (key, found)
+        return found
+
+    def verify_artifacts(self) -> List[str]:
+        """Check every artifact already on disk against the manifest (or, when it recorded none,
+        by loading it); move a damaged or changed one aside so that its phase runs again.
+
+        Returns the phases that will run again for that reason.
+        """
+        previous = {p.name: p for p in self._previous.phases} if self._previous else {}
+        redo = []
+        for name, paths in self._artifact_sets():
+            recorded = previous[name].artifacts if name in previous else {}
+            for path in paths:
+                if not osp.isfile(path):
+                    continue
+                problem = self._artifact_mismatch(path, recorded.get(osp.basename(path)))
+                if problem is None:
+                    continue
+                moved = move_aside(path, 'damaged')
+                print(f'[incubate] {problem}; moved to {osp.basename(moved)}, phase {name} runs again', flush=True)
+                redo.append(name)
+        return redo
+
+    def _artifact_mismatch(self, path: str, recorded: Optional[Dict[str, Any]]) -> Optional[str]:
+        if recorded:
+            mismatch = record.fingerprint_mismatch(path, recorded)
+            if mismatch is not None:
+                return f'{path}: damaged or changed ({mismatch})'
+            st = os.stat(path)
+            self._fingerprints[path] = ((st.st_size, st.st_mtime_ns), dict(size=recorded['size'],
+                                                                            sha256=recorded['sha256']))
+            return None
+        try:
+            self.fingerprint(path)
+        except PipelineError as exc:
+            return str(exc)
+        return None
+
+    def force(self, names: Sequence[str]) -> List[str]:
+        """Move the outputs of ``names`` and of the phases depending on them aside; they run again."""
+        redo = [n for n in self.phase_names() if any(n in self.dependents(name) for name in names)]
+        for name in redo:
+            folder = osp.join(self.work_dir, name)
+            if osp.exists(folder):
+                print(f'[incubate] --force-phase: {folder} moved to {osp.basename(move_aside(folder, "old"))}',
+                      flush=True)
+        return redo
+
+    def prepare(self, force: Sequence[str] = ()) -> None:
+        """Everything before the first phase starts (also for a scheduler back-end): check the
+        inputs and the schedule, move forced and damaged outputs aside, record the manifest."""
+        self.check_inputs()
+        for folder in [self.work_dir, self.assemble_dir, *(p.work_dir for p in self.trained_phases())]:
+            for path in remove_stale_temp_files(folder):
+                print(f'[incubate] removed {path}, left by an interrupted write', flush=True)
+        self._previous = self._read_previous()
+        redo = [n for name in force for n in self.dependents(name)]
+        self.check_schedule(exempt=redo)
+        self.force(force)
+        self.verify_artifacts()
+        self.write_manifest()
+
     # manifest --------------------------------------------------------------------------------
 
     @staticmethod
@@ -280,18 +457,26 @@ class IncubationPipeline:
             return 'failed'
         return 'started' if osp.isfile(phase.log_path) else 'pending'  # running, or interrupted
 
+    def _phase_record(self, phase: Phase, failed: Optional[str]) -> PhaseRecord:
+        status = self._status(phase, failed)
+        artifacts = {osp.basename(p): self.fingerprint(p) for p in phase.artifacts} if status == 'done' else {}
+        epochs = None if status == 'pending' else self._effective_epochs(phase.section)
+        return phase.to_record(status, artifacts=artifacts, epochs=epochs)
+
     def phase_records(self, failed: Optional[str] = None) -> List[PhaseRecord]:
         """Every phase in order (meta, incubations, assembly, fine-tune) as it stands on disk."""
-        phases = [] if self.meta_given else [self.meta_phase()]
-        phases += self.incubate_phases() + [self.finetune_phase()]
-        records = [phase.to_record(self._status(phase, failed)) for phase in phases]
+        records = [self._phase_record(phase, failed) for phase in self.trained_phases()]
         if self.meta_given:
             records.insert(0, PhaseRecord(record.META, 'given', checkpoint=self.meta_given, device_hours=0.0,
                                           images=0))
-        assembled = record.read_json_object(osp.join(self.assemble_dir, record.METRICS_FILE)) or {}
-        records.insert(len(records) - 1, PhaseRecord(record.ASSEMBLE, 'done' if assembled else 'pending',
+        path = self.assembled_metrics
+        done = osp.isfile(path)
+        assembled = record.read_json_object(path) if done else {}
+        records.insert(len(records) - 1, PhaseRecord(record.ASSEMBLE, 'done' if done else 'pending',
                                                      work_dir=self.assemble_dir, metrics=assembled,
-                                                     device_hours=0.0, images=0))
+                                                     device_hours=0.0, images=0,
+                                                     artifacts={record.METRICS_FILE: self.fingerprint(path)} if done
+                                                     else {}))
         return records
 
     def manifest(self, failed: Optional[str] = None) -> Manifest:
@@ -311,7 +496,7 @@ class IncubationPipeline:
     def evaluate_assembled(self, launcher: Launcher) -> None:
         """Top-1 of the assembled network before fine-tuning (the method's step 3 on its own)."""
         out = self.assemble_dir
-        metrics_path = osp.join(out, record.METRICS_FILE)
+        metrics_path = self.assembled_metrics
         if osp.isfile(metrics_path):
             return
         phase = self.finetune_phase()
@@ -320,15 +505,17 @@ class IncubationPipeline:
         command = Command(python_argv(TEST, config, '--work-dir', out, '--metrics-json', metrics_path), log_path,
                           env=launcher.env(), cwd=ROOT, append=False)
         print(f'[incubate] assemble: evaluating the assembled network\n[incubate]   {command}', flush=True)
+        fault.point('assemble_before')  # test-only kill points, inert by default
         if LocalBackend().start(command).wait() != 0:
             raise PipelineError(f'evaluating the assembled network failed; see {log_path}:\n{tail(log_path, 25)}')
+        fault.point('assemble_after')
 
-    def run(self, launcher: Launcher, parallel: int = 1, evaluate_assembled: bool = True) -> Manifest:
+    def run(self, launcher: Launcher, parallel: int = 1, evaluate_assembled: bool = True,
+            force: Sequence[str] = ()) -> Manifest:
         os.makedirs(self.work_dir, exist_ok=True)
         with _exclusive(osp.join(self.work_dir, '.lock')):
-            self.check_inputs()
+            self.prepare(force)
             update = lambda failed=None: self.write_manifest(failed)  # noqa: E731
-            update()
             if not self.meta_given:
                 run_phases([self.meta_phase()], launcher, 1, update)
             incubate = [p for p in self.incubate_phases() if p.module_idx in self.modules]
@@ -346,6 +533,40 @@ class IncubationPipeline:
             run_phases([self.finetune_phase()], launcher, 1, update)
             manifest = update()
         return manifest
+
+
+def _check_epochs(value: Any, what: str) -> int:
+    """A schedule length: a whole number >= 1, else a one-line refusal naming ``what``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise PipelineError(f'{what} = {value!r}: epochs must be a whole number >= 1')
+    return value
+
+
+def artifact_problem(path: str) -> Optional[str]:
+    """Why an exported file does not load as what its name says, or None."""
+    if path.endswith('.json'):
+        try:
+            data = record.read_json_object(path)
+        except record.RecordError as exc:
+            return str(exc)
+        if not data or not all(isinstance(v, (int, float)) for v in data.values()):
+            return f'{path}: expected a JSON object of metrics'
+        return None
+    from backbones.checkpoints import CheckpointError, load_checkpoint
+    try:
+        load_checkpoint(path)
+    except CheckpointError as exc:
+        return str(exc)
+    return None
+
+
+def move_aside(path: str, tag: str) -> str:
+    """Rename ``path`` to the first free ``PATH.TAG-N``, never deleting anything."""
+    n = 1
+    while osp.exists(f'{path}.{tag}-{n}'):
+        n += 1
+    os.replace(path, f'{path}.{tag}-{n}')
+    return f'{path}.{tag}-{n}'
 
 
 @contextlib.contextmanager
@@ -395,19 +616,55 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from classification import cluster
     cluster.add_arguments(parser)
     argv = list(sys.argv[1:] if argv is None else argv)
+    parser.add_argument('--force-phase', action='append', default=[], metavar='NAME',
+                        help='run phase NAME again, with every phase depending on it (old outputs moved aside)')
+    parser.add_argument('--debug', action='store_true', help='show the traceback of expected errors too')
     args = parser.parse_args(argv)
+    try:
+        return _main(args, argv)
+    except PipelineError as exc:
+        if args.debug:
+            raise
+        print(f'[incubate] ERROR: {exc}', file=sys.stderr, flush=True)
+        return 1
+    except expected_errors() as exc:
+        if args.debug:
+            raise
+        print(f'error: {user_message(exc)} (--debug shows the traceback)', file=sys.stderr, flush=True)
+        return EXIT_USER_ERROR
 
+
+def expected_errors() -> Tuple[type, ...]:
+    """What a user can cause besides :class:`PipelineError`: damaged records and checkpoints,
+    divisions and data that do not fit, a scheduler that refuses, a file that cannot be used."""
+    from backbones.checkpoints import CheckpointError
+    from backbones.division import DivisionError
+    from classification.data import DataLayoutError
+    from runtime.checkpoint import CheckpointReadError
+    from runtime.slurm import SlurmError
+    return (UserError, record.RecordError, CheckpointError, CheckpointReadError, DivisionError, DataLayoutError,
+            SlurmError, json.JSONDecodeError, OSError)
+
+
+def user_message(exc: BaseException) -> str:
+    """One line that names the file: an OSError's own text often leaves it out."""
+    if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in str(exc):
+        return f'{exc.filename}: {exc.strerror or one_line(exc)}'
+    if isinstance(exc, json.JSONDecodeError):
+        return f'not valid JSON: {exc}'
+    return one_line(exc)
+
+
+def _main(args: argparse.Namespace, argv: List[str]) -> int:
     pipeline = IncubationPipeline(args.config, args.work_dir, meta=args.meta, data_root=args.data_root,
                                   cfg_options=args.cfg_options, modules=args.modules,
                                   epochs=dict(meta=args.meta_epochs, incubate=args.incubate_epochs,
                                               finetune=args.finetune_epochs))
     if args.launcher == 'slurm' or args.status:
+        from classification import cluster
         return cluster.main(pipeline, args, argv)
     launcher = Launcher(nproc_per_worker=args.nproc_per_worker, threads_per_worker=args.threads_per_worker)
-    try:
-        manifest = pipeline.run(launcher, parallel=max(1, args.parallel), evaluate_assembled=not args.no_assembled_eval)
-    except PipelineError as exc:
-        print(f'[incubate] ERROR: {exc}', file=sys.stderr, flush=True)
-        return 1
+    manifest = pipeline.run(launcher, parallel=max(1, args.parallel), evaluate_assembled=not args.no_assembled_eval,
+                            force=args.force_phase)
     print(summary(manifest), flush=True)
     return 0

@@ -34,6 +34,7 @@ from mmengine.hooks import CheckpointHook
 from mmengine.logging import print_log
 from mmengine.registry import HOOKS
 
+from . import fault
 from .fileio import TMP_SUFFIX, atomic_write_bytes
 
 LAST_CHECKPOINT = 'last_checkpoint'
@@ -174,6 +175,20 @@ def set_rng_state(state: Dict[str, Any]) -> None:
             torch.cuda.set_rng_state_all(state['cuda'])
 
 
+def _validation_due(loop: Any) -> bool:
+    """Whether mmengine's train loop validates right after the step it stands at now."""
+    interval, begin = getattr(loop, 'val_interval', None), getattr(loop, 'val_begin', 1)
+    if not interval:
+        return False
+    if hasattr(loop, '_max_epochs'):
+        step, last = loop._epoch, loop._max_epochs
+    elif hasattr(loop, '_max_iters'):
+        step, last = loop._iter, loop._max_iters
+    else:
+        return False
+    return step > 0 and step >= begin and (step % interval == 0 or step == last)
+
+
 # --- the hook -------------------------------------------------------------------------------------
 
 
@@ -187,6 +202,7 @@ class ResumableCheckpointHook(CheckpointHook):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._pending_rng: Optional[Dict[str, Any]] = None
+        self._resumed = False
 
     # kill-safe saving
 
@@ -202,6 +218,13 @@ class ResumableCheckpointHook(CheckpointHook):
             self.best_ckpt_path = self._own(self.best_ckpt_path)
         for key, path in getattr(self, 'best_ckpt_path_dict', {}).items():  # several
             self.best_ckpt_path_dict[key] = self._own(path) if path else path
+        if self._resumed and _validation_due(runner.train_loop) and runner.val_loop is not None:
+            # A checkpoint is written before its epoch's validation, which a kill may have cut
+            # short; the last one decides the run's reported metrics. Repeat it (the random
+            # state of the next epoch is restored afterwards, so training is not changed).
+            runner.logger.info('resumed: repeating the validation due at the checkpoint')
+            runner.val_loop.run()
+        self._resumed = False
 
     def _own(self, path: str) -> str:
         return self.file_backend.join_path(self.out_dir, osp.basename(path))
@@ -238,6 +261,7 @@ class ResumableCheckpointHook(CheckpointHook):
         runner.save_checkpoint(self.out_dir, filename, self.file_client_args, save_optimizer=self.save_optimizer,
                                save_param_scheduler=self.save_param_scheduler, meta=meta, by_epoch=self.by_epoch,
                                backend_args=self.backend_args, **self.args)
+        fault.point('after_save')  # test-only kill point, inert by default
         if not is_main_process():
             return
         write_last_checkpoint(runner.work_dir, self.last_ckpt)
@@ -271,14 +295,18 @@ class ResumableCheckpointHook(CheckpointHook):
     # random-number state
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        state = rng_state()
-        checkpoint.setdefault('meta', {})['rng'] = state
+        # The state when training stopped for this save. mmengine saves an epoch's checkpoint a
+        # second time, after its validation, when that found a new best: that copy keeps the
+        # same state, so a kill between the two saves resumes exactly like the second copy does.
+        if self._pending_rng is None:
+            self._pending_rng = rng_state()
+        checkpoint.setdefault('meta', {})['rng'] = self._pending_rng
         # the next epoch starts from this state in this run too, as it will in a resumed one
-        self._pending_rng = state
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         state = checkpoint.get('meta', {}).get('rng')
         if getattr(runner, '_resume', False):  # resume, not load_from (weights only)
+            self._resumed = True
             if state is None:
                 runner.logger.warning('the checkpoint holds no random-number state; the resumed run will not '
                                       'repeat the uninterrupted one exactly')
@@ -294,3 +322,4 @@ class ResumableCheckpointHook(CheckpointHook):
 
     def before_train_iter(self, runner, batch_idx: int, data_batch: Any = None) -> None:
         self._restore_rng()
+        fault.point('train_iter')

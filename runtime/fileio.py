@@ -12,6 +12,8 @@ import os
 import tempfile
 from typing import Any, Callable, Union
 
+from . import fault
+
 PathLike = Union[str, 'os.PathLike[str]']
 TMP_SUFFIX = '.tmp'
 
@@ -37,9 +39,11 @@ def atomic_write(path: PathLike, write: Callable[[str], None]) -> str:
     fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=TMP_SUFFIX, dir=folder)
     os.close(fd)
     try:
+        fault.point(fault.file_event('write_begin', path))  # test-only kill points, inert by default
         write(tmp)
         with open(tmp, 'rb+') as f:  # flush what ``write`` left in the page cache
             os.fsync(f.fileno())
+        fault.point(fault.file_event('write_end', path))
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

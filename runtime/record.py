@@ -19,6 +19,7 @@ phase, and ``assemble/metrics.json`` (the assembled network's evaluation).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -79,6 +80,37 @@ def artifact_name(role: str, module_idx: Optional[int] = None) -> str:
             raise ValueError('role hybrid needs module_idx for its artifact name')
         return f'module_{int(module_idx)}.pth'
     return 'meta.pth' if role == 'meta' else 'model.pth'
+
+
+def artifact_files(role: str, module_idx: Optional[int] = None) -> List[str]:
+    """Every file a run of this role exports: :func:`artifact_name`, and for a whole network also
+    its ``model.safetensors``. A phase is finished only when all of them are there and sound."""
+    name = artifact_name(role, module_idx)
+    if role in ('target', 'assembled'):
+        return [name, osp.splitext(name)[0] + '.safetensors']
+    return [name]
+
+
+# --- artifact fingerprints ------------------------------------------------------------------------
+
+
+def fingerprint(path: PathLike, chunk: int = 1 << 20) -> Dict[str, Any]:
+    """``{size, sha256}`` of a file, as the manifest records a finished phase's artifacts."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return dict(size=osp.getsize(path), sha256=digest.hexdigest())
+
+
+def fingerprint_mismatch(path: PathLike, recorded: Mapping[str, Any]) -> Optional[str]:
+    """Why ``path`` is not the file whose :func:`fingerprint` was recorded, or None."""
+    size = osp.getsize(path)
+    if recorded.get('size') is not None and size != recorded['size']:
+        return f'{size} bytes where the manifest recorded {recorded["size"]}'
+    if recorded.get('sha256') and fingerprint(path)['sha256'] != recorded['sha256']:
+        return 'its sha256 differs from the one the manifest recorded'
+    return None
 
 
 # --- reading JSON ---------------------------------------------------------------------------------
@@ -254,7 +286,9 @@ class PhaseRecord:
     """One phase as the manifest records it.
 
     ``device_hours``/``images`` are the phase's own training cost (None: not known);
-    ``checkpoint`` is its artifact once it is finished; ``module_idx`` is set for incubations;
+    ``checkpoint`` is its artifact once it is finished; ``module_idx`` is set for incubations.
+    ``artifacts`` maps each file the finished phase produced (its name in the phase's work dir)
+    to its :func:`fingerprint`; ``epochs`` is the schedule length the phase was started with;
     ``job`` is the cluster job of a phase submitted with ``--launcher slurm`` (optional: absent
     from local runs and from manifests written before it existed).
     """
@@ -269,6 +303,8 @@ class PhaseRecord:
     device_type: Optional[str] = None
     module_idx: Optional[int] = None
     job: Optional[JobRecord] = None
+    artifacts: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    epochs: Optional[int] = None
 
     @property
     def done(self) -> bool:
@@ -282,17 +318,23 @@ class PhaseRecord:
             out['module_idx'] = self.module_idx
         if self.job is not None:
             out['job'] = self.job.to_dict()
+        if self.artifacts:
+            out['artifacts'] = {name: dict(fp) for name, fp in self.artifacts.items()}
+        if self.epochs is not None:
+            out['epochs'] = self.epochs
         return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> 'PhaseRecord':
-        module_idx = data.get('module_idx')
+        module_idx, epochs = data.get('module_idx'), data.get('epochs')
         return cls(name=str(data.get('name')), status=str(data.get('status', 'pending')),
                    work_dir=data.get('work_dir'), checkpoint=data.get('checkpoint'),
                    metrics=dict(data.get('metrics') or {}), device_hours=data.get('device_hours'),
                    images=data.get('images'), device_type=data.get('device_type'),
                    module_idx=None if module_idx is None else int(module_idx),
-                   job=JobRecord.from_dict(data.get('job')))
+                   job=JobRecord.from_dict(data.get('job')),
+                   artifacts={str(k): dict(v) for k, v in (data.get('artifacts') or {}).items()},
+                   epochs=None if epochs is None else int(epochs))
 
 
 def critical_path(by_phase: Mapping[str, Optional[float]]) -> float:

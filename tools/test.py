@@ -24,6 +24,7 @@ from mmengine.model import BaseTTAModel, is_model_wrapper
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
+from runtime import fault
 from runtime.checkpoint import load_weights_only
 from runtime.cli import UserError, run_cli
 from runtime.fileio import atomic_write_json
@@ -70,6 +71,7 @@ def evaluate(args) -> Dict[str, float]:
         load_classifier_exactly(runner.model, ckpt, args.config)
     elif args.checkpoint:
         load_model_exactly(runner.model, args.checkpoint)
+    fault.point('test_start')  # test-only kill point, inert by default
     metrics = runner.test()
     if args.metrics_json:
         atomic_write_json(args.metrics_json, {k: float(v) for k, v in metrics.items()})
