@@ -55,7 +55,9 @@ def train_step_flops(network: torch.nn.Module, input_shape: Tuple[int, ...]) -> 
     cross-entropy loss is back-propagated. What autograd does is what is counted: frozen
     modules of a hybrid cost their forward, plus the input gradients where a trainable module
     comes before them, and no weight gradients. Deterministic: the same network and shape
-    always give the same count, whatever the machine. The optimizer step is not counted.
+    always give the same count, whatever the machine and kernel: attention is counted as its
+    math (the backward twice the forward), not with the score recomputation of a flash kernel's
+    backward. The optimizer step is not counted.
     """
     from torch.utils.flop_counter import FlopCounterMode
 
