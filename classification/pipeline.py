@@ -100,11 +100,13 @@ class Phase:
 
     def to_record(self, status: str) -> PhaseRecord:
         cost = record.read_cost(self.work_dir) or {}
+        costs = record.CostRecord.from_dict(cost)
         return PhaseRecord(name=self.name, status=status, work_dir=self.work_dir,
                            checkpoint=self.artifact if self.finished() else None,
                            metrics=record.last_val_metrics(self.work_dir),
                            device_hours=cost.get('device_hours', 0.0), images=cost.get('images', 0),
-                           device_type=cost.get('device_type'), module_idx=self.module_idx)
+                           device_type=cost.get('device_type'), module_idx=self.module_idx,
+                           e2e_device_hours=costs.e2e_device_hours, flops=costs.flops, overhead=costs.overhead)
 
 
 @dataclass
@@ -154,6 +156,7 @@ def run_phases(phases: Sequence[Phase], launcher: Launcher, parallel: int, on_ch
                 f'{tail(phase.log_path, 25)}\nFix the cause and run the same command again: finished phases are '
                 f'kept and {phase.name} resumes from its last checkpoint. To run it alone: {job.command}')
         print(f'[incubate] {phase.name}: done ({phase.artifact})', flush=True)
+        print(f'[incubate]   {record.overhead_line(phase.name, record.read_cost_record(phase.work_dir))}', flush=True)
         on_change()
 
     def on_progress(phase: Phase, job: Job) -> None:
@@ -395,10 +398,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from classification import cluster
     cluster.add_arguments(parser)
     argv = list(sys.argv[1:] if argv is None else argv)
+    parser.add_argument('--compile', action='store_true', help='torch.compile the network in every phase')
     args = parser.parse_args(argv)
 
     pipeline = IncubationPipeline(args.config, args.work_dir, meta=args.meta, data_root=args.data_root,
-                                  cfg_options=args.cfg_options, modules=args.modules,
+                                  cfg_options=dict(args.cfg_options or {}, **({'compile_network': True} if args.compile else {})),
+                                  modules=args.modules,
                                   epochs=dict(meta=args.meta_epochs, incubate=args.incubate_epochs,
                                               finetune=args.finetune_epochs))
     if args.launcher == 'slurm' or args.status:
