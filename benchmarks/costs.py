@@ -22,7 +22,7 @@ COST_LABELS = {'train_device_hours': 'training device-h', 'e2e_device_hours': 'e
                'train_flops': 'training FLOPs'}
 # The record's key for each cost (cost.json, and a manifest's ``cost``).
 RECORD_KEYS = {'train_device_hours': 'device_hours', 'e2e_device_hours': 'e2e_device_hours',
-               'train_flops': 'train_flops'}
+               'train_flops': 'flops'}
 DEFAULT_RATIO_COST = 'train_flops'
 
 

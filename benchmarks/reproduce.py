@@ -55,6 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--threads', type=int, default=1, help='CPU threads for each of the two sides')
     parser.add_argument('--cfg-options', nargs='+', default=[], help='extra overrides for every run (key=value)')
     add_fashion_arguments(parser)
+    parser.add_argument('--compile', action='store_true', help='torch.compile the network in every run')
 
 
 def _commands(preset: Dict, seed: int, work: str, data: str, threads: int, extra: List[str]):
@@ -117,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
     print(f'[demo] writing scikit-learn digits to {write_digits(data)} (1,437 train / 360 val, 16x16)', flush=True)
     runs: List[str] = []
     for seed in seeds:
-        pair = run_pair(preset, seed, work, data, args.threads, list(args.cfg_options))
+        extra = list(args.cfg_options) + (['compile_network=True'] if args.compile else [])
+        pair = run_pair(preset, seed, work, data, args.threads, extra)
         runs += [pair['e2e'], pair['incubation']]
     print(f'[demo] training finished in {(time.monotonic() - start) / 60:.1f} minutes', flush=True)
     return report(runs, osp.join(work, 'report'))

@@ -38,7 +38,7 @@ import tempfile
 import time
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .render import Cell, Table
 
@@ -65,6 +65,74 @@ def _sdpa_cpu_formulas() -> Dict[Any, Callable]:
 
         mapping[aten._scaled_dot_product_flash_attention_for_cpu_backward] = backward
     return mapping
+
+# Dense (no structured sparsity) peak TFLOP/s by GPU and dtype, from the vendors' datasheets:
+# NVIDIA V100 (SXM2) datasheet; A100 datasheet (SXM and PCIe alike); H100 datasheet (SXM and
+# PCIe columns; the sparsity figures halved); H200 datasheet (SXM); L40S datasheet; RTX 4090:
+# the Ada Lovelace architecture whitepaper (appendix, fp16/bf16 tensor with fp32 accumulate,
+# which torch uses). Keys are matched against ``torch.cuda.get_device_name`` in this order.
+PEAK_TFLOPS: List[Tuple[str, Dict[str, float]]] = [
+    ('H100 PCIe', dict(fp32=51.0, tf32=378.0, bf16=756.0, fp16=756.0)),
+    ('H100', dict(fp32=67.0, tf32=494.7, bf16=989.4, fp16=989.4)),      # SXM5 (HBM3)
+    ('H200', dict(fp32=67.0, tf32=494.7, bf16=989.4, fp16=989.4)),      # SXM
+    ('A100', dict(fp32=19.5, tf32=156.0, bf16=312.0, fp16=312.0)),
+    ('V100', dict(fp32=15.7, fp16=125.0)),                               # SXM2; no tf32 / bf16
+    ('L40S', dict(fp32=91.6, tf32=183.0, bf16=362.05, fp16=362.05)),
+    ('RTX 4090', dict(fp32=82.6, tf32=82.6, bf16=165.2, fp16=165.2)),
+]
+
+
+def compute_dtype(device, amp: Optional[str]) -> str:
+    """The dtype the step's matmuls run in: bf16/fp16 under autocast; on CUDA fp32 matmuls are
+    tf32 when torch allows it."""
+    import torch
+
+    if amp:
+        return amp
+    if device.type == 'cuda' and torch.backends.cuda.matmul.allow_tf32:
+        return 'tf32'
+    return 'fp32'
+
+
+def table_peak_tflops(device_name: str, dtype: str) -> Optional[float]:
+    """The datasheet peak for ``device_name`` and ``dtype``, or None when the table has no entry."""
+    for key, peaks in PEAK_TFLOPS:
+        if key.lower() in device_name.lower():
+            return peaks.get(dtype)
+    return None
+
+
+def matmul_probe_tflops(device, dtype: str, size: Optional[int] = None, reps: int = 5) -> float:
+    """Achieved TFLOP/s of a square matmul (the best of ``reps``): the fallback peak where the
+    table has no entry, and the only one on the CPU."""
+    import torch
+
+    size = size or (8192 if device.type == 'cuda' else 1024)
+    torch_dtype = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(dtype, torch.float32)
+    a = torch.randn(size, size, device=device, dtype=torch_dtype)
+    b = torch.randn(size, size, device=device, dtype=torch_dtype)
+    best = float('inf')
+    for _ in range(reps + 1):  # the first is a warm-up
+        if device.type == 'cuda':
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        a @ b
+        if device.type == 'cuda':
+            torch.cuda.synchronize(device)
+        best = min(best, time.perf_counter() - start)
+    return 2 * size ** 3 / best / 1e12
+
+
+def device_peak(device, amp: Optional[str], probe: bool = True) -> Dict[str, Any]:
+    """The peak MFU is measured against: ``tflops``, ``dtype`` and ``source`` (datasheet or probe)."""
+    dtype = compute_dtype(device, amp)
+    name = _device_name(device)
+    tflops = table_peak_tflops(name, dtype) if device.type == 'cuda' else None
+    if tflops is not None:
+        return dict(tflops=tflops, dtype=dtype, source='datasheet (dense)')
+    if not probe:
+        return dict(tflops=None, dtype=dtype, source='none')
+    return dict(tflops=matmul_probe_tflops(device, dtype), dtype=dtype, source='measured matmul probe')
 
 
 class _Config:
@@ -252,10 +320,11 @@ class LiveTensorTracker:
 
 def train_step_flops(config: _Config, x, y, autocast=nullcontext) -> int:
     """Forward + backward FLOPs of one training step on ``x`` (the optimizer step is not counted)."""
+    import torch
     from torch.utils.flop_counter import FlopCounterMode
 
     counter = FlopCounterMode(display=False, custom_mapping=_sdpa_cpu_formulas())
-    with counter:
+    with torch.compiler.set_stance('force_eager'), counter:  # count a compiled model's eager ops
         _step(config, x, y, autocast)
     return int(counter.get_total_flops())
 
@@ -263,7 +332,8 @@ def train_step_flops(config: _Config, x, y, autocast=nullcontext) -> int:
 def measure(arch: str = 'vit_base_patch16_224', batch: int = 32, device: Optional[str] = None, steps: int = 10,
             warmup: int = 1, amp: Optional[str] = None, modules: Optional[Sequence[int]] = None,
             include_timm: bool = True, include_naive: bool = True, include_nograd_prefix: bool = False,
-            seed: int = 0, log: Optional[Callable[[str], None]] = None) -> Dict[str, Any]:
+            seed: int = 0, compile: bool = False, probe: bool = True,
+            log: Optional[Callable[[str], None]] = None) -> Dict[str, Any]:
     """Measure every configuration; returns a JSON-able dict (``rows`` and ``targets``)."""
     import torch
 
@@ -297,6 +367,10 @@ def measure(arch: str = 'vit_base_patch16_224', batch: int = 32, device: Optiona
     for config in configs:
         config.flops = batch * train_step_flops(config, x[:1], y[:1], autocast)
     log('speed: FLOPs counted')
+    if compile:  # in place: the same parameters, the optimizer untouched
+        for config in configs:
+            config.model.compile()
+        warmup = max(warmup, 2)  # compilation, then one compiled step, before anything is timed
     for _ in range(warmup):
         for config in configs:
             _step(config, x, y, autocast)
@@ -326,12 +400,16 @@ def measure(arch: str = 'vit_base_patch16_224', batch: int = 32, device: Optiona
             time_ms=median * 1e3, time_min_ms=min(config.times) * 1e3, time_max_ms=max(config.times) * 1e3,
             time_ratio=time_ratio, flops=config.flops, flop_ratio=flop_ratio,
             time_over_flop_share=time_ratio / flop_ratio if flop_ratio else None,
-            peak_memory_mib=None if config.peak_bytes is None else config.peak_bytes / MiB))
+            peak_memory_mib=None if config.peak_bytes is None else config.peak_bytes / MiB,
+            images_per_s=batch / median, tflops_per_s=config.flops / median / 1e12 if config.flops else None))
+    peak = device_peak(device, amp, probe=probe)
+    for row in rows:
+        row['mfu'] = row['tflops_per_s'] / peak['tflops'] if peak['tflops'] and row['tflops_per_s'] else None
     result = dict(arch=arch, batch=batch, device=str(device), device_name=_device_name(device), amp=amp or 'off',
                   steps=steps, warmup=warmup, torch=torch.__version__, threads=torch.get_num_threads(),
                   memory_method=('torch.cuda.max_memory_allocated minus the other models\' memory'
                                  if device.type == 'cuda' else 'live tensor bytes (dispatch-mode accounting)'),
-                  rows=rows)
+                  compile=compile, peak=peak, rows=rows)
     result['targets'] = check_targets(rows)
     return result
 
@@ -391,25 +469,226 @@ def format_table(result: Dict[str, Any]) -> str:
     """The measurement as Markdown: one row per step, then the targets."""
     steps = Table('speed', 'Training step', ['step', 'params (M)', 'optimised (M)', 'time (ms)', 'min–max (ms)',
                                               'ratio to E2E', 'train GFLOPs', 'FLOP-predicted ratio',
-                                              'time / FLOP share', 'peak memory (MiB)'], align=['l'] + ['r'] * 9)
+                                              'time / FLOP share', 'peak memory (MiB)', 'images/s', 'TFLOP/s',
+                                              'MFU'], align=['l'] + ['r'] * 12)
     for r in result['rows']:
         steps.add([Cell(text) for text in (
             r['label'], f'{r["params"] / 1e6:.2f}', f'{r["optimized_params"] / 1e6:.2f}',
             f'{r["time_ms"]:.1f}', f'{r["time_min_ms"]:.1f}–{r["time_max_ms"]:.1f}', f'{r["time_ratio"]:.3f}',
             _num(None if r['flops'] is None else r['flops'] / 1e9, '.3f'), _num(r['flop_ratio'], '.3f'),
-            _num(r['time_over_flop_share'], '.3f'), _num(r['peak_memory_mib'], '.1f'))])
+            _num(r['time_over_flop_share'], '.3f'), _num(r['peak_memory_mib'], '.1f'),
+            f'{r["images_per_s"]:.1f}', _num(r.get('tflops_per_s'), '.3f'),
+            _num(None if r.get('mfu') is None else 100 * r['mfu'], '.1f') + ('%' if r.get('mfu') else ''))])
     targets = Table('targets', 'Targets', ['target', 'measured', 'met'], align=['l', 'r', 'l'])
     for t in result['targets']:
         met = 'n/a' if t['met'] is None else ('yes' if t['met'] else 'no')
         targets.add([Cell(t['target']), Cell(t['measured'] or 'n/a'), Cell(met)])
     lines = [f'Training step of `{result["arch"]}`, batch {result["batch"]}, {result["device_name"]}, '
-             f'amp {result["amp"]}; median of {result["steps"]} interleaved rounds after {result["warmup"]} warm-up '
-             'step(s) and the memory step; '
-             f'torch {result["torch"]}; peak memory: {result["memory_method"]}.', '',
+             f'amp {result["amp"]}{", compiled" if result.get("compile") else ""}; median of {result["steps"]} '
+             f'interleaved rounds after {result["warmup"]} warm-up step(s) and the memory step; '
+             f'torch {result["torch"]}; peak memory: {result["memory_method"]}; {_peak_text(result["peak"])}.', '',
              steps.to_markdown(title=False), targets.to_markdown(title=False).rstrip('\n')]
     if result['device'].startswith('cpu'):
         lines += ['', 'CPU timings: a shared CPU is noisy; the targets are meant for a GPU.']
     return '\n'.join(lines) + '\n'
+
+
+def _peak_text(peak: Dict[str, Any]) -> str:
+    if not peak.get('tflops'):
+        return 'MFU: no peak known'
+    return f'MFU against {peak["tflops"]:.3g} TFLOP/s {peak["dtype"]} ({peak["source"]})'
+
+
+# --- the mmengine loop against the bare step --------------------------------------------------------
+
+CLS_CONFIGS = Path(__file__).resolve().parents[1] / 'classification' / 'configs'
+# The real config each architecture trains with; any other arch trains in the digits config.
+LOOP_CONFIGS = {
+    'vit_base_patch16_224': 'vit-b_e2e_300e_in1k.py',
+    'deit_tiny_depth32_patch4_32': 'deit-t-d32_e2e_300e_cifar100.py',
+    'vit_digits_depth16': 'vit-digits-d16_e2e_60e_digits.py',
+}
+DIGITS_CONFIG = 'vit-digits-d16_e2e_60e_digits.py'
+# loop / bare-step throughput wanted; others are reported without a target
+LOOP_TARGETS = {'vit_base_patch16_224': 0.9, 'deit_tiny_depth32_patch4_32': 0.8}
+DEFAULT_LOOP = {'cuda': ['vit_base_patch16_224:64', 'deit_tiny_depth32_patch4_32:256'],
+                'cpu': ['vit_base_patch16_224:8', 'deit_tiny_depth32_patch4_32:64', 'vit_digits_depth16:64']}
+
+
+class _LoopDone(Exception):
+    """Raised by the probe hook once every block is timed: the loop stops there."""
+
+
+def _parse_loop_spec(spec: str, default_batch: int) -> Tuple[str, int]:
+    arch, _, batch = spec.partition(':')
+    return arch, int(batch) if batch else default_batch
+
+
+def loop_config(arch: str, batch: int, data_root: str, work_dir: str, config: Optional[str] = None,
+                options: Optional[Dict[str, Any]] = None, device_type: str = 'cpu'):
+    """The real training config of ``arch`` (or ``config``) set up for timing ``batch`` per iteration:
+    the effective batch is the batch (no accumulation), and no evaluation or checkpoint falls in the
+    timed iterations (both are measured per run by ``DeviceHoursHook``'s overhead)."""
+    from mmengine.config import Config
+
+    path = Path(config) if config else CLS_CONFIGS / LOOP_CONFIGS.get(arch, DIGITS_CONFIG)
+    cfg = Config.fromfile(str(path))
+    merged: Dict[str, Any] = {'model.arch': arch, 'train_dataloader.batch_size': batch, 'effective_batch_size': batch,
+                              'train_cfg.max_epochs': 10 ** 6, 'train_cfg.val_interval': 10 ** 6,
+                              'default_hooks.checkpoint.interval': 10 ** 6, 'randomness.seed': 0}
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        merged[f'{loader}.dataset.data_root'] = data_root
+    if arch not in LOOP_CONFIGS and not config:  # a preset in the 16x16 digits data
+        merged.update({'model.arch_overrides.img_size': 16, 'model.arch_overrides.patch_size': 4})
+    if device_type == 'cpu':  # 2 workers at most on a CPU, where they take cores from the step
+        merged['train_dataloader.num_workers'] = min(2, cfg.train_dataloader.get('num_workers', 0))
+        if not merged['train_dataloader.num_workers']:
+            merged['train_dataloader.persistent_workers'] = False
+    merged.update(options or {})
+    cfg.merge_from_dict(merged)
+    cfg.work_dir = work_dir
+    cfg.launcher = 'none'
+    return cfg
+
+
+def _loop_probe(runner, warmup: int, blocks: int, block: int, compile: bool, sync: Callable[[], None]):
+    """A hook that times ``blocks`` blocks of ``block`` loop iterations, each followed by as many
+    bare steps of a copy of the same network on the loop's first batch."""
+    import copy
+    import inspect
+
+    import torch
+    import torch.nn.functional as F
+    from mmengine.hooks import Hook
+    from mmengine.model import is_model_wrapper
+
+    class Probe(Hook):
+        priority = 'HIGHEST'
+
+        def __init__(self) -> None:
+            self.loop_times: List[float] = []
+            self.bare_times: List[float] = []
+            self.seen = 0
+            self.start: Optional[float] = None
+
+        def before_train(self, runner) -> None:  # before CompileNetworkHook (LOWEST) compiles the loop's
+            model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+            self.model = model
+            self.bare = copy.deepcopy(model.network)
+            wrapper = runner.optim_wrapper
+            optimizer = wrapper.optimizer
+            accepted = inspect.signature(type(optimizer)).parameters  # defaults may hold more (AdamW)
+            self.optimizer = type(optimizer)([p for p in self.bare.parameters() if p.requires_grad],
+                                             **{k: v for k, v in optimizer.defaults.items() if k in accepted})
+            self.dtype = getattr(wrapper, 'cast_dtype', None)
+            if compile:
+                self.bare.compile()
+
+        def bare_step(self) -> None:
+            device = self.x.device.type
+            ctx = torch.autocast(device, dtype=self.dtype) if self.dtype is not None else nullcontext()
+            with ctx:
+                loss = F.cross_entropy(self.bare(self.x), self.y)
+            loss.backward()
+            self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
+
+        def before_train_iter(self, runner, batch_idx: int, data_batch: Any = None) -> None:
+            if self.seen == 0:
+                data = self.model.data_preprocessor(copy.deepcopy(data_batch), False)
+                self.x, self.y = data['inputs'], data['data_samples']
+                for _ in range(warmup):
+                    self.bare_step()
+            self.seen += 1
+            timed = self.seen - 1 - warmup  # loop iterations finished since the timing began
+            if timed < 0 or timed % block:
+                return
+            sync()
+            now = time.perf_counter()
+            if self.start is not None:
+                self.loop_times.append((now - self.start) / block)
+            if len(self.loop_times) == blocks:
+                raise _LoopDone
+            start = time.perf_counter()
+            for _ in range(block):
+                self.bare_step()
+            sync()
+            self.bare_times.append((time.perf_counter() - start) / block)
+            self.start = time.perf_counter()
+
+    return Probe()
+
+
+def measure_loop(arch: str, batch: int, device: Optional[str] = None, data_root: Optional[str] = None,
+                 config: Optional[str] = None, blocks: int = 3, block: int = 3, warmup: int = 2,
+                 amp: Optional[str] = None, compile: bool = False, options: Optional[Dict[str, Any]] = None,
+                 log: Optional[Callable[[str], None]] = None) -> Dict[str, Any]:
+    """Throughput of ``blocks`` x ``block`` iterations of the real mmengine loop (``Runner.train``,
+    data loading, hooks and logging included) against the bare step of a copy of the same network
+    on one fixed batch, interleaved block by block (median per iteration reported)."""
+    import torch
+    from mmengine.runner import Runner
+
+    import runtime.openmmlab  # noqa: F401  (the project's hooks and wrappers)
+    from runtime.fastpaths import apply_fast_paths
+
+    device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    log = log or (lambda _msg: None)
+
+    def sync() -> None:
+        if device.type == 'cuda':
+            torch.cuda.synchronize(device)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        if data_root is None:
+            from classification.digits import write_digits
+            data_root = write_digits(str(Path(tmp) / 'digits'))
+        cfg = loop_config(arch, batch, str(data_root), str(Path(tmp) / 'work'), config, options, device.type)
+        apply_fast_paths(cfg, compile=compile, amp=amp)
+        if device.type == 'cpu':
+            cfg.env_cfg = dict(cfg.get('env_cfg', {}), cudnn_benchmark=False, dist_cfg=dict(backend='gloo'))
+        log(f'speed --loop: {arch}, batch {batch}, {device}: building the Runner from {Path(cfg.filename).name}')
+        runner = Runner.from_cfg(cfg)
+        probe = _loop_probe(runner, warmup, blocks, block, compile, sync)
+        runner.register_hook(probe)
+        try:
+            runner.train()
+        except _LoopDone:
+            pass
+        else:
+            raise RuntimeError(f'speed --loop: the loop of {arch} ended before {blocks} blocks were timed')
+        finally:
+            if runner.train_loop is not None and hasattr(runner.train_dataloader, '_iterator'):
+                runner.train_dataloader._iterator = None  # stop persistent workers now
+    loop = statistics.median(probe.loop_times)
+    bare = statistics.median(probe.bare_times)
+    target = LOOP_TARGETS.get(arch)
+    ratio = bare / loop
+    return dict(arch=arch, batch=batch, config=Path(cfg.filename).name, device=str(device),
+                device_name=_device_name(device), amp=amp or 'off', compile=compile, blocks=blocks, block=block,
+                warmup=warmup, loop_ms=loop * 1e3, bare_ms=bare * 1e3, loop_images_per_s=batch / loop,
+                bare_images_per_s=batch / bare, ratio=ratio, target=target,
+                met=None if target is None else ratio >= target,
+                loop_times_ms=[t * 1e3 for t in probe.loop_times], bare_times_ms=[t * 1e3 for t in probe.bare_times])
+
+
+def format_loop_table(results: Sequence[Dict[str, Any]]) -> str:
+    table = Table('loop', 'The mmengine loop against the bare step',
+                  ['model', 'config', 'batch', 'loop (ms/iter)', 'bare step (ms)', 'loop images/s',
+                   'bare images/s', 'loop / bare throughput', 'target', 'met'], align=['l', 'l'] + ['r'] * 7 + ['l'])
+    for r in results:
+        table.add([Cell(text) for text in (
+            f'`{r["arch"]}`', f'`{r["config"]}`', str(r['batch']), f'{r["loop_ms"]:.1f}', f'{r["bare_ms"]:.1f}',
+            f'{r["loop_images_per_s"]:.1f}', f'{r["bare_images_per_s"]:.1f}', f'{r["ratio"]:.3f}',
+            'n/a' if r['target'] is None else f'>= {r["target"]}',
+            'n/a' if r['met'] is None else ('yes' if r['met'] else 'no'))])
+    first = results[0]
+    head = (f'The real mmengine loop (`Runner.train`: data loading, hooks, logging) against the bare step '
+            f'(forward, cross-entropy, backward, optimizer step of a copy of the same network, on one fixed '
+            f'batch), {first["device_name"]}, amp {first["amp"]}{", compiled" if first["compile"] else ""}: '
+            f'{first["blocks"]} blocks of {first["block"]} iterations of each, interleaved, after '
+            f'{first["warmup"]} warm-up iterations; median per iteration.')
+    return head + '\n\n' + table.to_markdown(title=False)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -420,22 +699,56 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--warmup', type=int, default=1,
                         help='untimed steps per configuration before the memory step and the timed rounds')
     parser.add_argument('--amp', choices=['bf16', 'fp16'], default=None, help='autocast dtype (default: fp32)')
+    parser.add_argument('--compile', action='store_true', help='torch.compile every model (in place) first')
     parser.add_argument('--modules', type=int, nargs='+', default=None, help='only these module indices')
     parser.add_argument('--no-timm', action='store_true', help='skip timm\'s model')
     parser.add_argument('--no-naive', action='store_true', help='skip the naive hybrids')
     parser.add_argument('--nograd-prefix', action='store_true',
                         help='also time each hybrid i > 0 with its frozen prefix under torch.no_grad()')
+    parser.add_argument('--no-probe', action='store_true', help='no matmul probe where no datasheet peak is known')
+    parser.add_argument('--loop', nargs='*', metavar='ARCH[:BATCH]', default=None,
+                        help='time the mmengine loop against the bare step instead, for these models (default: '
+                             'ViT-B and the 32-block narrow model, plus the digits model on the CPU)')
+    parser.add_argument('--loop-config', help='the config every --loop model trains with (default: its own)')
+    parser.add_argument('--loop-blocks', type=int, default=3, help='--loop: timed blocks of each side')
+    parser.add_argument('--loop-block', type=int, default=3, help='--loop: iterations per block')
+    parser.add_argument('--data-root', help='--loop: ImageNet-layout data (default: digits written to a temp dir)')
+    parser.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
+                        help='--loop: config overrides (values parsed as Python literals where they are)')
     parser.add_argument('--json', default=None, metavar='PATH', help='also write the measurement as JSON')
+
+
+def _literal(value: str) -> Any:
+    import ast
+    try:
+        return ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return value
 
 
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    result = measure(arch=args.arch, batch=args.batch, device=args.device, steps=args.steps, warmup=args.warmup,
-                     amp=args.amp, modules=args.modules, include_timm=not args.no_timm,
-                     include_naive=not args.no_naive, include_nograd_prefix=args.nograd_prefix,
-                     log=lambda msg: print(msg, file=sys.stderr, flush=True))
-    print(format_table(result))
+    import torch
+
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    if args.loop is not None:
+        device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
+        specs = args.loop or DEFAULT_LOOP['cuda' if device.startswith('cuda') else 'cpu']
+        options = dict(item.split('=', 1) for item in args.cfg_options)
+        results = [measure_loop(arch, batch, device=device, data_root=args.data_root, config=args.loop_config,
+                                blocks=args.loop_blocks, block=args.loop_block, warmup=args.warmup + 1,
+                                amp=args.amp, compile=args.compile,
+                                options={k: _literal(v) for k, v in options.items()}, log=log)
+                   for arch, batch in (_parse_loop_spec(spec, args.batch) for spec in specs)]
+        print(format_loop_table(results))
+        result: Any = dict(loop=results)
+    else:
+        result = measure(arch=args.arch, batch=args.batch, device=args.device, steps=args.steps, warmup=args.warmup,
+                         amp=args.amp, modules=args.modules, include_timm=not args.no_timm,
+                         include_naive=not args.no_naive, include_nograd_prefix=args.nograd_prefix,
+                         compile=args.compile, probe=not args.no_probe, log=log)
+        print(format_table(result))
     if args.json:
         path = Path(args.json)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -118,12 +118,14 @@ class Phase:
     def to_record(self, status: str, artifacts: Optional[Dict[str, Dict[str, Any]]] = None,
                   epochs: Optional[int] = None) -> PhaseRecord:
         cost = record.read_cost(self.work_dir) or {}
+        costs = record.CostRecord.from_dict(cost)
         return PhaseRecord(name=self.name, status=status, work_dir=self.work_dir,
                            checkpoint=self.artifact if self.finished() else None,
                            metrics=record.last_val_metrics(self.work_dir),
                            device_hours=cost.get('device_hours', 0.0), images=cost.get('images', 0),
                            device_type=cost.get('device_type'), module_idx=self.module_idx,
-                           artifacts=dict(artifacts or {}), epochs=epochs)
+                           artifacts=dict(artifacts or {}), epochs=epochs,
+                           e2e_device_hours=costs.e2e_device_hours, flops=costs.flops, overhead=costs.overhead)
 
     def started_epochs(self) -> Optional[int]:
         """The epochs of the config this phase was last started with (its dumped config), if any."""
@@ -179,6 +181,7 @@ def run_phases(phases: Sequence[Phase], launcher: Launcher, parallel: int, on_ch
                 f'{tail(phase.log_path, 25)}\nFix the cause and run the same command again: finished phases are '
                 f'kept and {phase.name} resumes from its last checkpoint. To run it alone: {job.command}')
         print(f'[incubate] {phase.name}: done ({phase.artifact})', flush=True)
+        print(f'[incubate]   {record.overhead_line(phase.name, record.read_cost_record(phase.work_dir))}', flush=True)
         on_change()
 
     def on_progress(phase: Phase, job: Job) -> None:
@@ -619,6 +622,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument('--force-phase', action='append', default=[], metavar='NAME',
                         help='run phase NAME again, with every phase depending on it (old outputs moved aside)')
     parser.add_argument('--debug', action='store_true', help='show the traceback of expected errors too')
+    parser.add_argument('--compile', action='store_true', help='torch.compile the network in every phase')
     args = parser.parse_args(argv)
     try:
         return _main(args, argv)
@@ -657,7 +661,8 @@ def user_message(exc: BaseException) -> str:
 
 def _main(args: argparse.Namespace, argv: List[str]) -> int:
     pipeline = IncubationPipeline(args.config, args.work_dir, meta=args.meta, data_root=args.data_root,
-                                  cfg_options=args.cfg_options, modules=args.modules,
+                                  cfg_options=dict(args.cfg_options or {}, **({'compile_network': True} if args.compile else {})),
+                                  modules=args.modules,
                                   epochs=dict(meta=args.meta_epochs, incubate=args.incubate_epochs,
                                               finetune=args.finetune_epochs))
     if args.launcher == 'slurm' or args.status:

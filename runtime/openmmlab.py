@@ -8,9 +8,11 @@ configs' ``default_hooks.checkpoint``) is registered here too.
 """
 from . import compat
 from .checkpoint import ResumableCheckpointHook
+from .fastpaths import AutocastOptimWrapper, CompileNetworkHook, DeferredRuntimeInfoHook, FastOptimWrapperConstructor
 from .hooks import DeviceHoursHook
 from .optim import LayerDecayOptimWrapperConstructor
 
 compat.apply()
 
-__all__ = ['ResumableCheckpointHook', 'DeviceHoursHook', 'LayerDecayOptimWrapperConstructor']
+__all__ = ['ResumableCheckpointHook', 'DeviceHoursHook', 'LayerDecayOptimWrapperConstructor', 'AutocastOptimWrapper',
+           'CompileNetworkHook', 'DeferredRuntimeInfoHook', 'FastOptimWrapperConstructor']

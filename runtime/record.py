@@ -141,8 +141,65 @@ def read_json_object(path: PathLike) -> Optional[Dict[str, Any]]:
 
 def read_cost(work_dir: PathLike) -> Optional[Dict[str, Any]]:
     """``WORK/cost.json`` (``device_hours``, ``images``, ``devices``, ``device_type``, ``epoch``,
-    ``iter``), or None before the first evaluation or the end of training."""
+    ``iter``, ``e2e_device_hours``, ``flops``, ``overhead``; see :class:`CostRecord`), or None
+    before the first evaluation or the end of training."""
     return read_json_object(osp.join(work_dir, COST_FILE))
+
+
+OVERHEAD_KEYS = ('startup', 'train', 'eval', 'checkpoint', 'wall')
+
+
+@dataclass
+class CostRecord:
+    """What a run cost, three ways (:class:`runtime.hooks.DeviceHoursHook` writes it).
+
+    ``device_hours``: training iterations only (CPU: core-hours of process CPU time);
+    ``e2e_device_hours``: the whole process from its start (start-up, data set scan, evaluation
+    and checkpoints included); ``flops``: training FLOPs (forward + backward), deterministic.
+    ``overhead`` holds wall-clock seconds, every session summed: ``startup`` (process start to
+    the first iteration), ``train``, ``eval``, ``checkpoint`` and ``wall`` (process start to the
+    last write). A field a run did not record (written by an older version) is None.
+    """
+
+    device_hours: float = 0.0
+    images: int = 0
+    e2e_device_hours: Optional[float] = None
+    flops: Optional[int] = None
+    overhead: Dict[str, float] = field(default_factory=dict)
+    device_type: Optional[str] = None
+    devices: Optional[int] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> 'CostRecord':
+        overhead = data.get('overhead') or {}
+        flops, e2e = data.get('flops'), data.get('e2e_device_hours')
+        return cls(device_hours=float(data.get('device_hours') or 0.0), images=int(data.get('images') or 0),
+                   e2e_device_hours=None if e2e is None else float(e2e), flops=None if flops is None else int(flops),
+                   overhead={k: float(overhead[k]) for k in OVERHEAD_KEYS if isinstance(overhead.get(k), (int, float))},
+                   device_type=data.get('device_type'), devices=data.get('devices'))
+
+    @property
+    def train_fraction(self) -> Optional[float]:
+        """Counted training seconds over the wall clock (None when not recorded)."""
+        wall = self.overhead.get('wall')
+        return self.overhead.get('train', 0.0) / wall if wall else None
+
+
+def read_cost_record(work_dir: PathLike) -> Optional[CostRecord]:
+    """``WORK/cost.json`` as a :class:`CostRecord`, or None when it is not written yet."""
+    data = read_cost(work_dir)
+    return None if data is None else CostRecord.from_dict(data)
+
+
+def overhead_line(name: str, cost: Optional[CostRecord]) -> str:
+    """One console line: where a run's wall clock went (start-up, train, eval, checkpoint seconds)."""
+    if cost is None or not cost.overhead:
+        return f'{name}: no overhead recorded'
+    o = cost.overhead
+    parts = ', '.join(f'{key} {o[key]:.1f} s' for key in OVERHEAD_KEYS[:4] if key in o)
+    share = cost.train_fraction
+    wall = f'; wall {o["wall"]:.1f} s, {100 * share:.0f}% training' if share is not None else ''
+    return f'{name}: {parts}{wall}'
 
 
 # --- scalars.json ---------------------------------------------------------------------------------
@@ -305,6 +362,9 @@ class PhaseRecord:
     job: Optional[JobRecord] = None
     artifacts: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     epochs: Optional[int] = None
+    e2e_device_hours: Optional[float] = None   # the whole process (CostRecord)
+    flops: Optional[int] = None                # training FLOPs (CostRecord)
+    overhead: Dict[str, float] = field(default_factory=dict)  # seconds (CostRecord)
 
     @property
     def done(self) -> bool:
@@ -313,7 +373,8 @@ class PhaseRecord:
     def to_dict(self) -> Dict[str, Any]:
         out = dict(name=self.name, status=self.status, work_dir=self.work_dir, checkpoint=self.checkpoint,
                    metrics=dict(self.metrics), device_hours=self.device_hours, images=self.images,
-                   device_type=self.device_type)
+                   device_type=self.device_type, e2e_device_hours=self.e2e_device_hours, flops=self.flops,
+                   overhead=dict(self.overhead))
         if self.module_idx is not None:
             out['module_idx'] = self.module_idx
         if self.job is not None:
@@ -334,7 +395,9 @@ class PhaseRecord:
                    module_idx=None if module_idx is None else int(module_idx),
                    job=JobRecord.from_dict(data.get('job')),
                    artifacts={str(k): dict(v) for k, v in (data.get('artifacts') or {}).items()},
-                   epochs=None if epochs is None else int(epochs))
+                   epochs=None if epochs is None else int(epochs),
+                   e2e_device_hours=data.get('e2e_device_hours'), flops=data.get('flops'),
+                   overhead=dict(data.get('overhead') or {}))
 
 
 def critical_path(by_phase: Mapping[str, Optional[float]]) -> float:
@@ -359,7 +422,8 @@ class Manifest:
     """``WORK_DIR/manifest.json``: the state, metrics and cost of one pipeline run.
 
     ``final`` (``checkpoint``, ``metrics``) is set once the fine-tune is done; ``cost`` holds
-    ``device_hours`` (all phases), ``by_phase`` and ``wall_hours_parallel`` (the critical path).
+    ``device_hours`` (all phases), ``by_phase``, ``wall_hours_parallel`` (the critical path),
+    ``e2e_device_hours`` (all phases, whole processes) and ``flops`` (the phases that counted them).
     """
 
     config: str
@@ -379,7 +443,9 @@ class Manifest:
         final = (dict(checkpoint=finetune.checkpoint, metrics=dict(finetune.metrics))
                  if finetune is not None and finetune.status == 'done' else None)
         cost = dict(device_hours=sum(h or 0.0 for h in by_phase.values()), by_phase=by_phase,
-                    wall_hours_parallel=critical_path(by_phase))
+                    wall_hours_parallel=critical_path(by_phase),
+                    e2e_device_hours=sum(p.e2e_device_hours or 0.0 for p in phases),
+                    flops=sum(p.flops or 0 for p in phases))
         return cls(config=config, phases=phases, benchmark=dict(benchmark),
                    arch=None if arch is None else dict(arch), final=final, cost=cost)
 

@@ -612,7 +612,7 @@ def _fashion_work_dir(work: Path, depth, method, seed, top1s, hours, flops, imag
         lines += [train_line(epoch, epoch * 10), val_line(epoch, top(t1), hours * epoch / len(top1s),
                                                           images * epoch // len(top1s))]
     cost = dict(device_hours=hours, images=images, epoch=len(top1s), iter=len(top1s) * 10)
-    cost.update({k: v for k, v in (('train_flops', flops), ('e2e_device_hours', e2e_hours)) if v is not None})
+    cost.update({k: v for k, v in (('flops', flops), ('e2e_device_hours', e2e_hours)) if v is not None})
     return write_work_dir(work, benchmark, dict(type='EpochBasedTrainLoop', max_epochs=len(top1s)),
                           [('20260301_000000', lines)], cost=cost, randomness=dict(seed=seed))
 

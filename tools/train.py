@@ -16,6 +16,7 @@ from mmengine.runner import Runner
 
 from runtime.cli import UserError, run_cli
 from runtime.schedule import fit_schedule_to_epochs
+from runtime.fastpaths import apply_fast_paths
 
 
 def parse_args(argv=None):
@@ -24,7 +25,11 @@ def parse_args(argv=None):
     parser.add_argument('--work-dir', help='where logs and checkpoints go (default: work_dirs/CONFIG_NAME)')
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from the given checkpoint, or from the latest one in the work dir')
-    parser.add_argument('--amp', action='store_true', help='automatic mixed precision (fp16; set dtype in config for bf16)')
+    parser.add_argument('--amp', nargs='?', const='fp16', choices=['fp16', 'bf16'],
+                        help='mixed precision: fp16 (the default of a bare --amp; dynamic loss scaling, CUDA) or '
+                             'bf16 (autocast without a GradScaler, any device)')
+    parser.add_argument('--compile', action='store_true',
+                        help='torch.compile the network (the optimizer step and logging stay eager)')
     parser.add_argument('--auto-scale-lr', action='store_true', help='scale lr by the actual batch size')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries, e.g. model.backbone.drop_path_rate=0.2')
@@ -46,12 +51,8 @@ def build_config(args) -> Config:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
-    if args.amp:
-        optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-        if optim_wrapper == 'OptimWrapper':
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     fit_schedule_to_epochs(cfg)  # a run shorter than the warm-up: clip it (one log line), don't crash
+    apply_fast_paths(cfg, compile=args.compile, amp=args.amp)
     if args.auto_scale_lr:
         cfg.setdefault('auto_scale_lr', {})['enable'] = True
     if args.resume == 'auto':

@@ -3,6 +3,8 @@ default_scope = None
 custom_imports = dict(imports=['runtime.openmmlab', 'backbones', 'classification'], allow_failed_imports=False)
 
 default_hooks = dict(
+    # the losses reach the host once per logging interval, not every iteration (no per-step sync)
+    runtime_info=dict(type='DeferredRuntimeInfoHook'),
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=100),
     param_scheduler=dict(type='ParamSchedulerHook'),
