@@ -26,7 +26,7 @@ import os
 import os.path as osp
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 from .fileio import atomic_write_json
 
@@ -400,6 +400,12 @@ class PhaseRecord:
                    overhead=dict(data.get('overhead') or {}))
 
 
+def _known_sum(values: Iterable[Optional[float]]) -> Optional[float]:
+    """The sum, or None when a part is unknown: a partial sum would read as a smaller cost."""
+    values = list(values)
+    return None if any(v is None for v in values) else sum(values)
+
+
 def critical_path(by_phase: Mapping[str, Optional[float]]) -> float:
     """Device-hours on the critical path of a pipeline: meta + the slowest incubation + assembly +
     fine-tune, i.e. every phase in order with the K incubations (which can run on K machines at
@@ -442,10 +448,11 @@ class Manifest:
         finetune = next((p for p in phases if p.name == FINETUNE), None)
         final = (dict(checkpoint=finetune.checkpoint, metrics=dict(finetune.metrics))
                  if finetune is not None and finetune.status == 'done' else None)
+        training = [p for p in phases if p.name != ASSEMBLE and p.status != 'given']
         cost = dict(device_hours=sum(h or 0.0 for h in by_phase.values()), by_phase=by_phase,
                     wall_hours_parallel=critical_path(by_phase),
-                    e2e_device_hours=sum(p.e2e_device_hours or 0.0 for p in phases),
-                    flops=sum(p.flops or 0 for p in phases))
+                    e2e_device_hours=_known_sum(p.e2e_device_hours for p in training),
+                    flops=_known_sum(p.flops for p in training))
         return cls(config=config, phases=phases, benchmark=dict(benchmark),
                    arch=None if arch is None else dict(arch), final=final, cost=cost)
 
