@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT, tool_env
+
 from runtime.fileio import atomic_write, atomic_write_json
 
 
