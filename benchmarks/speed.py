@@ -551,7 +551,8 @@ def loop_config(arch: str, batch: int, data_root: str, work_dir: str, config: Op
     return cfg
 
 
-def _loop_probe(runner, warmup: int, blocks: int, block: int, compile: bool, sync: Callable[[], None]):
+def _loop_probe(runner, warmup: int, blocks: int, block: int, compile: bool, sync: Callable[[], None],
+                log: Callable[[str], None] = lambda _msg: None):
     """A hook that times ``blocks`` blocks of ``block`` loop iterations, each followed by as many
     bare steps of a copy of the same network on the loop's first batch."""
     import copy
@@ -607,6 +608,8 @@ def _loop_probe(runner, warmup: int, blocks: int, block: int, compile: bool, syn
             now = time.perf_counter()
             if self.start is not None:
                 self.loop_times.append((now - self.start) / block)
+                log(f'speed --loop: block {len(self.loop_times)}/{blocks}: loop {self.loop_times[-1] * 1e3:.1f} ms, '
+                    f'bare {self.bare_times[-1] * 1e3:.1f} ms per iteration')
             if len(self.loop_times) == blocks:
                 raise _LoopDone
             start = time.perf_counter()
@@ -649,7 +652,7 @@ def measure_loop(arch: str, batch: int, device: Optional[str] = None, data_root:
             cfg.env_cfg = dict(cfg.get('env_cfg', {}), cudnn_benchmark=False, dist_cfg=dict(backend='gloo'))
         log(f'speed --loop: {arch}, batch {batch}, {device}: building the Runner from {Path(cfg.filename).name}')
         runner = Runner.from_cfg(cfg)
-        probe = _loop_probe(runner, warmup, blocks, block, compile, sync)
+        probe = _loop_probe(runner, warmup, blocks, block, compile, sync, log)
         runner.register_hook(probe)
         try:
             runner.train()
