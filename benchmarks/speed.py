@@ -739,11 +739,13 @@ def run(args: argparse.Namespace) -> int:
         device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
         specs = args.loop or DEFAULT_LOOP['cuda' if device.startswith('cuda') else 'cpu']
         options = dict(item.split('=', 1) for item in args.cfg_options)
-        results = [measure_loop(arch, batch, device=device, data_root=args.data_root, config=args.loop_config,
-                                blocks=args.loop_blocks, block=args.loop_block, warmup=args.warmup + 1,
-                                amp=args.amp, compile=args.compile,
-                                options={k: _literal(v) for k, v in options.items()}, log=log)
-                   for arch, batch in (_parse_loop_spec(spec, args.batch) for spec in specs)]
+        results = []
+        for arch, batch in (_parse_loop_spec(spec, args.batch) for spec in specs):
+            results.append(measure_loop(arch, batch, device=device, data_root=args.data_root,
+                                        config=args.loop_config, blocks=args.loop_blocks, block=args.loop_block,
+                                        warmup=args.warmup + 1, amp=args.amp, compile=args.compile,
+                                        options={k: _literal(v) for k, v in options.items()}, log=log))
+            log(format_loop_table(results))  # each model's figures as soon as they are measured
         print(format_loop_table(results))
         result: Any = dict(loop=results)
     else:
