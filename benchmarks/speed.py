@@ -551,7 +551,8 @@ def loop_config(arch: str, batch: int, data_root: str, work_dir: str, config: Op
     return cfg
 
 
-def _loop_probe(runner, warmup: int, blocks: int, block: int, compile: bool, sync: Callable[[], None]):
+def _loop_probe(runner, warmup: int, blocks: int, block: int, compile: bool, sync: Callable[[], None],
+                log: Callable[[str], None] = lambda _msg: None):
     """A hook that times ``blocks`` blocks of ``block`` loop iterations, each followed by as many
     bare steps of a copy of the same network on the loop's first batch."""
     import copy
@@ -607,6 +608,8 @@ def _loop_probe(runner, warmup: int, blocks: int, block: int, compile: bool, syn
             now = time.perf_counter()
             if self.start is not None:
                 self.loop_times.append((now - self.start) / block)
+                log(f'speed --loop: block {len(self.loop_times)}/{blocks}: loop {self.loop_times[-1] * 1e3:.1f} ms, '
+                    f'bare {self.bare_times[-1] * 1e3:.1f} ms per iteration')
             if len(self.loop_times) == blocks:
                 raise _LoopDone
             start = time.perf_counter()
@@ -649,7 +652,7 @@ def measure_loop(arch: str, batch: int, device: Optional[str] = None, data_root:
             cfg.env_cfg = dict(cfg.get('env_cfg', {}), cudnn_benchmark=False, dist_cfg=dict(backend='gloo'))
         log(f'speed --loop: {arch}, batch {batch}, {device}: building the Runner from {Path(cfg.filename).name}')
         runner = Runner.from_cfg(cfg)
-        probe = _loop_probe(runner, warmup, blocks, block, compile, sync)
+        probe = _loop_probe(runner, warmup, blocks, block, compile, sync, log)
         runner.register_hook(probe)
         try:
             runner.train()
@@ -736,11 +739,13 @@ def run(args: argparse.Namespace) -> int:
         device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
         specs = args.loop or DEFAULT_LOOP['cuda' if device.startswith('cuda') else 'cpu']
         options = dict(item.split('=', 1) for item in args.cfg_options)
-        results = [measure_loop(arch, batch, device=device, data_root=args.data_root, config=args.loop_config,
-                                blocks=args.loop_blocks, block=args.loop_block, warmup=args.warmup + 1,
-                                amp=args.amp, compile=args.compile,
-                                options={k: _literal(v) for k, v in options.items()}, log=log)
-                   for arch, batch in (_parse_loop_spec(spec, args.batch) for spec in specs)]
+        results = []
+        for arch, batch in (_parse_loop_spec(spec, args.batch) for spec in specs):
+            results.append(measure_loop(arch, batch, device=device, data_root=args.data_root,
+                                        config=args.loop_config, blocks=args.loop_blocks, block=args.loop_block,
+                                        warmup=args.warmup + 1, amp=args.amp, compile=args.compile,
+                                        options={k: _literal(v) for k, v in options.items()}, log=log))
+            log(format_loop_table(results))  # each model's figures as soon as they are measured
         print(format_loop_table(results))
         result: Any = dict(loop=results)
     else:
