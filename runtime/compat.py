@@ -29,6 +29,10 @@ that need it.
    ``init_dist`` and gives DDP ``device_ids=[LOCAL_RANK]`` whatever the device; both fail on a
    machine without GPUs. Without CUDA the process group starts directly (``nccl`` falls back
    to ``gloo``, with a warning), and a CPU module is wrapped with ``device_ids=None``.
+
+And one outside mmengine: RandAugment's ``inc1`` posterize reaches 0 bits at magnitude 10;
+Pillow >= 13 raises there (``bits must be between or equal to 1 and 8``) where older Pillow
+returned a black image, so a data worker of the DeiT recipe could crash mid-epoch.
 """
 from __future__ import annotations
 
@@ -46,6 +50,7 @@ from mmengine.fileio.backends import LocalBackend
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.model.wrappers import MMDistributedDataParallel
 from packaging.version import Version
+from timm.data.auto_augment import posterize as _timm_posterize
 
 from .checkpoint import find_resume_checkpoint, load_weights_only
 from .fileio import atomic_write_bytes
@@ -118,6 +123,23 @@ def _ddp_init_cpu_aware(self, module, detect_anomalous_params: bool = False, **k
     _ddp_init(self, module=module, detect_anomalous_params=detect_anomalous_params, **kwargs)
 
 
+def _posterize(img, bits_to_keep, **kwargs):
+    """timm's posterize, also for 0 bits: Pillow >= 13 refuses ``bits=0``, which older Pillow
+    turned into a black image (what RandAugment's ``inc1`` variant asks for at magnitude 10)."""
+    if bits_to_keep <= 0:
+        from PIL import Image
+        return Image.new(img.mode, img.size)
+    return _timm_posterize(img, bits_to_keep, **kwargs)
+
+
+def patch_timm_posterize() -> None:
+    """Route timm's RandAugment posterize ops through :func:`_posterize` (idempotent)."""
+    from timm.data import auto_augment
+    for name, op in list(auto_augment.NAME_TO_OP.items()):
+        if op is _timm_posterize:
+            auto_augment.NAME_TO_OP[name] = _posterize
+
+
 # The newest releases known to need each patch; a later release is assumed to have fixed it.
 MMENGINE_NEEDS_PATCHES = Version('0.10.7')
 TORCH_WEIGHTS_ONLY_DEFAULT = Version('2.6')
@@ -143,6 +165,7 @@ def apply() -> bool:
     global _applied
     if _applied:
         return True
+    patch_timm_posterize()  # a timm / Pillow matter, whatever the mmengine version
     if not needed():
         warnings.warn(f'runtime.compat: mmengine {mmengine.__version__} is newer than '
                       f'{MMENGINE_NEEDS_PATCHES}; no patch applied', stacklevel=2)

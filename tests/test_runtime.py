@@ -45,3 +45,17 @@ def test_atomic_write_keeps_the_old_file_on_error(tmp_path):
         atomic_write(target, torn)
     assert json.loads(target.read_text()) == {'a': 1}
     assert sorted(p.name for p in tmp_path.iterdir()) == ['record.json']  # no temporary file left
+
+
+def test_randaugment_posterize_at_zero_bits_gives_black_not_an_error():
+    """The DeiT recipe's ``rand-m9-mstd0.5-inc1`` can draw magnitude 10: posterize to 0 bits."""
+    import numpy as np
+    from PIL import Image
+    from timm.data.auto_augment import AugmentOp
+
+    import runtime.compat
+    runtime.compat.apply()
+    op = AugmentOp('PosterizeIncreasing', prob=1.0, magnitude=10, hparams={'magnitude_std': 0})
+    image = Image.fromarray(np.full((8, 8, 3), 200, dtype=np.uint8))
+    assert np.asarray(op(image)).max() == 0
+    assert np.asarray(AugmentOp('PosterizeIncreasing', prob=1.0, magnitude=5)(image)).max() > 0
