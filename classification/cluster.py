@@ -27,15 +27,13 @@ one queued behind a job that is being replaced is cancelled and resubmitted behi
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fcntl
 import os
 import os.path as osp
 import sys
 from dataclasses import dataclass
-from typing import Dict, Iterator, List, Optional, Sequence, Set
+from typing import Dict, List, Optional, Sequence, Set
 
-from classification.pipeline import ROOT, TRAIN, IncubationPipeline, Phase, PipelineError
+from classification.pipeline import ROOT, TRAIN, IncubationPipeline, Phase, PipelineError, exclusive
 from runtime import record, slurm
 from runtime.launch import tail
 from runtime.record import JobRecord, Manifest
@@ -289,7 +287,7 @@ class SlurmPipeline:
 
     def run(self, status_only: bool = False) -> List[UnitState]:
         os.makedirs(self.pipeline.work_dir, exist_ok=True)
-        with _exclusive(osp.join(self.pipeline.work_dir, '.slurm.lock')):
+        with exclusive(osp.join(self.pipeline.work_dir, '.slurm.lock'), 'is being submitted by another tools/incubate.py'):
             states = self.inspect()
             if status_only:
                 return states
@@ -302,17 +300,6 @@ class SlurmPipeline:
             finally:                      # also after a refused submission: the ids of the others are kept
                 self.write_manifest(states)
         return states
-
-
-@contextlib.contextmanager
-def _exclusive(path: str) -> Iterator[None]:
-    """One submitter per work dir at a time (two would submit the same phases twice)."""
-    with open(path, 'w') as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise PipelineError(f'{osp.dirname(path)} is being submitted by another tools/incubate.py') from None
-        yield
 
 
 def report(states: Sequence[UnitState], work_dir: str) -> str:

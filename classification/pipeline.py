@@ -516,7 +516,7 @@ class IncubationPipeline:
     def run(self, launcher: Launcher, parallel: int = 1, evaluate_assembled: bool = True,
             force: Sequence[str] = ()) -> Manifest:
         os.makedirs(self.work_dir, exist_ok=True)
-        with _exclusive(osp.join(self.work_dir, '.lock')):
+        with exclusive(osp.join(self.work_dir, '.lock')):
             self.prepare(force)
             update = lambda failed=None: self.write_manifest(failed)  # noqa: E731
             if not self.meta_given:
@@ -573,13 +573,14 @@ def move_aside(path: str, tag: str) -> str:
 
 
 @contextlib.contextmanager
-def _exclusive(path: str) -> Iterator[None]:
-    """One pipeline per work dir at a time."""
+def exclusive(path: str, busy: str = 'is in use by another tools/incubate.py') -> Iterator[None]:
+    """One process holding the lock file ``path`` at a time (one pipeline, or one submitter, per
+    work dir); another gets a PipelineError saying the folder ``busy``."""
     with open(path, 'w') as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise PipelineError(f'{osp.dirname(path)} is in use by another tools/incubate.py') from None
+            raise PipelineError(f'{osp.dirname(path)} {busy}') from None
         yield
 
 

@@ -1,21 +1,5 @@
-"""What the digits runs change in the ImageNet recipe: one CPU process, small batches and
-short schedules of this project's own choosing (the paper has no digits runs): AdamW lr 1e-3,
-weight decay 0.05, batch 64, cosine with 2 warmup epochs, label smoothing 0.1 without
-Mixup/CutMix, evaluation every 5 epochs."""
-_base_ = ['./models/vit_classifier.py', './datasets/digits.py', './schedules/deit_adamw_300e.py',
-          './default_runtime.py']
-num_classes = 10
-model = dict(
-    arch='vit_digits_depth16',
-    arch_overrides=dict(num_classes=num_classes, drop_path_rate=0.1),
-    data_preprocessor=dict(type='MixupDataPreprocessor', num_classes=num_classes, mixup=None, _delete_=True))
-effective_batch_size = 64
-optim_wrapper = dict(optimizer=dict(lr=1e-3))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0, end=2, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=True, begin=2, convert_to_iter_based=True),
-]
+"""The digits runs: the small CPU recipe on scikit-learn's digits, evaluation every 5 epochs."""
+_base_ = ['./small_cpu_recipe.py', './datasets/digits.py']
+model = dict(arch='vit_digits_depth16')
 train_cfg = dict(max_epochs=60, val_interval=5)
-default_hooks = dict(logger=dict(interval=20),
-                     checkpoint=dict(interval=5, max_keep_ckpts=1))
-env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo'))
+default_hooks = dict(checkpoint=dict(interval=5))
