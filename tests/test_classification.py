@@ -38,13 +38,13 @@ def _fake_imagenet(root: Path, size: int = 8) -> Path:
 
 
 @pytest.mark.parametrize('config', PHASE_CONFIGS, ids=lambda p: p.stem)
-def test_every_config_builds(config, tmp_path):
+def test_every_config_builds(config, tmp_path, monkeypatch):
     """Model (on the meta device: full ViT-H weights are not allocated), optimizer wrapper, data."""
     from mmengine.optim import build_optim_wrapper
     from mmengine.registry import DATASETS, MODELS, OPTIM_WRAPPERS
 
     cfg = Config.fromfile(config)
-    assert cfg.benchmark.task in ('imagenet', 'digits', 'cifar100') and cfg.benchmark.method in ('e2e', 'incubation')
+    assert cfg.benchmark.task in ('imagenet', 'digits', 'cifar100', 'fashion') and cfg.benchmark.method in ('e2e', 'incubation')
     role = cfg.model.get('role', {}).get('type', 'target')
     required = {'hybrid': {'module_idx', 'meta_checkpoint'}, 'assembled': {'module_checkpoints'}}.get(role, set())
     assert required <= set(cfg.model.role), f'{config.name}: role {role} lacks {required - set(cfg.model.role)}'
@@ -61,9 +61,16 @@ def test_every_config_builds(config, tmp_path):
     no_decay = {n for n, p in model.named_parameters() if id(p) in no_decay_ids}
     assert {'network.pos_embed', 'network.cls_token', 'network.norm.weight', 'network.blocks.0.attn.qkv.bias'} <= no_decay
     assert 'network.blocks.0.attn.qkv.weight' not in no_decay
-    data = _fake_imagenet(tmp_path / 'data', size=cfg.model.arch_overrides.get('img_size', 8) if 'digits' in config.stem else 8)
+    if cfg.benchmark.task == 'fashion':  # idx files, read through torchvision; no class-balanced subset of 3 images
+        from test_fashion import _write_fashion
+        monkeypatch.setenv('INCUBATION_VIT_CACHE', str(tmp_path / 'cache'))
+        data, extra = tmp_path / 'fashion', dict(subset=None)
+        _write_fashion(data, {'train': 3, 'test': 3})
+    else:
+        size = cfg.model.arch_overrides.get('img_size', 8) if 'digits' in config.stem else 8
+        data, extra = _fake_imagenet(tmp_path / 'data', size=size), {}
     for loader in ('train_dataloader', 'val_dataloader'):
-        dataset = DATASETS.build(dict(cfg[loader].dataset, data_root=str(data)))
+        dataset = DATASETS.build(dict(cfg[loader].dataset, data_root=str(data), **extra))
         sample = dataset[0]
         assert sample['inputs'].shape[0] == 3 and sample['inputs'].shape[-1] == cfg[loader].dataset.transform.input_size
 
