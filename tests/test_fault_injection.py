@@ -33,7 +33,7 @@ from runtime.fault import COUNTS_ENV, SPEC_ENV
 PIPELINE = CLS_CONFIGS / 'vit-digits-d16_incubation_30e+15e_digits.py'
 SEED = 14
 POINTS = 24
-DEFAULT_POINTS = 2
+DEFAULT_POINTS = 1
 # the first points, run by default: a kill just after a checkpoint save, in the middle of a
 # checkpoint write (complete temporary file, not renamed), in tools/test.py, in a manifest update
 FIRST = ('after_save', 'write_end:epoch_N.pth', 'test_start', 'write_end:manifest.json')
