@@ -1,12 +1,13 @@
 """Shared fixtures: tiny real data (scikit-learn digits) and how to run the repository's tools."""
 from __future__ import annotations
 
+import ast
 import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 import pytest
 import torch
@@ -96,3 +97,12 @@ def load_tool(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def config_base_of(path: Path) -> List[str]:
+    """The ``_base_`` a config file names, as written (not resolved)."""
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign) and [getattr(t, 'id', None) for t in node.targets] == ['_base_']:
+            value = ast.literal_eval(node.value)
+            return [value] if isinstance(value, str) else list(value)
+    return []

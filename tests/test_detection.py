@@ -12,7 +12,6 @@
 """
 from __future__ import annotations
 
-import ast
 import importlib.util
 import json
 import os
@@ -25,7 +24,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, load_tool
+from conftest import ROOT, config_base_of, load_tool
 from mmengine.config import Config
 
 import detection  # noqa: F401  (registers SimpleFeaturePyramid and LN2d)
@@ -254,15 +253,6 @@ def test_3x_config_differs_from_its_1x_config_only_in_the_schedule(three_x: Path
     assert a == b
 
 
-def _base_of(path: Path) -> List[str]:
-    """The ``_base_`` a config file names, as written (not resolved)."""
-    for node in ast.parse(path.read_text()).body:
-        if isinstance(node, ast.Assign) and [getattr(t, 'id', None) for t in node.targets] == ['_base_']:
-            value = ast.literal_eval(node.value)
-            return [value] if isinstance(value, str) else list(value)
-    return []
-
-
 @pytest.mark.parametrize('base, upstream', [
     ('models/mask-rcnn_vit-b_sfp.py', 'models/mask-rcnn_r50_fpn.py'),
     ('datasets/coco_instance_lsj-1024.py', 'datasets/coco_instance.py'),
@@ -270,17 +260,17 @@ def _base_of(path: Path) -> List[str]:
     ('default_runtime.py', 'default_runtime.py'),
 ])
 def test_bases_inherit_mmdet(base: str, upstream: str):
-    assert _base_of(CONFIGS / '_base_' / base) == [f'mmdet::_base_/{upstream}']
+    assert config_base_of(CONFIGS / '_base_' / base) == [f'mmdet::_base_/{upstream}']
 
 
 def test_variants_are_deltas_on_one_config():
     """ViT-L model on the ViT-B one, 3x on 1x, E2E on incubation: each difference written once."""
-    assert _base_of(CONFIGS / '_base_' / 'models' / 'mask-rcnn_vit-l_sfp.py') == ['./mask-rcnn_vit-b_sfp.py']
+    assert config_base_of(CONFIGS / '_base_' / 'models' / 'mask-rcnn_vit-l_sfp.py') == ['./mask-rcnn_vit-b_sfp.py']
     for path in FULL:
         if '_e2e_' in path.name:
-            assert _base_of(path) == [f"./{path.name.replace('_e2e_', '_incubation_')}"]
+            assert config_base_of(path) == [f"./{path.name.replace('_e2e_', '_incubation_')}"]
         elif '_3x_' in path.name:
-            assert _base_of(path) == [f"./{path.name.replace('_3x_', '_1x_')}"]
+            assert config_base_of(path) == [f"./{path.name.replace('_3x_', '_1x_')}"]
 
 
 def _without_scope(x: Any) -> Any:

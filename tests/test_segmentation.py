@@ -16,7 +16,6 @@
 """
 from __future__ import annotations
 
-import ast
 import importlib.util
 import json
 import os
@@ -29,7 +28,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, load_tool
+from conftest import ROOT, config_base_of, load_tool
 from mmengine.config import Config
 
 import backbones
@@ -263,15 +262,6 @@ def test_e2e_and_incubation_differ_only_in_checkpoint(incubation: Path):
     assert a == b
 
 
-def _base_of(path: Path) -> List[str]:
-    """The ``_base_`` a config file names, as written (not resolved)."""
-    for node in ast.parse(path.read_text()).body:
-        if isinstance(node, ast.Assign) and [getattr(t, 'id', None) for t in node.targets] == ['_base_']:
-            value = ast.literal_eval(node.value)
-            return [value] if isinstance(value, str) else list(value)
-    return []
-
-
 @pytest.mark.parametrize('base, upstream', [
     ('models/upernet_vit-b_mln.py', 'models/upernet_vit-b16_ln_mln.py'),
     ('datasets/ade20k_512x512.py', 'datasets/ade20k.py'),
@@ -279,7 +269,7 @@ def _base_of(path: Path) -> List[str]:
     ('default_runtime.py', 'default_runtime.py'),
 ])
 def test_bases_inherit_mmseg(base: str, upstream: str):
-    assert _base_of(CONFIGS / '_base_' / base) == [f'mmseg::_base_/{upstream}']
+    assert config_base_of(CONFIGS / '_base_' / base) == [f'mmseg::_base_/{upstream}']
 
 
 def _without_scope(x: Any) -> Any:
