@@ -106,3 +106,12 @@ def config_base_of(path: Path) -> List[str]:
             value = ast.literal_eval(node.value)
             return [value] if isinstance(value, str) else list(value)
     return []
+
+
+def without_scope(x: Any) -> Any:
+    """A resolved config without the ``_scope_`` keys mmengine adds to what ``mmdet::`` / ``mmseg::`` bring."""
+    if isinstance(x, dict):
+        return {k: without_scope(v) for k, v in x.items() if k != '_scope_'}
+    if isinstance(x, (list, tuple)):
+        return type(x)(without_scope(v) for v in x)
+    return x

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, config_base_of, load_tool
+from conftest import ROOT, config_base_of, load_tool, without_scope
 from mmengine.config import Config
 
 import detection  # noqa: F401  (registers SimpleFeaturePyramid and LN2d)
@@ -273,21 +273,12 @@ def test_variants_are_deltas_on_one_config():
             assert config_base_of(path) == [f"./{path.name.replace('_3x_', '_1x_')}"]
 
 
-def _without_scope(x: Any) -> Any:
-    """A resolved config without the ``_scope_`` keys mmengine adds to what ``mmdet::`` brings."""
-    if isinstance(x, dict):
-        return {k: _without_scope(v) for k, v in x.items() if k != '_scope_'}
-    if isinstance(x, (list, tuple)):
-        return type(x)(_without_scope(v) for v in x)
-    return x
-
-
 def test_model_is_mmdet_mask_rcnn_with_only_vitdet_changes():
     """Everything not changed on purpose (anchors, RoI extractors, losses, assigners, samplers,
     test settings, the data preprocessor's mean / std) is mmdet's shipped Mask R-CNN."""
     shipped = Path(importlib.util.find_spec('mmdet').origin).parent / '.mim' / 'configs' / '_base_'
     expected = Config.fromfile(shipped / 'models' / 'mask-rcnn_r50_fpn.py').to_dict()['model']
-    ours = _without_scope(Config.fromfile(CONFIGS / 'mask-rcnn_vit-b_incubation_1x_coco.py').to_dict()['model'])
+    ours = without_scope(Config.fromfile(CONFIGS / 'mask-rcnn_vit-b_incubation_1x_coco.py').to_dict()['model'])
     ln2d = dict(type='LN2d', eps=1e-6, requires_grad=True)
     assert ours['backbone']['type'] == 'IncubationViTBackbone' and ours['neck']['type'] == 'SimpleFeaturePyramid'
     assert ours['neck']['norm_cfg'] == ln2d

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, config_base_of, load_tool
+from conftest import ROOT, config_base_of, load_tool, without_scope
 from mmengine.config import Config
 
 import backbones
@@ -272,21 +272,12 @@ def test_bases_inherit_mmseg(base: str, upstream: str):
     assert config_base_of(CONFIGS / '_base_' / base) == [f'mmseg::_base_/{upstream}']
 
 
-def _without_scope(x: Any) -> Any:
-    """A resolved config without the ``_scope_`` keys mmengine adds to what ``mmseg::`` brings."""
-    if isinstance(x, dict):
-        return {k: _without_scope(v) for k, v in x.items() if k != '_scope_'}
-    if isinstance(x, (list, tuple)):
-        return type(x)(_without_scope(v) for v in x)
-    return x
-
-
 def test_model_is_mmseg_vit_upernet_with_only_the_recipe_changes():
     """Neck, heads, losses and the data preprocessor's normalisation are mmseg's shipped ViT
     UperNet; only the backbone, the class count, the padding and the sliding-window test change."""
     shipped = Path(importlib.util.find_spec('mmseg').origin).parent / '.mim' / 'configs' / '_base_'
     expected = Config.fromfile(shipped / 'models' / 'upernet_vit-b16_ln_mln.py').to_dict()['model']
-    ours = _without_scope(Config.fromfile(CONFIGS / 'upernet_vit-b_incubation_80k_ade20k-512x512.py').to_dict()['model'])
+    ours = without_scope(Config.fromfile(CONFIGS / 'upernet_vit-b_incubation_80k_ade20k-512x512.py').to_dict()['model'])
     assert ours['backbone']['type'] == 'IncubationViTBackbone'
     expected['backbone'] = ours['backbone']  # replaced whole
     expected['pretrained'] = None  # the checkpoint is the backbone's init_cfg
