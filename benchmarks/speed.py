@@ -547,6 +547,10 @@ def loop_config(arch: str, batch: int, data_root: str, work_dir: str, config: Op
     merged.update(options or {})
     cfg.merge_from_dict(merged)
     cfg.work_dir = work_dir
+    # mmengine names its Visualizer instance after the experiment (config name + a timestamp in
+    # seconds) and reuses an existing instance of that name: two loops of one config built within
+    # a second would log to the first one's (deleted) work dir. The work dir is unique; so is this.
+    cfg.experiment_name = f'speed-loop_{Path(work_dir).parent.name}'
     cfg.launcher = 'none'
     return cfg
 
