@@ -30,16 +30,25 @@ that need it.
    machine without GPUs. Without CUDA the process group starts directly (``nccl`` falls back
    to ``gloo``, with a warning), and a CPU module is wrapped with ``device_ids=None``.
 
+6. Speed. ``Config.pretty_text`` formats the whole config with yapf on every call, and a run
+   calls it about seven times (the environment log, the config dumps, the message hub, and
+   every checkpoint's ``meta``): ~0.3 s each on a CPU core, seconds per short run. The
+   formatter is memoised on its exact input, so the text is what it was, computed once.
+
 And one outside mmengine: RandAugment's ``inc1`` posterize reaches 0 bits at magnitude 10;
 Pillow >= 13 raises there (``bits must be between or equal to 1 and 8``) where older Pillow
 returned a black image, so a data worker of the DeiT recipe could crash mid-epoch.
 """
 from __future__ import annotations
 
+import functools
 import pickle
 import warnings
+from collections import OrderedDict
+from typing import Any, Callable, Tuple
 
 import mmengine
+import mmengine.config.config as mm_config
 import mmengine.dist.utils as mm_dist_utils
 import mmengine.runner.checkpoint as mm_checkpoint
 import mmengine.runner.runner as mm_runner
@@ -123,6 +132,24 @@ def _ddp_init_cpu_aware(self, module, detect_anomalous_params: bool = False, **k
     _ddp_init(self, module=module, detect_anomalous_params=detect_anomalous_params, **kwargs)
 
 
+def _memoised_format_code(format_code: Callable[..., Tuple[str, bool]], size: int = 16) -> Callable:
+    """``format_code`` (yapf's ``FormatCode``) answering a repeated call from a cache keyed on
+    its exact arguments (an unhashable style is keyed by its ``repr``)."""
+    cache: 'OrderedDict[Tuple[str, str], Tuple[str, bool]]' = OrderedDict()
+
+    @functools.wraps(format_code)
+    def format_once(text: str, *args: Any, **kwargs: Any) -> Tuple[str, bool]:
+        key = (text, repr((args, sorted(kwargs.items()))))
+        if key not in cache:
+            cache[key] = format_code(text, *args, **kwargs)
+            if len(cache) > size:
+                cache.popitem(last=False)
+        return cache[key]
+
+    format_once._memoised = True  # type: ignore[attr-defined]
+    return format_once
+
+
 def _posterize(img, bits_to_keep, **kwargs):
     """timm's posterize, also for 0 bits: Pillow >= 13 refuses ``bits=0``, which older Pillow
     turned into a black image (what RandAugment's ``inc1`` variant asks for at magnitude 10)."""
@@ -177,5 +204,7 @@ def apply() -> bool:
     mm_runner.find_latest_checkpoint = find_resume_checkpoint
     mm_dist_utils._init_dist_pytorch = _init_dist_pytorch_cpu_aware
     MMDistributedDataParallel.__init__ = _ddp_init_cpu_aware
+    if not getattr(mm_config.FormatCode, '_memoised', False):
+        mm_config.FormatCode = _memoised_format_code(mm_config.FormatCode)
     _applied = True
     return True

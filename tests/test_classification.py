@@ -266,6 +266,24 @@ def test_bad_data_roots_are_named(tmp_path):
     dataset = ImageFolderDataset(str(data), split='val', transform=dict(input_size=8))
     with pytest.raises(OSError, match=r'val/n01/0\.JPEG: unreadable image'):
         dataset[0]
+    with pytest.raises(OSError, match=r'val/n01/0\.JPEG: unreadable image'):  # in memory: when it is built
+        ImageFolderDataset(str(data), split='val', transform=dict(input_size=8), in_memory=True)
+
+
+def test_in_memory_images_give_the_same_items(digits_root):
+    """Decoding once at build time changes nothing a run sees: same items, same augmentation."""
+    import random
+
+    cfg = Config.fromfile(str(CLS_CONFIGS / '_base_' / 'datasets' / 'digits.py'))
+    from_files = ImageFolderDataset(str(digits_root), 'train', cfg.train_transform, in_memory=False)
+    in_memory = ImageFolderDataset(str(digits_root), 'train', cfg.train_transform, in_memory=True)
+    assert len(in_memory.images) == len(from_files) > 0
+    for idx in (0, 7, len(from_files) - 1):
+        random.seed(idx)
+        expected = from_files[idx]
+        random.seed(idx)
+        got = in_memory[idx]
+        assert torch.equal(got['inputs'], expected['inputs']) and got['data_samples'] == expected['data_samples']
 
 
 def test_pipeline_rejects_bad_inputs_before_training(digits_root, tmp_path):

@@ -59,3 +59,22 @@ def test_randaugment_posterize_at_zero_bits_gives_black_not_an_error():
     image = Image.fromarray(np.full((8, 8, 3), 200, dtype=np.uint8))
     assert np.asarray(op(image)).max() == 0
     assert np.asarray(AugmentOp('PosterizeIncreasing', prob=1.0, magnitude=5)(image)).max() > 0
+
+
+def test_config_text_is_formatted_once_and_unchanged():
+    """``Config.pretty_text`` (called ~7 times a run) runs yapf once per distinct text."""
+    out = _python(
+        'import mmengine.config.config as m\n'
+        'from mmengine.config import Config\n'
+        'cfg = Config.fromfile("classification/configs/vit-digits-d16_e2e_60e_digits.py")\n'
+        'before = cfg.pretty_text\n'
+        'import runtime.compat as c\n'
+        'c.apply()\n'
+        'calls = []\n'
+        'inner = m.FormatCode.__wrapped__\n'
+        'm.FormatCode = c._memoised_format_code(lambda *a, **k: calls.append(1) or inner(*a, **k))\n'
+        'texts = [cfg.pretty_text for _ in range(5)]\n'
+        'cfg.merge_from_dict({"train_cfg.max_epochs": 3})\n'
+        'changed = cfg.pretty_text\n'
+        'print(all(t == before for t in texts), len(calls), "max_epochs=3" in changed)\n')
+    assert out == 'True 2 True'

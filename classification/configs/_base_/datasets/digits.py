@@ -2,7 +2,9 @@
 
 Same data set class and timm transforms as ImageNet, with augmentation sized for 16-pixel
 digits: a mild random-resized crop (scale 0.75-1), no flips (digits are not symmetric), no
-RandAugment / random erasing. Plain shuffling instead of repeated augmentation.
+RandAugment / random erasing. Plain shuffling instead of repeated augmentation. The 1,797 small
+images are decoded once and held in memory (``in_memory``): each batch then costs only its
+transforms, which halves the data loading between training iterations.
 """
 data_root = 'data/digits'
 img_size = 16
@@ -15,12 +17,14 @@ train_dataloader = dict(
     batch_size=64, num_workers=0, drop_last=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     collate_fn=dict(type='default_collate'),
-    dataset=dict(type='ImageFolderDataset', data_root=data_root, split='train', transform=train_transform))
+    dataset=dict(type='ImageFolderDataset', data_root=data_root, split='train', transform=train_transform,
+                 in_memory=True))
 val_dataloader = dict(
     batch_size=180, num_workers=0, drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     collate_fn=dict(type='default_collate'),
-    dataset=dict(type='ImageFolderDataset', data_root=data_root, split='val', transform=val_transform))
+    dataset=dict(type='ImageFolderDataset', data_root=data_root, split='val', transform=val_transform,
+                 in_memory=True))
 val_evaluator = dict(type='TopKAccuracy', topk=(1, 5))
 test_dataloader = val_dataloader
 test_evaluator = val_evaluator
