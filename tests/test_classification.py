@@ -270,20 +270,32 @@ def test_bad_data_roots_are_named(tmp_path):
         ImageFolderDataset(str(data), split='val', transform=dict(input_size=8), in_memory=True)
 
 
-def test_in_memory_images_give_the_same_items(digits_root):
-    """Decoding once at build time changes nothing a run sees: same items, same augmentation."""
+def test_digits_data_path_gives_the_items_of_the_plain_one(digits_root):
+    """In memory and normalised per batch by the model (the digits configs) changes nothing a run
+    sees: the same images, the same augmentation draws, the same normalised batch."""
     import random
 
-    cfg = Config.fromfile(str(CLS_CONFIGS / '_base_' / 'datasets' / 'digits.py'))
-    from_files = ImageFolderDataset(str(digits_root), 'train', cfg.train_transform, in_memory=False)
-    in_memory = ImageFolderDataset(str(digits_root), 'train', cfg.train_transform, in_memory=True)
-    assert len(in_memory.images) == len(from_files) > 0
-    for idx in (0, 7, len(from_files) - 1):
-        random.seed(idx)
-        expected = from_files[idx]
-        random.seed(idx)
-        got = in_memory[idx]
-        assert torch.equal(got['inputs'], expected['inputs']) and got['data_samples'] == expected['data_samples']
+    from mmengine.dataset import default_collate
+    from mmengine.registry import MODELS
+
+    cfg = Config.fromfile(str(CLS_CONFIGS / 'vit-digits-d16_e2e_60e_digits.py'))
+    transform = cfg.train_dataloader.dataset.transform
+    assert transform.use_prefetcher and cfg.train_dataloader.dataset.in_memory
+    plain_transform = {k: v for k, v in transform.items() if k != 'use_prefetcher'}
+    plain_transform.update(mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
+    plain = ImageFolderDataset(str(digits_root), 'train', plain_transform)
+    fast = ImageFolderDataset(str(digits_root), 'train', transform, in_memory=True)
+    assert len(fast.images) == len(plain) > 0
+    picked = [0, 7, len(plain) - 1]
+    random.seed(0)
+    expected = default_collate([plain[i] for i in picked])
+    random.seed(0)
+    raw = default_collate([fast[i] for i in picked])
+    assert raw['inputs'].dtype == torch.uint8
+    preprocessor = MODELS.build(cfg.model.data_preprocessor)
+    got = preprocessor(raw, training=True)
+    assert torch.allclose(got['inputs'], expected['inputs'], atol=1e-6)
+    assert torch.equal(got['data_samples'], expected['data_samples'])
 
 
 def test_pipeline_rejects_bad_inputs_before_training(digits_root, tmp_path):
