@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import ast
+import gzip
 import importlib.util
 import os
+import struct
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Dict, List
 
+import numpy as np
 import pytest
 import torch
 
@@ -115,3 +118,28 @@ def without_scope(x: Any) -> Any:
     if isinstance(x, (list, tuple)):
         return type(x)(without_scope(v) for v in x)
     return x
+
+
+def _write_idx(path: Path, array: np.ndarray) -> None:
+    """The idx format: 0x00 0x00, type 0x08 (uint8), the rank, big-endian int32 sizes, the data."""
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f'>{array.ndim}i', *array.shape)
+    with gzip.open(path, 'wb') as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def write_fashion_idx(root: Path, per_class: dict) -> dict:
+    """Fashion-MNIST's four idx files, generated: image ``i`` is filled with its label x 20 and
+    has ``i`` in its last pixel. Returns each split's labels."""
+    from classification.fashion import SPLITS
+
+    root.mkdir(parents=True)
+    labels_of = {}
+    for split, (images_name, labels_name) in SPLITS.items():
+        rng = np.random.default_rng(len(split))
+        labels = rng.permutation(np.repeat(np.arange(10), per_class[split]))
+        images = np.broadcast_to((labels * 20)[:, None, None], (len(labels), 28, 28)).copy()
+        images[:, 27, 27] = np.arange(len(labels))
+        _write_idx(root / f'{images_name}.gz', images)
+        _write_idx(root / f'{labels_name}.gz', labels)
+        labels_of[split] = labels
+    return labels_of

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import CLS_CONFIGS, ROOT, TINY_DIGITS_OPTIONS, cfg_words, data_options, run_tool, tool_env
+from conftest import CLS_CONFIGS, ROOT, TINY_DIGITS_OPTIONS, cfg_words, data_options, run_tool, tool_env, write_fashion_idx
 from mmengine.config import Config
 
 import classification  # noqa: F401  (registers the classifier, data set, metric, hooks)
@@ -62,10 +62,9 @@ def test_every_config_builds(config, tmp_path, monkeypatch):
     assert {'network.pos_embed', 'network.cls_token', 'network.norm.weight', 'network.blocks.0.attn.qkv.bias'} <= no_decay
     assert 'network.blocks.0.attn.qkv.weight' not in no_decay
     if cfg.benchmark.task == 'fashion':  # idx files, read through torchvision; no class-balanced subset of 3 images
-        from test_fashion import _write_fashion
         monkeypatch.setenv('INCUBATION_VIT_CACHE', str(tmp_path / 'cache'))
         data, extra = tmp_path / 'fashion', dict(subset=None)
-        _write_fashion(data, {'train': 3, 'test': 3})
+        write_fashion_idx(data, {'train': 3, 'test': 3})
     else:
         size = cfg.model.arch_overrides.get('img_size', 8) if 'digits' in config.stem else 8
         data, extra = _fake_imagenet(tmp_path / 'data', size=size), {}

@@ -1,14 +1,12 @@
 """Fashion-MNIST from idx files: generated small files in the real format, and the real files if installed."""
 from __future__ import annotations
 
-import gzip
-import struct
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
+from conftest import write_fashion_idx
 from mmengine.registry import DATASETS
 
 import classification  # noqa: F401  (registers FashionMNISTDataset)
@@ -18,33 +16,11 @@ TRANSFORM = dict(input_size=16, is_training=False, interpolation='bicubic', crop
                  mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
 
 
-def _write_idx(path: Path, array: np.ndarray) -> None:
-    """The idx format: 0x00 0x00, type 0x08 (uint8), the rank, big-endian int32 sizes, the data."""
-    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f'>{array.ndim}i', *array.shape)
-    with gzip.open(path, 'wb') as f:
-        f.write(header + array.astype(np.uint8).tobytes())
-
-
-def _write_fashion(root: Path, per_class: dict) -> dict:
-    """Idx files whose image ``i`` is filled with its label x 20 and has ``i`` in its last pixel."""
-    root.mkdir(parents=True)
-    labels_of = {}
-    for split, (images_name, labels_name) in SPLITS.items():
-        rng = np.random.default_rng(len(split))
-        labels = rng.permutation(np.repeat(np.arange(10), per_class[split]))
-        images = np.broadcast_to((labels * 20)[:, None, None], (len(labels), 28, 28)).copy()
-        images[:, 27, 27] = np.arange(len(labels))
-        _write_idx(root / f'{images_name}.gz', images)
-        _write_idx(root / f'{labels_name}.gz', labels)
-        labels_of[split] = labels
-    return labels_of
-
-
 @pytest.fixture
 def fake_root(tmp_path, monkeypatch):
     monkeypatch.setenv('INCUBATION_VIT_CACHE', str(tmp_path / 'cache'))
     root = tmp_path / 'fashion'
-    labels = _write_fashion(root, {'train': 6, 'test': 3})
+    labels = write_fashion_idx(root, {'train': 6, 'test': 3})
     return root, labels
 
 

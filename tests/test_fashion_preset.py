@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_fashion import _write_fashion
+from conftest import write_fashion_idx
 
 from benchmarks.__main__ import main as cli
 from benchmarks.fashion_study import FASHION_PRESETS, config_for, plan
@@ -27,7 +27,7 @@ COSTS = ['training device-h', 'end-to-end device-h', 'training FLOPs']
 def smoke(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('fashion')
     data = tmp / 'fashion-mnist'
-    _write_fashion(data, {'train': 20, 'test': 10})
+    write_fashion_idx(data, {'train': 20, 'test': 10})
     work = tmp / 'work'
     args = ['reproduce', '--preset', 'fashion-smoke', '--depths', '8', '--seeds', '0', '1',
             '--work-dir', str(work), '--data-root', str(data)]
