@@ -146,7 +146,6 @@ def _memoised_format_code(format_code: Callable[..., Tuple[str, bool]], size: in
                 cache.popitem(last=False)
         return cache[key]
 
-    format_once._memoised = True  # type: ignore[attr-defined]
     return format_once
 
 
@@ -204,7 +203,6 @@ def apply() -> bool:
     mm_runner.find_latest_checkpoint = find_resume_checkpoint
     mm_dist_utils._init_dist_pytorch = _init_dist_pytorch_cpu_aware
     MMDistributedDataParallel.__init__ = _ddp_init_cpu_aware
-    if not getattr(mm_config.FormatCode, '_memoised', False):
-        mm_config.FormatCode = _memoised_format_code(mm_config.FormatCode)
+    mm_config.FormatCode = _memoised_format_code(mm_config.FormatCode)
     _applied = True
     return True
