@@ -45,6 +45,8 @@ from runtime.launch import (
     Command,
     Job,
     LocalBackend,
+    PreloadedBackend,
+    default_backend,
     latest_progress,
     python_argv,
     supervise,
@@ -137,12 +139,24 @@ class Phase:
 @dataclass
 class Launcher:
     """How a phase's training is started here: local processes (optionally torchrun groups),
-    through a process back-end. (On Slurm, classification/cluster.py submits the phases instead.)"""
+    through a process back-end. (On Slurm, classification/cluster.py submits the phases instead.)
+
+    The default back-end on a machine without CUDA devices forks each phase's process from a
+    server that imported torch, timm and mmengine once (:class:`runtime.launch.PreloadedBackend`):
+    a short CPU phase spends seconds importing them otherwise. ``LocalBackend()`` starts every
+    phase in a fresh interpreter (``tools/incubate.py --fresh-processes``).
+    """
 
     nproc_per_worker: int = 1
     threads_per_worker: Optional[int] = None
     port: int = 29500
-    backend: Backend = field(default_factory=LocalBackend)
+    backend: Backend = field(default_factory=default_backend)
+
+    def warm_up(self) -> float:
+        """Get the back-end's preloaded server ready, if it has one; the seconds that took (once)."""
+        if isinstance(self.backend, PreloadedBackend):
+            return self.backend.warm_up()
+        return 0.0
 
     def argv(self, phase: Phase, slot: int) -> List[str]:
         args = [phase.config_file, '--work-dir', phase.work_dir, '--resume']
@@ -162,7 +176,7 @@ class Launcher:
 
 
 def run_phases(phases: Sequence[Phase], launcher: Launcher, parallel: int, on_change: Callable[..., Any],
-               poll_seconds: float = 1.0, progress_seconds: float = 20.0) -> None:
+               poll_seconds: float = 0.25, progress_seconds: float = 20.0) -> None:
     """Run unfinished phases, at most ``parallel`` at a time; raise on the first failure."""
 
     def start(phase: Phase, slot: int) -> Job:
@@ -219,6 +233,7 @@ class IncubationPipeline:
         self._epochs_cache: Dict[str, int] = {}
         self._fingerprints: Dict[str, Tuple[Tuple[int, int], Dict[str, Any]]] = {}  # path -> (stat, fingerprint)
         self._previous: Optional[Manifest] = None  # the manifest found when this run started
+        self.shared_startup_seconds = 0.0  # this session's preloaded server (Launcher.warm_up)
         self.incubate_cfg = self._phase_config('incubate')
         self.arch = self._target_arch()
         self.division = Division(self.arch['depths'])
@@ -486,8 +501,17 @@ class IncubationPipeline:
         benchmark = dict(self.cfg.get('benchmark', {}))
         # the m+n label follows the epochs the phases actually run, whatever overrode them
         benchmark['schedule'] = '+'.join(str(self._effective_epochs(name)) for name in ('incubate', 'finetune'))
-        return Manifest.from_phases(self.config_path, self.phase_records(failed), benchmark,
-                                    arch=dict(self.arch, depths=list(self.arch['depths'])))
+        manifest = Manifest.from_phases(self.config_path, self.phase_records(failed), benchmark,
+                                        arch=dict(self.arch, depths=list(self.arch['depths'])))
+        # The imports the phases' processes did not pay count once, on one device, in the
+        # end-to-end cost; earlier sessions' too (their phases' records are kept across a resume).
+        before = float((self._previous.cost if self._previous else {}).get(record.SHARED_STARTUP, 0.0) or 0.0)
+        shared = before + self.shared_startup_seconds
+        if shared:
+            manifest.cost[record.SHARED_STARTUP] = shared
+            if manifest.cost.get('e2e_device_hours') is not None:
+                manifest.cost['e2e_device_hours'] += shared / 3600.0
+        return manifest
 
     def write_manifest(self, failed: Optional[str] = None) -> Manifest:
         manifest = self.manifest(failed)
@@ -509,9 +533,17 @@ class IncubationPipeline:
                           env=launcher.env(), cwd=ROOT, append=False)
         print(f'[incubate] assemble: evaluating the assembled network\n[incubate]   {command}', flush=True)
         fault.point('assemble_before')  # test-only kill points, inert by default
-        if LocalBackend().start(command).wait() != 0:
+        if launcher.backend.start(command).wait() != 0:
             raise PipelineError(f'evaluating the assembled network failed; see {log_path}:\n{tail(log_path, 25)}')
         fault.point('assemble_after')
+
+    def phases_to_run(self, evaluate_assembled: bool = True) -> List[str]:
+        """The names of the phases this machine still has to run."""
+        names = [p.name for p in self.trained_phases()
+                 if not p.finished() and (p.module_idx is None or p.module_idx in self.modules)]
+        if evaluate_assembled and not osp.isfile(self.assembled_metrics):
+            names.append(record.ASSEMBLE)
+        return names
 
     def run(self, launcher: Launcher, parallel: int = 1, evaluate_assembled: bool = True,
             force: Sequence[str] = ()) -> Manifest:
@@ -519,6 +551,11 @@ class IncubationPipeline:
         with exclusive(osp.join(self.work_dir, '.lock')):
             self.prepare(force)
             update = lambda failed=None: self.write_manifest(failed)  # noqa: E731
+            if self.phases_to_run(evaluate_assembled):
+                self.shared_startup_seconds = launcher.warm_up()
+                if self.shared_startup_seconds:
+                    print(f'[incubate] preloaded torch, timm and mmengine in {self.shared_startup_seconds:.1f} s, once: '
+                          f'each phase runs in a process forked from that server', flush=True)
             if not self.meta_given:
                 run_phases([self.meta_phase()], launcher, 1, update)
             incubate = [p for p in self.incubate_phases() if p.module_idx in self.modules]
@@ -624,6 +661,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help='run phase NAME again, with every phase depending on it (old outputs moved aside)')
     parser.add_argument('--debug', action='store_true', help='show the traceback of expected errors too')
     parser.add_argument('--compile', action='store_true', help='torch.compile the network in every phase')
+    parser.add_argument('--fresh-processes', action='store_true',
+                        help='start every phase in a new interpreter; by default, on machines without CUDA devices, '
+                             'phases are forked from one process that imported torch, timm and mmengine once')
     args = parser.parse_args(argv)
     try:
         return _main(args, argv)
@@ -670,6 +710,8 @@ def _main(args: argparse.Namespace, argv: List[str]) -> int:
         from classification import cluster
         return cluster.main(pipeline, args, argv)
     launcher = Launcher(nproc_per_worker=args.nproc_per_worker, threads_per_worker=args.threads_per_worker)
+    if args.fresh_processes:
+        launcher.backend = LocalBackend()
     manifest = pipeline.run(launcher, parallel=max(1, args.parallel), evaluate_assembled=not args.no_assembled_eval,
                             force=args.force_phase)
     print(summary(manifest), flush=True)

@@ -46,6 +46,7 @@ SESSION_PATTERN = re.compile(r'^\d{8}_\d{6}$')   # mmengine's session folder nam
 
 META = 'meta'
 ASSEMBLE = 'assemble'
+SHARED_STARTUP = 'shared_startup_seconds'  # manifest cost: the preloaded server's imports, paid once
 FINETUNE = 'finetune'
 INCUBATE_PREFIX = 'incubate_'
 STATUSES = ('pending', 'started', 'done', 'failed', 'given')
@@ -429,7 +430,9 @@ class Manifest:
 
     ``final`` (``checkpoint``, ``metrics``) is set once the fine-tune is done; ``cost`` holds
     ``device_hours`` (all phases), ``by_phase``, ``wall_hours_parallel`` (the critical path),
-    ``e2e_device_hours`` (all phases, whole processes) and ``flops`` (the phases that counted them).
+    ``e2e_device_hours`` (all phases, whole processes, plus the imports of a preloaded server the
+    phases were forked from, counted once: ``shared_startup_seconds``) and ``flops`` (the phases
+    that counted them).
     """
 
     config: str

@@ -78,3 +78,53 @@ def test_config_text_is_formatted_once_and_unchanged():
         'changed = cfg.pretty_text\n'
         'print(all(t == before for t in texts), len(calls), "max_epochs=3" in changed)\n')
     assert out == 'True 2 True'
+
+
+PROBE = '''import os, sys
+print('preloaded', 'torch' in sys.modules)
+import torch
+print('threads', torch.get_num_threads(), 'cwd', os.getcwd(), 'env', os.environ.get('PROBE_VALUE'), 'argv', sys.argv[1:])
+print('script folder first on the path', sys.path[0] == os.path.dirname(os.path.abspath(__file__)))
+sys.exit(int(sys.argv[1]))
+'''
+
+
+def test_preloaded_backend_runs_a_script_as_a_fresh_interpreter_would(tmp_path):
+    """runtime.launch.PreloadedBackend: the pipeline's phases fork from one process that imported
+    torch, timm and mmengine; each still runs with its own log, environment, folder, thread count
+    and exit code, and can be stopped, like a `python SCRIPT` child."""
+    import signal
+
+    from runtime.launch import Command, ForkedJob, LocalBackend, PreloadedBackend, python_argv, torchrun_argv
+
+    script = tmp_path / 'probe.py'
+    script.write_text(PROBE)
+    env = dict(tool_env(), PROBE_VALUE='two words', OMP_NUM_THREADS='1')  # the server's torch has 2 threads here
+    preloaded, logs = PreloadedBackend(), {}
+    for name, backend in (('forked', preloaded), ('fresh', LocalBackend())):
+        log = tmp_path / f'{name}.out'
+        log.write_text('an earlier session\n')
+        job = backend.start(Command(python_argv(str(script), '3', 'a b'), str(log), env=env, cwd=str(tmp_path)))
+        assert job.wait() == 3
+        assert isinstance(job, ForkedJob) == (name == 'forked')
+        logs[name] = log.read_text()
+    assert logs['fresh'] == ("an earlier session\npreloaded False\nthreads 1 cwd %s env two words argv ['3', 'a b']\n"
+                             'script folder first on the path True\n' % tmp_path)
+    assert logs['forked'] == logs['fresh'].replace('preloaded False', 'preloaded True')
+    assert preloaded.preload_seconds > 0
+
+    crash = tmp_path / 'crash.py'
+    crash.write_text('raise ValueError("bad value 42")\n')
+    job = preloaded.start(Command(python_argv(str(crash)), str(tmp_path / 'crash.out'), append=False))
+    assert job.wait() == 1 and 'ValueError: bad value 42' in (tmp_path / 'crash.out').read_text()
+    sleeper = tmp_path / 'sleeper.py'
+    sleeper.write_text('import time\ntime.sleep(120)\n')
+    job = preloaded.start(Command(python_argv(str(sleeper)), str(tmp_path / 'sleeper.out')))
+    assert job.poll() is None
+    job.stop(grace=10)
+    assert job.poll() == -signal.SIGTERM
+
+    # what is not a plain `python SCRIPT.py` with its output in its log runs as a child process
+    assert not preloaded.forkable(Command(python_argv('-c', 'pass'), 'x.out'))
+    assert not preloaded.forkable(Command(torchrun_argv(str(script), nproc=2, port=29600), 'x.out'))
+    assert not preloaded.forkable(Command(python_argv(str(script)), 'x.out', echo='[x] '))
