@@ -141,16 +141,22 @@ class Launcher:
     """How a phase's training is started here: local processes (optionally torchrun groups),
     through a process back-end. (On Slurm, classification/cluster.py submits the phases instead.)
 
-    The default back-end on a machine without CUDA devices forks each phase's process from a
-    server that imported torch, timm and mmengine once (:class:`runtime.launch.PreloadedBackend`):
-    a short CPU phase spends seconds importing them otherwise. ``LocalBackend()`` starts every
-    phase in a fresh interpreter (``tools/incubate.py --fresh-processes``).
+    The default back-end for one process per phase on a machine without CUDA devices forks each
+    phase's process from a server that imported torch, timm and mmengine once
+    (:class:`runtime.launch.PreloadedBackend`): a short CPU phase spends seconds importing them
+    otherwise. torchrun groups are never forked, so with ``nproc_per_worker > 1`` no server is
+    started (nor paid for). ``LocalBackend()`` starts every phase in a fresh interpreter
+    (``tools/incubate.py --fresh-processes``).
     """
 
     nproc_per_worker: int = 1
     threads_per_worker: Optional[int] = None
     port: int = 29500
-    backend: Backend = field(default_factory=default_backend)
+    backend: Optional[Backend] = None
+
+    def __post_init__(self) -> None:
+        if self.backend is None:
+            self.backend = default_backend() if self.nproc_per_worker == 1 else LocalBackend()
 
     def warm_up(self) -> float:
         """Get the back-end's preloaded server ready, if it has one; the seconds that took (once)."""
@@ -709,9 +715,8 @@ def _main(args: argparse.Namespace, argv: List[str]) -> int:
     if args.launcher == 'slurm' or args.status:
         from classification import cluster
         return cluster.main(pipeline, args, argv)
-    launcher = Launcher(nproc_per_worker=args.nproc_per_worker, threads_per_worker=args.threads_per_worker)
-    if args.fresh_processes:
-        launcher.backend = LocalBackend()
+    launcher = Launcher(nproc_per_worker=args.nproc_per_worker, threads_per_worker=args.threads_per_worker,
+                        backend=LocalBackend() if args.fresh_processes else None)
     manifest = pipeline.run(launcher, parallel=max(1, args.parallel), evaluate_assembled=not args.no_assembled_eval,
                             force=args.force_phase)
     print(summary(manifest), flush=True)

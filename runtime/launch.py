@@ -121,13 +121,17 @@ def _relay(stream: IO[str], log: IO[str], prefix: str) -> None:
         print(f'{prefix}{line.rstrip()}', flush=True)
 
 
+def _make_log_folder(command: Command) -> None:
+    folder = osp.dirname(command.log_path)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+
+
 class LocalBackend:
     """Runs each command as a child process that dies with this one."""
 
     def start(self, command: Command) -> LocalJob:
-        folder = osp.dirname(command.log_path)
-        if folder:
-            os.makedirs(folder, exist_ok=True)
+        _make_log_folder(command)
         log = open(command.log_path, 'a' if command.append else 'w')
         output = subprocess.PIPE if command.echo is not None else log
         try:
@@ -270,9 +274,7 @@ class PreloadedBackend:
         if not self.forkable(command):
             return self._fallback.start(command)
         self.warm_up()
-        folder = osp.dirname(command.log_path)
-        if folder:
-            os.makedirs(folder, exist_ok=True)
+        _make_log_folder(command)
         process = self._server().Process(
             target=_forked_script,
             args=(command.argv[1:], command.log_path, command.env, command.cwd, command.append, os.getpid()),
