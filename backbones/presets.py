@@ -36,6 +36,8 @@ PRESETS: Dict[str, Dict[str, Any]] = {
                                 num_classes=10),
     'vit_fashion_depth32': dict(depths=(8, 8, 8, 8), img_size=16, patch_size=4, embed_dim=64, num_heads=4,
                                 num_classes=10),
+    'vit_fashion_depth64': dict(depths=(16, 16, 16, 16), img_size=16, patch_size=4, embed_dim=64, num_heads=4,
+                                num_classes=10),
 }
 
 # timm model whose layout (class token, qkv bias, LayerNorm eps 1e-6, GELU MLP) we share. timm's

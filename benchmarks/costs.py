@@ -46,8 +46,9 @@ def run_costs(run: Any) -> Dict[str, Optional[float]]:
 
     A training run: its ``cost.json`` (training device-hours also from the last logged
     evaluation). A pipeline: the manifest's totals where it has them, else the sum over its
-    training phases (meta, incubations, fine-tune; a meta checkpoint handed to the pipeline
-    costs nothing here), None when one of them lacks the cost.
+    training phases (meta, incubations, fine-tune), None when one of them lacks the cost. A meta
+    checkpoint handed to the pipeline costs what its own training run cost, when one trained it
+    (its work dir holds the checkpoint), and nothing otherwise (e.g. the authors' converted one).
     """
     if run.kind == 'test':
         return {name: None for name in COSTS}
@@ -58,9 +59,12 @@ def run_costs(run: Any) -> Dict[str, Optional[float]]:
     out = record_costs(run.cost.get('record'))
     out['train_device_hours'] = run.cost.get('total')
     training = [p for p in run.phases if p.name != record.ASSEMBLE and p.status != 'given']
+    charged = [p for p in run.phases if getattr(p, 'charged', False)]  # a shared meta model's own run
     for name in ('e2e_device_hours', 'train_flops'):
         if out[name] is None:
             out[name] = _sum([record_costs(p.work_dir.cost if p.work_dir else None)[name] for p in training])
+        if charged and out[name] is not None:
+            out[name] = _sum([out[name]] + [record_costs(p.work_dir.cost)[name] for p in charged])
     return out
 
 

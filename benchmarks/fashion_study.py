@@ -1,11 +1,21 @@
-"""The Fashion-MNIST depth study: E2E vs Deep Incubation of width-64 ViTs at several depths and seeds.
+"""The Fashion-MNIST studies: E2E vs Deep Incubation of width-64 ViTs by depth, data and budget, with seeds.
 
-``python -m benchmarks reproduce --preset fashion [--device cpu|cuda] [--seeds 0 1 2] [--depths 8 16 32]
-[--work-dir W]`` trains, for every depth and seed, the E2E baseline (``tools/train.py``) and the
-incubation pipeline (``tools/incubate.py``) from the ``vit-fashion-d<depth>_*`` configs, then
-writes the report (depth table with mean ± std over seeds, depth trend, seed-band efficiency
-curves) to ``W/report``.
+``python -m benchmarks reproduce --preset fashion|fashion-deep|fashion-data|fashion-2x [--device cpu|cuda]
+[--seeds 0 1 2] [--depths ...] [--work-dir W] [--smoke]`` trains, for every cell of the preset and
+every seed, the E2E baseline (``tools/train.py``) and the incubation pipeline (``tools/incubate.py``)
+from the ``vit-fashion-d<depth>_*`` configs, then writes the report (the depth table with mean ± std
+over seeds, the data-share table, the trends, seed-band efficiency curves) to ``W/report[-PRESET]``.
 
+* ``fashion``: depths 8, 16, 32 at the configs' recipe; ``fashion-deep``: depth 64 (its report adds
+  the other depths found in ``W``); ``fashion-data``: depth 32 on class-balanced 25% and 50% subsets
+  of the same 5,000 training images, with the same validation set and epochs, and the 100% cell;
+  ``fashion-2x``: depth 32 with twice each side's budget (its report adds the 1x cell).
+* The meta model depends only on width, heads, K, data and seed: it is trained once per seed and
+  data set (``W/meta_seed<S>_data<F>``, ``tools/train.py``) and handed to every pipeline of that
+  data set (``--meta``); the report charges its full cost to each of them.
+* Every run has its own work dir ``W/d<depth>_<method>_seed<S>[_data<F>][_<B>x]``; the presets
+  share ``W`` (default ``work_dirs/fashion``), so a cell two presets have in common is trained
+  once. Running a command again skips the finished runs and resumes the others.
 * ``--device cpu`` (default): the ``*_fashion.py`` configs (5,000 training / 2,000 test images at
   16x16); two processes at a time, one thread each (``--jobs``, ``--threads``); on the CPU a run's
   training cost is its own CPU time, so runs sharing the cores are not charged for each other.
@@ -13,10 +23,9 @@ curves) to ``W/report``.
   run at a time (a GPU's device-hours are wall clock, which concurrent runs would inflate).
 
 Each side keeps the schedule its configs give it (E2E and incubation are matched on training
-FLOPs there; see docs/benchmarks.md). Every run has its own work dir ``W/d<depth>_<method>_seed<S>``;
-running the command again skips the finished runs and resumes the others. ``fashion-smoke``
-checks the whole path in a few minutes (1 epoch a phase, 200 training images, depths 8 and 16,
-seeds 0 and 1); it is not a result.
+FLOPs there; see docs/benchmarks.md). ``fashion-smoke``, and ``--smoke`` with any preset, check
+the whole path in a few minutes (1 epoch a phase, 200 training images, batches of 16; smoke work
+dirs default to ``work_dirs/fashion-smoke``); they are not results.
 """
 from __future__ import annotations
 
@@ -30,31 +39,64 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from runtime.launch import Command, LocalBackend, latest_progress, supervise
-from runtime.record import TRAIN_LOG
+from runtime.record import TRAIN_LOG, artifact_name
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = osp.join(ROOT, 'classification', 'configs')
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
-# epochs=None: each side's own configs; subset: images per class (train, evaluation).
+# depths x data (percent of the study's training images) x budgets (x each side's epochs) are
+# the cells; epochs=None: each side's own configs; subset: images per class (train, evaluation).
 FASHION_PRESETS: Dict[str, Dict] = {
     'fashion': dict(depths=(8, 16, 32), seeds=(0, 1, 2), epochs=None, subset=None),
+    'fashion-deep': dict(depths=(64,), seeds=(0, 1, 2), epochs=None, subset=None, report_depths=(8, 16, 32)),
+    'fashion-data': dict(depths=(32,), data=(100, 50, 25), seeds=(0, 1, 2), epochs=None, subset=None),
+    'fashion-2x': dict(depths=(32,), budgets=(2,), seeds=(0, 1, 2), epochs=None, subset=None, report_budgets=(1,)),
+    # batches of 16, so that a quarter of the 200 images is still 3 batches
     'fashion-smoke': dict(depths=(8, 16), seeds=(0, 1), subset=(20, 10),
-                          epochs=dict(e2e=1, meta=1, incubate=1, finetune=1)),
+                          epochs=dict(e2e=1, meta=1, incubate=1, finetune=1),
+                          cfg_options=('train_dataloader.batch_size=16', 'effective_batch_size=16')),
 }
+# --smoke: any preset's path at the smoke preset's size (a check, not a result)
+SMOKE = {key: FASHION_PRESETS['fashion-smoke'][key] for key in ('subset', 'epochs', 'cfg_options')}
 SUFFIX = {'cpu': 'fashion', 'cuda': 'fashion-full'}
+VARIANT = {'cpu': '16px-5k', 'cuda': '28px'}  # the configs' benchmark.variant
+TRAIN_PER_CLASS = 500  # the CPU configs' training subset (5,000 images)
+# Twice the budget, by the budget rule with the shared 20-epoch meta model: E2E 2E, fine-tune 2E/4,
+# incubation what the E2E FLOPs leave: (40 x 168.9 - 20 x 21.3 - 10 x 168.9) / 201.3 = 23.1 -> 23.
+BUDGET_EPOCHS = {(32, 2): dict(e2e=40, incubate=23, finetune=10)}
+META_CONFIG_DEPTH = 32  # the meta model (4 one-block modules) is one network at every depth
 PREFIX = '[fashion]'
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell of the studies: a depth, a share of the training images (percent), a budget."""
+
+    depth: int
+    data: int = 100
+    budget: int = 1
+
+    @property
+    def tag(self) -> str:
+        """Work-dir suffix: '' for the depth study's cells, so that every preset shares them."""
+        return ('' if self.data == 100 else f'_data{self.data}') + ('' if self.budget == 1 else f'_{self.budget}x')
+
+    def variant(self, device: str) -> str:
+        return (VARIANT[device] + ('' if self.data == 100 else f'-subset{self.data}')
+                + ('' if self.budget == 1 else f'-{self.budget}x'))
 
 
 @dataclass
 class StudyRun:
-    """One run of the study: a depth, a seed, a method; its command and work dir."""
+    """One run of the study: a cell, a seed, a method (e2e, incubation or meta); its command and work dir."""
 
     depth: int
     seed: int
-    method: str  # 'e2e' or 'incubation'
+    method: str  # 'e2e', 'incubation' or 'meta' (the shared meta model of a seed and data set)
     work_dir: str
     argv: List[str]
+    needs: Tuple[str, ...] = ()  # work dirs that must have finished first
 
     @property
     def name(self) -> str:
@@ -62,19 +104,22 @@ class StudyRun:
 
     @property
     def log(self) -> str:
-        return osp.join(self.work_dir, TRAIN_LOG if self.method == 'e2e' else 'incubate.out')
+        return osp.join(self.work_dir, 'incubate.out' if self.method == 'incubation' else TRAIN_LOG)
 
 
 def add_fashion_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group('fashion presets')
     group.add_argument('--device', choices=sorted(SUFFIX), default='cpu',
                        help='cpu: the 16x16 5,000-image configs; cuda: the full-data 28x28 configs')
-    group.add_argument('--depths', type=int, nargs='+', help='override the preset\'s depths (configs exist for 8 16 32)')
+    group.add_argument('--depths', type=int, nargs='+',
+                       help='override the preset\'s depths (configs exist for 8 16 32 64 on the CPU)')
     group.add_argument('--jobs', type=int, help='runs at the same time (default: 2 on the CPU, 1 on a GPU)')
+    group.add_argument('--smoke', action='store_true',
+                       help='run the preset\'s path at toy size (1 epoch a phase, 200 training images; not a result)')
 
 
 def config_for(depth: int, kind: str, device: str) -> str:
-    """``vit-fashion-d<depth>_<kind>_<epochs>_<suffix>.py``; ``kind``: 'e2e' or 'incubation'."""
+    """``vit-fashion-d<depth>_<kind>_<epochs>_<suffix>.py``; ``kind``: 'e2e', 'incubation' or 'meta'."""
     pattern = osp.join(CONFIGS, f'vit-fashion-d{depth}_{kind}_*_{SUFFIX[device]}.py')
     found = sorted(glob.glob(pattern))
     if len(found) != 1:
@@ -82,39 +127,94 @@ def config_for(depth: int, kind: str, device: str) -> str:
     return found[0]
 
 
-def _overrides(preset: Dict, data_root: Optional[str], seed: int, extra: Sequence[str]) -> List[str]:
+def cells(preset: Dict, depths: Optional[Sequence[int]] = None, report: bool = False) -> List[Cell]:
+    """The preset's cells in the order they run (``report``: with the cells its report shows too)."""
+    depths = tuple(depths or preset['depths'])
+    out = [Cell(d, f, b) for d in depths for f in preset.get('data', (100,)) for b in preset.get('budgets', (1,))]
+    if report:
+        out += [Cell(d) for d in preset.get('report_depths', ())]
+        out += [Cell(d, 100, b) for d in depths for b in preset.get('report_budgets', ())]
+    return out
+
+
+def _data_options(preset: Dict, data_root: Optional[str], seed: int, cell: Cell, device: str) -> List[str]:
     options = [f'randomness.seed={seed}']
     if data_root:
         options += [f'{loader}.dataset.data_root={data_root}' for loader in LOADERS]
+    train_per_class = TRAIN_PER_CLASS
     if preset.get('subset'):
-        train, test = preset['subset']
-        options += [f'train_dataloader.dataset.subset.per_class={train}']
+        train_per_class, test = preset['subset']
+        options += [f'train_dataloader.dataset.subset.per_class={train_per_class}']
         options += [f'{loader}.dataset.subset.per_class={test}' for loader in LOADERS[1:]]
-    return options + list(extra)
+    if cell.data != 100:
+        if device != 'cpu':
+            raise SystemExit(f'{PREFIX} data subsets ({cell.data}%) are defined for the CPU configs only')
+        # a class-balanced share of the same training images, the validation set unchanged
+        options += [f'train_dataloader.dataset.subset.per_class={max(1, train_per_class * cell.data // 100)}',
+                    f'train_dataloader.dataset.subset.within={train_per_class}']
+    if cell.data != 100 or cell.budget != 1:
+        options.append(f'benchmark.variant={cell.variant(device)}')
+    return options + list(preset.get('cfg_options', ()))
+
+
+def _budget(cell: Cell, device: str) -> Dict[str, int]:
+    if cell.budget == 1:
+        return {}
+    if (cell.depth, cell.budget) not in BUDGET_EPOCHS or device != 'cpu':
+        raise SystemExit(f'{PREFIX} no {cell.budget}x schedule for depth {cell.depth} on {device}; '
+                         f'defined: {", ".join(f"depth {d} x{b} (cpu)" for d, b in BUDGET_EPOCHS)}')
+    return BUDGET_EPOCHS[(cell.depth, cell.budget)]
 
 
 def plan(preset: Dict, depths: Sequence[int], seeds: Sequence[int], work: str, device: str,
-         data_root: Optional[str] = None, threads: int = 1, extra: Sequence[str] = ()) -> List[StudyRun]:
-    """Every run, deepest first (the longest runs start first, so that the two slots end together)."""
+         data_root: Optional[str] = None, threads: int = 1, extra: Sequence[str] = (),
+         cells_: Optional[Sequence[Cell]] = None) -> List[StudyRun]:
+    """Every run, the shared meta models first, then the cells deepest first (the longest runs
+    start first, so that the two slots end together).
+
+    Work dirs: ``WORK/d<depth>_<method>_seed<S>[_data<F>][_<B>x]`` and one meta model per seed and
+    data set, ``WORK/meta_seed<S>_data<F>``, which every depth and budget of that data set uses
+    (``tools/incubate.py --meta``): presets sharing ``WORK`` share those runs.
+    """
+    todo = sorted(cells_ or cells(preset, depths), key=lambda c: (-c.data, -c.depth, c.budget))
     epochs = preset.get('epochs') or {}
     runs: List[StudyRun] = []
-    for depth in sorted(depths, reverse=True):
+    metas: Dict[Tuple[int, int], StudyRun] = {}
+    for cell in todo:
         for seed in seeds:
-            options = _overrides(preset, data_root, seed, extra)
-            e2e_dir = osp.join(work, f'd{depth}_e2e_seed{seed}')
-            e2e = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), config_for(depth, 'e2e', device),
+            options = _data_options(preset, data_root, seed, cell, device) + list(extra)
+            schedule = dict(_budget(cell, device), **epochs)
+            meta = metas.get((seed, cell.data))
+            if meta is None:
+                meta_dir = osp.join(work, f'meta_seed{seed}_data{cell.data}')
+                meta_options = [o for o in options if not o.startswith('benchmark.variant=')]
+                if cell.data != 100:
+                    meta_options.append(f'benchmark.variant={Cell(cell.depth, cell.data).variant(device)}')
+                argv = [sys.executable, osp.join(ROOT, 'tools', 'train.py'),
+                        config_for(META_CONFIG_DEPTH, 'meta', device), '--work-dir', meta_dir, '--resume',
+                        '--cfg-options', *meta_options]
+                if 'meta' in epochs:
+                    argv.append(f'train_cfg.max_epochs={epochs["meta"]}')
+                meta = metas[(seed, cell.data)] = StudyRun(cell.depth, seed, 'meta', meta_dir, argv)
+                runs.append(meta)
+            e2e_dir = osp.join(work, f'd{cell.depth}_e2e_seed{seed}{cell.tag}')
+            e2e = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), config_for(cell.depth, 'e2e', device),
                    '--work-dir', e2e_dir, '--resume', '--cfg-options', *options]
-            if 'e2e' in epochs:
-                e2e.append(f'train_cfg.max_epochs={epochs["e2e"]}')
-            inc_dir = osp.join(work, f'd{depth}_incubation_seed{seed}')
-            inc = [sys.executable, osp.join(ROOT, 'tools', 'incubate.py'), config_for(depth, 'incubation', device),
-                   '--work-dir', inc_dir, '--parallel', '1', '--threads-per-worker', str(threads)]
-            for phase in ('meta', 'incubate', 'finetune'):
-                if phase in epochs:
-                    inc += [f'--{phase}-epochs', str(epochs[phase])]
+            if 'e2e' in schedule:
+                e2e.append(f'train_cfg.max_epochs={schedule["e2e"]}')
+            inc_dir = osp.join(work, f'd{cell.depth}_incubation_seed{seed}{cell.tag}')
+            inc = [sys.executable, osp.join(ROOT, 'tools', 'incubate.py'),
+                   config_for(cell.depth, 'incubation', device), '--work-dir', inc_dir,
+                   '--meta', osp.join(meta.work_dir, artifact_name('meta')),
+                   '--parallel', '1', '--threads-per-worker', str(threads)]
+            for phase in ('incubate', 'finetune'):
+                if phase in schedule:
+                    inc += [f'--{phase}-epochs', str(schedule[phase])]
             inc += ['--cfg-options', *options]
-            runs += [StudyRun(depth, seed, 'e2e', e2e_dir, e2e), StudyRun(depth, seed, 'incubation', inc_dir, inc)]
-    return runs
+            runs += [StudyRun(cell.depth, seed, 'e2e', e2e_dir, e2e),
+                     StudyRun(cell.depth, seed, 'incubation', inc_dir, inc, needs=(meta.work_dir,))]
+    # the metas first: every incubation waits for its own
+    return [r for r in runs if r.method == 'meta'] + [r for r in runs if r.method != 'meta']
 
 
 def is_finished(run: StudyRun) -> bool:
@@ -140,6 +240,7 @@ def execute(runs: Sequence[StudyRun], jobs: int, threads: int) -> Tuple[List[Stu
                PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
     backend = LocalBackend()
     failed: List[StudyRun] = []
+    finished = {r.work_dir for r in skipped}
 
     def start(run: StudyRun, slot: int):
         os.makedirs(run.work_dir, exist_ok=True)
@@ -151,33 +252,53 @@ def execute(runs: Sequence[StudyRun], jobs: int, threads: int) -> Tuple[List[Stu
               flush=True)
         if code != 0:
             failed.append(run)
+        else:
+            finished.add(run.work_dir)
 
     def on_progress(run: StudyRun, job) -> None:
         if run.method == 'e2e':
             print(f'{PREFIX} {run.name} | {latest_progress(run.log)}', flush=True)
 
-    supervise(todo, start, max(1, jobs), on_exit=on_exit, on_progress=on_progress)
+    supervise(todo, start, max(1, jobs), on_exit=on_exit, on_progress=on_progress,
+              ready=lambda run: all(need in finished for need in run.needs))
     if failed:
         raise SystemExit(f'{PREFIX} {len(failed)} run(s) failed: {", ".join(r.name for r in failed)} '
                          '(re-running resumes them)')
     return todo, skipped
 
 
+def default_work_dir(name: str, device: str, smoke: bool) -> str:
+    """One store for every fashion preset (``work_dirs/fashion``), so that they share their cells;
+    the smoke size has its own."""
+    base = 'fashion-smoke' if smoke or name == 'fashion-smoke' else 'fashion'
+    return osp.join('work_dirs', base + ('' if device == 'cpu' else '-cuda'))
+
+
+def report_dir(work: str, name: str) -> str:
+    return osp.join(work, 'report' if name in ('fashion', 'fashion-smoke') else f'report-{name}')
+
+
 def run_study(args: argparse.Namespace) -> int:
-    preset = dict(FASHION_PRESETS[args.preset])
+    preset = dict(FASHION_PRESETS[args.preset], **(SMOKE if getattr(args, 'smoke', False) else {}))
     seeds = tuple(args.seeds) if args.seeds else preset['seeds']
     depths = tuple(args.depths) if args.depths else preset['depths']
-    work = osp.abspath(args.work_dir or osp.join('work_dirs', args.preset + ('' if args.device == 'cpu' else '-cuda')))
+    work = osp.abspath(args.work_dir or default_work_dir(args.preset, args.device, getattr(args, 'smoke', False)))
     jobs = args.jobs or (2 if args.device == 'cpu' else 1)
     data_root = osp.abspath(args.data_root) if args.data_root else None
     runs = plan(preset, depths, seeds, work, args.device, data_root, args.threads, args.cfg_options)
-    print(f'{PREFIX} preset {args.preset} on {args.device}: depths {depths}, seeds {seeds}, '
+    print(f'{PREFIX} preset {args.preset} on {args.device}: cells '
+          f'{", ".join(f"d{c.depth}/{c.data}%/{c.budget}x" for c in cells(preset, depths))}, seeds {seeds}, '
           f'{len(runs)} runs, {jobs} at a time -> {work}', flush=True)
     start = time.monotonic()
     ran, skipped = execute(runs, jobs, args.threads)
     print(f'{PREFIX} training: {len(ran)} run(s) in {(time.monotonic() - start) / 60:.1f} minutes, '
           f'{len(skipped)} finished before', flush=True)
-    return report([r.work_dir for r in runs], osp.join(work, 'report'))
+    shown = plan(preset, depths, seeds, work, args.device, data_root, args.threads, args.cfg_options,
+                 cells_=cells(preset, depths, report=True))
+    # the cells the report adds (other depths, the 1x budget) where they have run; metas are charged
+    # to the pipelines that use them, not shown as runs
+    dirs = [r.work_dir for r in shown if r.method != 'meta' and (r in runs or osp.isdir(r.work_dir))]
+    return report(dirs, report_dir(work, args.preset))
 
 
 def report(run_dirs: Sequence[str], out: str) -> int:

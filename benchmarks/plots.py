@@ -192,6 +192,39 @@ def plot_depth_trend(groups: Sequence[SeedGroup], out_dir: Path) -> List[Path]:
     return paths
 
 
+def plot_data_trend(groups: Sequence[SeedGroup], out_dir: Path) -> List[Path]:
+    """Final accuracy vs the share of the training data for E2E and incubation: mean over seeds,
+    error bars one std."""
+    from .runs import data_share
+
+    plt = _pyplot()
+    first = groups[0].first
+    base = data_share(first.variant)[0]
+    metric = PRIMARY_METRIC.get(first.task, 'accuracy/top1')
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    shares = sorted({g.first.data_percent for g in groups})
+    for method, label, style, color in (('e2e', 'E2E', 'o-', 'tab:gray'), ('incubation', 'incubation', 's-', 'C0')):
+        points = sorted((g.first.data_percent, g.metric(metric)) for g in groups
+                        if g.first.method == method and g.metric(metric) is not None)
+        if not points:
+            continue
+        seeds = max(v.n for _, v in points)
+        ax.errorbar([d for d, _ in points], [v.mean for _, v in points],
+                    yerr=[v.std or 0.0 for _, v in points], fmt=style, color=color, capsize=4,
+                    label=f'{label} (mean ± std, {seeds} seed{"s" if seeds != 1 else ""})')
+    ax.set_xscale('log', base=2)
+    ax.set_xticks(shares, [f'{s}%' for s in shares])
+    ax.minorticks_off()
+    ax.set_xlabel('share of the training data (same epochs)')
+    ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+    ax.set_title(f'{first.task} {first.model} {base}: accuracy vs training data'.strip())
+    ax.grid(alpha=0.3)
+    ax.legend(loc='best', fontsize=8)
+    paths = _save(fig, out_dir, 'data_' + _slug(first.task, first.model, base))
+    plt.close(fig)
+    return paths
+
+
 def _cost_axis(groups: Sequence[SeedGroup], cost: str) -> str:
     """``cost`` if every run has a curve on it (FLOPs need ``train_flops`` records), else training device-hours."""
     if cost == 'train_flops' and all(r.curve(cost=cost) for g in groups for r in g.runs):
@@ -236,9 +269,10 @@ def plot_seed_efficiency(e2e: Optional[SeedGroup], inc: Optional[SeedGroup], out
 
 def write_plots(runs: Sequence[Run], out_dir: Path, cost: str = DEFAULT_RATIO_COST) -> List[Path]:
     """Every plot: for a depth study (several depths or seeds, see :func:`benchmarks.tables.depth_studies`)
-    its depth trend and one seed-band efficiency plot per depth; for the other runs, every
+    its depth trend and one seed-band efficiency plot per depth; for a data study (several shares
+    of the training data, see :func:`benchmarks.tables.data_studies`) its trend; for the other runs, every
     efficiency plot (an E2E run and the incubation runs compared with it) and convergence plot."""
-    from .tables import by_model, depth_studies
+    from .tables import by_model, data_studies, depth_studies
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -252,6 +286,8 @@ def write_plots(runs: Sequence[Run], out_dir: Path, cost: str = DEFAULT_RATIO_CO
             e2e, inc = (e2e_groups or [None])[0], (inc_groups or [None])[0]
             if any(r.curve() for g in (e2e, inc) if g is not None for r in g.runs):
                 paths += plot_seed_efficiency(e2e, inc, out_dir, cost)
+    for _key, groups in data_studies(runs):
+        paths += plot_data_trend(groups, out_dir)
     runs = [r for r in runs if id(r) not in studied]
     for e2e, incs in efficiency_groups(runs):
         if any(r.curve() for r in [e2e, *incs] if r is not None):

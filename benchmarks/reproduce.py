@@ -48,7 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from benchmarks.fashion_study import FASHION_PRESETS, add_fashion_arguments
 
     parser.add_argument('--preset', choices=sorted(PRESETS) + sorted(FASHION_PRESETS), default='cpu')
-    parser.add_argument('--work-dir', help='default: work_dirs/demo (digits), work_dirs/<preset> (fashion)')
+    parser.add_argument('--work-dir', help='default: work_dirs/demo (digits), work_dirs/fashion (every fashion '
+                                           'preset; work_dirs/fashion-smoke at smoke size)')
     parser.add_argument('--data-root', help='digits: where they are written (default: WORK_DIR/data/digits); '
                                             'fashion: the idx files (default: the configs\' Debian path)')
     parser.add_argument('--seeds', type=int, nargs='+', help='override the preset\'s seeds')

@@ -31,6 +31,7 @@ PRIMARY_METRIC = {'imagenet': 'accuracy/top1', 'cifar100': 'accuracy/top1', 'dig
                   'fashion': 'accuracy/top1', 'coco': 'coco/bbox_mAP', 'ade20k': 'mIoU'}
 _SCHEDULE = re.compile(r'^\d+\s*\+\s*\d+$')
 _DEPTH = re.compile(r'(?:^|[-_ ])D(\d+)(?=$|[-_ ])', re.IGNORECASE)  # 'ViT-D8-W64', 'DeiT-T-D32'
+_SUBSET = re.compile(r'[-_ ]?subset(\d+)(?=$|[-_ ])', re.IGNORECASE)  # '224-subset25', '16px-5k-subset50'
 
 
 # --- small helpers ---------------------------------------------------------------------------
@@ -50,6 +51,15 @@ def model_depth(model: str) -> Optional[int]:
 def model_family(model: str) -> str:
     """The model name without its depth (``'ViT-D8-W64'`` -> ``'ViT-W64'``): one line of a depth study."""
     return re.sub(r'--+', '-', _DEPTH.sub('-', str(model), count=1)).strip('-_ ')
+
+
+def data_share(variant: str) -> Tuple[str, int]:
+    """(the variant without its subset, the percent of the training data): ``'16px-5k-subset25'``
+    -> ``('16px-5k', 25)``; a variant without ``subset<N>`` is all of it, 100."""
+    found = _SUBSET.search(str(variant))
+    if not found:
+        return str(variant), 100
+    return (str(variant)[:found.start()] + str(variant)[found.end():]).strip('-_ '), int(found.group(1))
 
 
 def config_seed(config: Mapping[str, Any]) -> Optional[int]:
@@ -91,6 +101,7 @@ class Phase:
     metrics: Dict[str, float] = field(default_factory=dict)
     module_idx: Optional[int] = None
     work_dir: Optional[WorkDir] = None
+    charged: bool = False  # a meta checkpoint handed to the pipeline, its training run's cost counted
 
 
 @dataclass
@@ -160,6 +171,11 @@ class Run:
     @property
     def family(self) -> str:
         return model_family(self.model)
+
+    @property
+    def data_percent(self) -> int:
+        """The share of the training data (``subset<N>`` in the variant), 100 without one."""
+        return data_share(self.variant)[1]
 
     @property
     def key(self) -> Tuple[str, ...]:
@@ -278,10 +294,34 @@ def _resolve(path: Optional[str], base: Path) -> Optional[Path]:
     return None
 
 
+def _given_meta(entry: record.PhaseRecord) -> Optional[WorkDir]:
+    """The training work dir of a meta checkpoint handed to a pipeline (``--meta``), when the
+    checkpoint lies in one (a meta model trained once and shared), else None (e.g. converted)."""
+    if entry.status != 'given' or not entry.checkpoint:
+        return None
+    folder = Path(entry.checkpoint).parent
+    if not folder.is_dir() or (folder / MANIFEST).is_file() or not is_run_dir(folder):
+        return None
+    try:
+        return read_work_dir(folder)
+    except RecordError:
+        return None
+
+
 def _manifest_phase(entry: record.PhaseRecord, base: Path, recorded_hours: Mapping[str, Any]) -> Phase:
-    """A manifest's phase, with its cost taken from its work dir where that is newer."""
+    """A manifest's phase, with its cost taken from its work dir where that is newer.
+
+    A given meta checkpoint costs the pipeline nothing in its manifest; when it was trained by a
+    run of its own, that run's whole cost is charged here (every pipeline sharing it pays it).
+    """
     phase = Phase(name=entry.name, status=entry.status, module_idx=entry.module_idx,
                   metrics=normalise_metrics(entry.metrics), images=entry.images)
+    meta = _given_meta(entry)
+    if meta is not None:
+        phase.work_dir, phase.charged = meta, True
+        phase.device_hours, phase.images = meta.device_hours, meta.images
+        phase.metrics = phase.metrics or dict(meta.final_metrics)
+        return phase
     work_path = _resolve(entry.work_dir, base)
     if work_path is not None:
         try:
@@ -340,7 +380,8 @@ def run_from_manifest(path: os.PathLike) -> Run:
         metrics = dict(finetune.metrics)
     by_phase = {p.name: p.device_hours for p in phases}
     known = [h for h in by_phase.values() if h is not None]
-    total = cost.get('device_hours') if done and cost.get('device_hours') is not None else (
+    charged = sum(p.device_hours or 0.0 for p in phases if p.charged)  # not in the manifest's total
+    total = cost.get('device_hours') + charged if done and cost.get('device_hours') is not None else (
         sum(known) if known else None)
     wall = cost.get('wall_hours_parallel') if done else None
     if wall is None and known:
@@ -352,7 +393,7 @@ def run_from_manifest(path: os.PathLike) -> Run:
     from .costs import record_costs
 
     flops_before = [record_costs(p.work_dir.cost if p.work_dir else None)['train_flops']
-                    for p in before if p.name != record.ASSEMBLE and p.status != 'given']
+                    for p in before if p.name != record.ASSEMBLE and (p.status != 'given' or p.charged)]
     seeds = [config_seed(p.work_dir.config) for p in phases if p.work_dir is not None]
     run = Run(path=str(base), name=base.name, kind='pipeline', benchmark=benchmark,
               status='done' if done else 'partial', status_detail=detail, metrics=metrics, evals=evals,

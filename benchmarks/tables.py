@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .analysis import SeedGroup, efficiency_pairs, paired_deltas, seed_groups, speedup
 from .costs import COST_LABELS, COSTS, DEFAULT_RATIO_COST
 from .reference import find_reference, load_reference, reference_cost, reference_for, reference_value
 from .render import Cell, Table
-from .runs import CLASSIFICATION_TASKS, PRIMARY_METRIC, Run, norm_name, same_seed
+from .runs import CLASSIFICATION_TASKS, PRIMARY_METRIC, Run, data_share, norm_name, same_seed
 
 TASK_TITLES = {'imagenet': 'ImageNet-1K', 'cifar100': 'CIFAR-100', 'digits': 'digits (scikit-learn)',
                'fashion': 'Fashion-MNIST',
@@ -284,6 +285,56 @@ def _ratio(inc: SeedGroup, e2e: Optional[SeedGroup], cost: str) -> Optional[floa
     return a.mean / b.mean if a is not None and b is not None and b.mean else None
 
 
+COST_KINDS = {'train_device_hours': 'hours', 'e2e_device_hours': 'hours', 'train_flops': 'flops'}
+
+
+def _cell_rows(table: Table, head: List[Cell], e2e_groups: List[SeedGroup], inc_groups: List[SeedGroup],
+               metric: str, ratio_cost: str) -> None:
+    """One cell of a seed-grouped table: its E2E row(s), incubation row(s) and Δ row(s)."""
+    e2e = e2e_groups[0] if e2e_groups else None
+    rows: List[Tuple[str, Optional[SeedGroup]]] = []
+    for label, method_groups in (('E2E', e2e_groups), ('incubation', inc_groups)):
+        several = len(method_groups) > 1  # e.g. two m+n schedules: told apart by it
+        rows += [(f'{label} {g.first.schedule}'.strip() if several else label, g) for g in method_groups]
+        rows += [] if method_groups else [(label, None)]
+    for label, group in rows:
+        if group is None:
+            table.add(head + [Cell(label), Cell(None), Cell('no run'), Cell(None)] + [Cell(None) for _ in COSTS]
+                      + [Cell(None, 'na')])
+            continue
+        incubation = group.first.method == 'incubation'
+        cells = head + [Cell(label), Cell(', '.join('–' if s is None else str(s) for s in group.seeds)),
+                        Cell(group.status), Cell(group.metric(metric), 'meanstd:metric')]
+        cells += [Cell(group.cost(c), f'meanstd:{COST_KINDS[c]}') for c in COSTS]
+        cells.append(Cell(_ratio(group, e2e, ratio_cost), 'ratio') if incubation else Cell(None, 'na'))
+        table.add(cells)
+    for inc in inc_groups if e2e is not None else []:
+        delta = paired_deltas(e2e, inc, metric)
+        seeds = sorted({r.seed for r in inc.runs if r.seed is not None} & {r.seed for r in e2e.runs})
+        label = DELTA_LABEL if len(inc_groups) == 1 else f'Δ (incubation {inc.first.schedule} − E2E)'
+        table.add(head + [Cell(label), Cell(', '.join(map(str, seeds)) or None),
+                          Cell('done' if e2e.status == inc.status == 'done' else 'partial'),
+                          Cell(delta, 'meanstd:delta')] + [Cell(None, 'na') for _ in COSTS] + [Cell(None, 'na')])
+
+
+def _seed_notes(groups: Sequence[SeedGroup], ratio_cost: str) -> List[str]:
+    notes = [
+        'Mean ± sample standard deviation over the seeds; Δ: the mean ± std of the per-seed differences '
+        '(incubation − E2E of the same seed). A cost a run does not record is shown as –, never as 0.',
+        f'Cost ratio = incubation / E2E, both mean over seeds, in {COST_LABELS[ratio_cost]}'
+        + (' (deterministic: the same for every seed and machine).' if ratio_cost == 'train_flops' else '.'),
+        'Training device-h: training steps only (runtime.DeviceHoursHook: GPU wall clock x GPUs, or the '
+        'process\'s CPU time); end-to-end device-h: process start to exit (start-up, data, evaluation, '
+        'checkpoints); incubation sums meta, the four incubations and the fine-tune.']
+    shared = sorted({Path(p.work_dir.path).name for g in groups for r in g.runs for p in r.phases
+                     if getattr(p, 'charged', False) and p.work_dir is not None})
+    if shared:
+        notes.append('The meta model is trained once per seed and data set and shared by every depth and budget '
+                     '(tools/incubate.py --meta); its full cost (all three costs) is charged to every incubation row '
+                     f'that uses it ({", ".join(shared)}).')
+    return notes
+
+
 def depth_table(groups: Sequence[SeedGroup], ratio_cost: str = DEFAULT_RATIO_COST, name: Optional[str] = None) -> Table:
     """One depth study: per depth an E2E row, an incubation row and a Δ row; every cell is the
     mean ± std over seeds (runs that differ only by seed); the three costs of each."""
@@ -297,42 +348,56 @@ def depth_table(groups: Sequence[SeedGroup], ratio_cost: str = DEFAULT_RATIO_COS
     table = Table(name, f'{TASK_TITLES.get(first.task, first.task)} {first.family} {first.variant}: '
                         f'{metric_label} and cost by depth (mean ± std over seeds)',
                   columns, align=['l'] * 6 + ['r'] * (len(columns) - 6))
-    kinds = {'train_device_hours': 'hours', 'e2e_device_hours': 'hours', 'train_flops': 'flops'}
     for e2e_groups, inc_groups in by_model(groups):
-        e2e = e2e_groups[0] if e2e_groups else None
         some = (e2e_groups + inc_groups)[0].first
-        head = [Cell(some.model), Cell(some.depth, 'int'), Cell(some.variant)]
-        rows: List[Tuple[str, Optional[SeedGroup]]] = []
-        for label, method_groups in (('E2E', e2e_groups), ('incubation', inc_groups)):
-            several = len(method_groups) > 1  # e.g. two m+n schedules: told apart by it
-            rows += [(f'{label} {g.first.schedule}'.strip() if several else label, g) for g in method_groups]
-            rows += [] if method_groups else [(label, None)]
-        for label, group in rows:
-            if group is None:
-                table.add(head + [Cell(label), Cell(None), Cell('no run'), Cell(None)] + [Cell(None) for _ in COSTS]
-                          + [Cell(None, 'na')])
-                continue
-            incubation = group.first.method == 'incubation'
-            cells = head + [Cell(label), Cell(', '.join('–' if s is None else str(s) for s in group.seeds)),
-                            Cell(group.status), Cell(group.metric(metric), 'meanstd:metric')]
-            cells += [Cell(group.cost(c), f'meanstd:{kinds[c]}') for c in COSTS]
-            cells.append(Cell(_ratio(group, e2e, ratio_cost), 'ratio') if incubation else Cell(None, 'na'))
-            table.add(cells)
-        for inc in inc_groups if e2e is not None else []:
-            delta = paired_deltas(e2e, inc, metric)
-            seeds = sorted({r.seed for r in inc.runs if r.seed is not None} & {r.seed for r in e2e.runs})
-            label = DELTA_LABEL if len(inc_groups) == 1 else f'Δ (incubation {inc.first.schedule} − E2E)'
-            table.add(head + [Cell(label), Cell(', '.join(map(str, seeds)) or None),
-                              Cell('done' if e2e.status == inc.status == 'done' else 'partial'),
-                              Cell(delta, 'meanstd:delta')] + [Cell(None, 'na') for _ in COSTS] + [Cell(None, 'na')])
-    table.notes += [
-        'Mean ± sample standard deviation over the seeds; Δ: the mean ± std of the per-seed differences '
-        '(incubation − E2E of the same seed). A cost a run does not record is shown as –, never as 0.',
-        f'Cost ratio = incubation / E2E, both mean over seeds, in {COST_LABELS[ratio_cost]}'
-        + (' (deterministic: the same for every seed and machine).' if ratio_cost == 'train_flops' else '.'),
-        'Training device-h: training steps only (runtime.DeviceHoursHook: GPU wall clock x GPUs, or the '
-        'process\'s CPU time); end-to-end device-h: process start to exit (start-up, data, evaluation, '
-        'checkpoints); incubation sums meta, the four incubations and the fine-tune.']
+        _cell_rows(table, [Cell(some.model), Cell(some.depth, 'int'), Cell(some.variant)], e2e_groups, inc_groups,
+                   metric, ratio_cost)
+    table.notes += _seed_notes(groups, ratio_cost)
+    return table
+
+
+def data_studies(runs: Sequence[Run]) -> List[Tuple[Tuple[str, str, str], List[SeedGroup]]]:
+    """((task, model, variant without its subset), seed groups) for every model trained on
+    several shares of its data (variants ``<base>`` = 100% and ``<base>-subset<N>``), each group
+    sorted by the share."""
+    studies: Dict[Tuple[str, str, str], List[SeedGroup]] = {}
+    for group in seed_groups(runs):
+        run = group.first
+        if run.phase:
+            continue
+        studies.setdefault((run.task, norm_name(run.model), norm_name(data_share(run.variant)[0])), []).append(group)
+    out = []
+    for key, groups in studies.items():
+        if len({g.first.data_percent for g in groups}) > 1:
+            groups.sort(key=lambda g: (g.first.data_percent, g.first.method != 'e2e', norm_name(g.first.schedule)))
+            out.append((key, groups))
+    return out
+
+
+def data_table(groups: Sequence[SeedGroup], ratio_cost: str = DEFAULT_RATIO_COST) -> Table:
+    """One data-efficiency study: per share of the training data an E2E, an incubation and a Δ row,
+    mean ± std over seeds, with the three costs (the same epochs at every share)."""
+    first = groups[0].first
+    base = data_share(first.variant)[0]
+    metric = PRIMARY_METRIC.get(first.task, 'accuracy/top1')
+    metric_label = dict(TASK_METRICS.get(first.task, [])).get(metric, metric)
+    columns = (['model', 'depth', 'data (%)', 'variant', 'method', 'seeds', 'status', metric_label]
+               + [COST_LABELS[c] for c in COSTS] + [f'cost ratio to E2E ({COST_LABELS[ratio_cost]})'])
+    table = Table(f'data_{first.task}_{first.model}_{base}'.replace(' ', '-'),
+                  f'{TASK_TITLES.get(first.task, first.task)} {first.model} {base}: {metric_label} and cost by the '
+                  'share of the training data (mean ± std over seeds)', columns,
+                  align=['l', 'r', 'r', 'l', 'l', 'l', 'l'] + ['r'] * (len(columns) - 7))
+    shares: Dict[int, Tuple[List[SeedGroup], List[SeedGroup]]] = {}
+    for group in groups:
+        pair = shares.setdefault(group.first.data_percent, ([], []))
+        pair[0 if group.first.method == 'e2e' else 1].append(group)
+    for share, (e2e_groups, inc_groups) in sorted(shares.items()):
+        some = (e2e_groups + inc_groups)[0].first
+        _cell_rows(table, [Cell(some.model), Cell(some.depth, 'int'), Cell(share, 'int'), Cell(some.variant)],
+                   e2e_groups, inc_groups, metric, ratio_cost)
+    table.notes.append('Each share is a class-balanced subset of the full share\'s training images (seeded, the same '
+                       'for every seed of the runs), with the same validation set and the same epochs.')
+    table.notes += _seed_notes(groups, ratio_cost)
     return table
 
 
@@ -340,10 +405,14 @@ def depth_tables(runs: Sequence[Run], ratio_cost: str = DEFAULT_RATIO_COST) -> L
     return [depth_table(groups, ratio_cost) for _key, groups in depth_studies(runs)]
 
 
+def data_tables(runs: Sequence[Run], ratio_cost: str = DEFAULT_RATIO_COST) -> List[Table]:
+    return [data_table(groups, ratio_cost) for _key, groups in data_studies(runs)]
+
+
 def build_tables(runs: Sequence[Run], reference: Optional[Dict[str, Any]] = None,
                  ratio_cost: str = DEFAULT_RATIO_COST) -> List[Table]:
-    """Every table the report writes: the seed-grouped depth tables, one per task present, then
-    cost, then efficiency."""
+    """Every table the report writes: the seed-grouped depth and data-share tables, one per task
+    present, then cost, then efficiency."""
     reference = reference or load_reference()
     tasks: List[str] = []
     for run in runs:
@@ -351,7 +420,8 @@ def build_tables(runs: Sequence[Run], reference: Optional[Dict[str, Any]] = None
             tasks.append(run.task)
     order = ['imagenet', 'cifar100', 'digits', 'fashion', 'coco', 'ade20k']
     tasks.sort(key=lambda t: (order.index(t) if t in order else len(order), t))
-    tables = depth_tables(runs, ratio_cost) + [metric_table(task, runs, reference) for task in tasks]
+    tables = depth_tables(runs, ratio_cost) + data_tables(runs, ratio_cost)
+    tables += [metric_table(task, runs, reference) for task in tasks]
     tables.append(cost_table(runs, reference))
     if any(r.task in CLASSIFICATION_TASKS for r in runs):
         tables.append(efficiency_table(runs, reference))

@@ -505,6 +505,9 @@ class IncubationPipeline:
 
     def manifest(self, failed: Optional[str] = None) -> Manifest:
         benchmark = dict(self.cfg.get('benchmark', {}))
+        # `--cfg-options benchmark.variant=...` relabels every phase; the manifest says the same
+        benchmark.update({key.split('.', 1)[1]: value for key, value in self.common.items()
+                          if key.startswith('benchmark.') and key.count('.') == 1})
         # the m+n label follows the epochs the phases actually run, whatever overrode them
         benchmark['schedule'] = '+'.join(str(self._effective_epochs(name)) for name in ('incubate', 'finetune'))
         manifest = Manifest.from_phases(self.config_path, self.phase_records(failed), benchmark,

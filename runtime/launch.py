@@ -321,7 +321,8 @@ def latest_progress(path: str) -> str:
 
 def supervise(items: Sequence[T], start: Callable[[T, int], Job], parallel: int,
               on_exit: Callable[[T, Job, int], None], on_progress: Optional[Callable[[T, Job], None]] = None,
-              poll_seconds: float = 1.0, progress_seconds: float = 20.0) -> None:
+              poll_seconds: float = 1.0, progress_seconds: float = 20.0,
+              ready: Optional[Callable[[T], bool]] = None) -> None:
     """Run ``items`` in order, at most ``parallel`` at a time, until all have ended.
 
     Args:
@@ -332,6 +333,9 @@ def supervise(items: Sequence[T], start: Callable[[T, int], Job], parallel: int,
             everything still running and propagates.
         on_progress: called for each running item every ``progress_seconds``.
         poll_seconds: how often the jobs are polled.
+        ready: whether an item may start now (e.g. what it needs has finished); a free slot
+            takes the first pending item that is ready. When none is and nothing runs, the
+            first starts anyway (its own checks then say what is missing).
 
     Every job still running when this returns or raises (also on KeyboardInterrupt) is stopped.
     """
@@ -341,7 +345,10 @@ def supervise(items: Sequence[T], start: Callable[[T, int], Job], parallel: int,
     try:
         while pending or running:
             while pending and len(running) < max(1, parallel):
-                item = pending.pop(0)
+                index = next((i for i, item in enumerate(pending) if ready is None or ready(item)), None)
+                if index is None and running:
+                    break
+                item = pending.pop(index or 0)
                 running.append((item, start(item, len(running))))
             time.sleep(poll_seconds)
             for entry in list(running):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -39,14 +40,32 @@ def smoke(tmp_path_factory):
 
 def test_plan_uses_each_depths_configs_and_resumes(tmp_path):
     runs = plan(FASHION_PRESETS['fashion'], (8, 32), (0, 1, 2), str(tmp_path), 'cpu')
-    assert [(r.depth, r.seed, r.method) for r in runs][:4] == [(32, 0, 'e2e'), (32, 0, 'incubation'),
-                                                               (32, 1, 'e2e'), (32, 1, 'incubation')]
-    assert len(runs) == 12 and len({r.work_dir for r in runs}) == 12
-    e2e, inc = runs[0].argv, runs[1].argv
+    # one meta model per seed, shared by every depth, then the cells deepest first
+    assert [r.name for r in runs[:3]] == ['meta_seed0_data100', 'meta_seed1_data100', 'meta_seed2_data100']
+    assert [(r.depth, r.seed, r.method) for r in runs][3:7] == [(32, 0, 'e2e'), (32, 0, 'incubation'),
+                                                                (32, 1, 'e2e'), (32, 1, 'incubation')]
+    assert len(runs) == 15 and len({r.work_dir for r in runs}) == 15
+    e2e, inc = runs[3].argv, runs[4].argv
     assert e2e[2].endswith('vit-fashion-d32_e2e_20e_fashion.py') and '--resume' in e2e
     assert inc[2].endswith('vit-fashion-d32_incubation_10e+5e_fashion.py') and 'randomness.seed=0' in inc
+    assert inc[inc.index('--meta') + 1] == str(tmp_path / 'meta_seed0_data100' / 'meta.pth')
+    assert runs[4].needs == (runs[0].work_dir,)
     assert not any('epochs' in word for word in inc[3:]), 'the full preset keeps each side\'s configured schedule'
     assert config_for(16, 'e2e', 'cuda').endswith('vit-fashion-d16_e2e_50e_fashion-full.py')
+    # the data cells: a share of the same 5,000 images, their own variant; the 100% cell is the depth study's
+    data = plan(FASHION_PRESETS['fashion-data'], (32,), (0,), str(tmp_path), 'cpu')
+    assert [r.name for r in data] == ['meta_seed0_data100', 'meta_seed0_data50', 'meta_seed0_data25',
+                                      'd32_e2e_seed0', 'd32_incubation_seed0', 'd32_e2e_seed0_data50',
+                                      'd32_incubation_seed0_data50', 'd32_e2e_seed0_data25',
+                                      'd32_incubation_seed0_data25']
+    quarter = data[7].argv
+    assert {'train_dataloader.dataset.subset.per_class=125', 'train_dataloader.dataset.subset.within=500',
+            'benchmark.variant=16px-5k-subset25'} <= set(quarter)
+    long = plan(FASHION_PRESETS['fashion-2x'], (32,), (0,), str(tmp_path), 'cpu')
+    assert [r.name for r in long] == ['meta_seed0_data100', 'd32_e2e_seed0_2x', 'd32_incubation_seed0_2x']
+    assert 'train_cfg.max_epochs=40' in long[1].argv
+    argv = long[2].argv
+    assert argv[argv.index('--incubate-epochs') + 1] == '23' and argv[argv.index('--finetune-epochs') + 1] == '10'
 
 
 def _rows(work: Path):
@@ -78,7 +97,42 @@ def test_smoke_preset_end_to_end(smoke, capsys):
     capsys.readouterr()
     assert cli(args) == 0
     out = capsys.readouterr().out
-    assert out.count('finished before, skipped') == 4 and '[fashion] start' not in out
+    assert out.count('finished before, skipped') == 6 and '[fashion] start' not in out
     assert 'training: 0 run(s)' in out
     assert [r['top-1'] for r in _rows(work)] == [r['top-1'] for r in rows]
     assert np.isfinite([float(r['top-1'].split(';')[0]) for r in rows]).all()
+
+
+def test_deep_and_data_presets_share_cells_at_toy_size(smoke, capsys):
+    """fashion-data and fashion-deep at toy size, in the smoke preset's work dir: the cells they
+    share with it (depth 8 at 100%, the seed's meta model) are not trained again."""
+    work, args = smoke
+    data_root = args[args.index('--data-root') + 1]
+    common = ['--smoke', '--seeds', '0', '--work-dir', str(work), '--data-root', data_root]
+    capsys.readouterr()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv('INCUBATION_VIT_CACHE', str(work.parent / 'cache'))
+        assert cli(['reproduce', '--preset', 'fashion-data', '--depths', '8', *common]) == 0
+        out = capsys.readouterr().out
+        for shared in ('meta_seed0_data100', 'd8_e2e_seed0', 'd8_incubation_seed0'):
+            assert f'{shared}: finished before, skipped' in out
+        assert out.count('[fashion] start') == 6  # two metas, two E2E runs, two pipelines
+        assert cli(['reproduce', '--preset', 'fashion-deep', *common]) == 0
+        out = capsys.readouterr().out
+    assert 'meta_seed0_data100: finished before, skipped' in out and out.count('[fashion] start') == 2
+    # 25% of the 200 images, drawn from them: 50 images, 3 batches of 16
+    assert '"images": 48' in (work / 'd8_e2e_seed0_data25' / 'cost.json').read_text()
+    with open(work / 'report-fashion-data' / 'data_fashion_ViT-D8-W64_16px-5k.csv') as f:
+        rows = list(csv.DictReader(f))
+    assert [(r['data (%)'], r['method']) for r in rows] == [
+        (f, m) for f in ('25', '50', '100') for m in ('E2E', 'incubation', 'Δ (incubation − E2E)')]
+    # the shared meta model's cost is charged to every pipeline that uses it
+    meta = json.loads((work / 'meta_seed0_data25' / 'cost.json').read_text())
+    runs = json.loads((work / 'report-fashion-data' / 'runs.json').read_text())
+    inc = next(r for r in runs if r['name'] == 'd8_incubation_seed0_data25')
+    own = sum(json.loads((work / inc['name'] / p / 'cost.json').read_text())['flops']
+              for p in ('incubate_0', 'incubate_1', 'incubate_2', 'incubate_3', 'finetune'))
+    assert inc['costs']['train_flops'] == pytest.approx(own + meta['flops'])
+    with open(work / 'report-fashion-deep' / 'depth_fashion_ViT-W64_16px-5k.csv') as f:
+        depths = [r['depth'] for r in csv.DictReader(f)]
+    assert depths == ['8'] * 3 + ['64'] * 3
