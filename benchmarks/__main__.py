@@ -1,4 +1,4 @@
-"""``python -m benchmarks {report,speed,reproduce} ...``."""
+"""``python -m benchmarks {report,speed,reproduce,scenes} ...``."""
 from __future__ import annotations
 
 import argparse
@@ -11,6 +11,7 @@ COMMANDS: List[Tuple[str, str, str]] = [
     ('report', 'benchmarks.report', 'tables (Markdown, CSV, LaTeX) and curves (PNG, SVG) from work dirs'),
     ('speed', 'benchmarks.speed', 'training-step time and peak memory: E2E, incubation, naive hybrid, timm'),
     ('reproduce', 'benchmarks.reproduce', 'run a reproduction preset end to end'),
+    ('scenes', 'benchmarks.fashion_scenes', 'write the Fashion-MNIST scenes (COCO instances + semantic labels)'),
 ]
 
 
@@ -23,7 +24,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     """The parser; only the chosen subcommand's module is imported (for its ``add_arguments``)."""
     chosen = next((a for a in argv if not a.startswith('-')), None)
     parser = argparse.ArgumentParser(prog='python -m benchmarks',
-                                     description='Deep Incubation benchmarks: reports, speed, reproduction')
+                                     description='Deep Incubation benchmarks: reports, speed, reproduction, data')
     sub = parser.add_subparsers(dest='command', required=True, metavar='{' + ','.join(
         c[0] for c in available_commands()) + '}')
     for name, module, help_text in available_commands():

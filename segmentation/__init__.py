@@ -1,4 +1,4 @@
-"""ADE20K semantic segmentation with the incubated ViT in mmseg: configs, nothing mmseg lacks.
+"""ADE20K semantic segmentation with the incubated ViT in mmseg: configs, and one data set.
 
 mmseg already has everything a plain ViT needs on top of the backbone: ``MultiLevelNeck``
 (stride-16 maps resampled to strides 4-32), ``UPerHead``, ``FCNHead``, ``SegTTAModel`` for the
@@ -9,12 +9,16 @@ multi-scale + flip test. The two pieces it lacks are shared with detection and l
 * ``runtime.LayerDecayOptimWrapperConstructor``: mmseg's ``LayerDecayOptimizerConstructor``
   reads BEiT names (``backbone.layers.N``), not ours (``backbone.vit.blocks.N``).
 
-Importing this package registers nothing of its own and patches nothing; the configs'
-``custom_imports`` name ``runtime.openmmlab`` (hooks, layer decay, mmengine compat) and
-``backbones``. Configs: ``segmentation/configs`` (see docs/segmentation.md).
+Importing this package registers one data set, :class:`FashionScenesDataset` (mmseg
+``DATASETS``: the Fashion-MNIST scenes of ``benchmarks/fashion_scenes.py`` in the ADE20K layout,
+with background as a class), and patches nothing; the configs' ``custom_imports`` name
+``runtime.openmmlab`` (hooks, layer decay, mmengine compat), ``backbones`` and this package.
+Configs: ``segmentation/configs`` (see docs/segmentation.md).
 """
 import os.path as osp
 
+from .datasets import FASHION_SCENES_CLASSES, FashionScenesDataset
+
 CONFIG_DIR = osp.join(osp.dirname(osp.abspath(__file__)), 'configs')
 
-__all__ = ['CONFIG_DIR']
+__all__ = ['CONFIG_DIR', 'FASHION_SCENES_CLASSES', 'FashionScenesDataset']

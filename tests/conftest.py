@@ -127,9 +127,10 @@ def _write_idx(path: Path, array: np.ndarray) -> None:
         f.write(header + array.astype(np.uint8).tobytes())
 
 
-def write_fashion_idx(root: Path, per_class: dict) -> dict:
+def write_fashion_idx(root: Path, per_class: dict, draw=None) -> dict:
     """Fashion-MNIST's four idx files, generated: image ``i`` is filled with its label x 20 and
-    has ``i`` in its last pixel. Returns each split's labels."""
+    has ``i`` in its last pixel, or is ``draw(rng, labels)[i]`` (``N x 28 x 28`` uint8). Returns
+    each split's labels."""
     from classification.fashion import SPLITS
 
     root.mkdir(parents=True)
@@ -137,8 +138,11 @@ def write_fashion_idx(root: Path, per_class: dict) -> dict:
     for split, (images_name, labels_name) in SPLITS.items():
         rng = np.random.default_rng(len(split))
         labels = rng.permutation(np.repeat(np.arange(10), per_class[split]))
-        images = np.broadcast_to((labels * 20)[:, None, None], (len(labels), 28, 28)).copy()
-        images[:, 27, 27] = np.arange(len(labels))
+        if draw is None:
+            images = np.broadcast_to((labels * 20)[:, None, None], (len(labels), 28, 28)).copy()
+            images[:, 27, 27] = np.arange(len(labels))
+        else:
+            images = draw(rng, labels)
         _write_idx(root / f'{images_name}.gz', images)
         _write_idx(root / f'{labels_name}.gz', labels)
         labels_of[split] = labels

@@ -174,6 +174,7 @@ def test_shipped_config_builds(path: Path, coco_root: Path, monkeypatch):
     bench = cfg.benchmark
     _, size, method, schedule, _ = path.stem.split('_')
     assert (bench.task, bench.method, bench.schedule) == ('coco', method, schedule)
+    assert cfg.randomness.seed == 0  # E2E and incubation runs share head init and data order
 
     # On the meta device: every module and shape as configured, without ~9 s of initialising
     # ViT-L's 300M parameters (loading real weights is tested below).

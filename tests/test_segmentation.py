@@ -180,6 +180,7 @@ def test_shipped_config_builds(path: Path, ade_root: Path, monkeypatch):
         HOOKS.build(hook)
     _, size, method, schedule, _ = path.stem.split('_')
     assert (cfg.benchmark.task, cfg.benchmark.method, cfg.benchmark.schedule) == ('ade20k', method, schedule)
+    assert cfg.randomness.seed == 0  # E2E and incubation runs share head init and data order
     assert cfg.tta_model.type == 'SegTTAModel' and MODELS.get('SegTTAModel') is not None
 
     model, shapes = built_segmentor(cfg, 'cpu' if path == TINY else 'meta')

@@ -11,7 +11,10 @@ mmdet's runtime (``mmdet::_base_/default_runtime.py``) with these changes:
     comes from and what was loaded, resampled and dropped, in ``WORK_DIR/backbone.json`` and the log;
   * the last 3 checkpoints are kept (a ViT-L checkpoint with its optimiser state is ~4 GB);
   * the visualizer has no fixed ``name``: the runner names it after the experiment, so two
-    runs in one process (tests) never share one instance and its save directory.
+    runs in one process (tests) never share one instance and its save directory;
+  * ``randomness.seed`` 0 (mmengine's default draws a random seed per run): the head
+    initialisation and the data order are the same for every backbone, so E2E and incubation
+    runs differ only in the checkpoint; seeds for a spread: ``--cfg-options randomness.seed=N``.
 """
 _base_ = ['mmdet::_base_/default_runtime.py']
 
@@ -21,3 +24,5 @@ default_hooks = dict(checkpoint=dict(type='ResumableCheckpointHook', max_keep_ck
 custom_hooks = [dict(type='DeviceHoursHook'), dict(type='BackboneProvenanceHook')]
 
 visualizer = dict(_delete_=True, type='DetLocalVisualizer', vis_backends=[dict(type='LocalVisBackend')])
+
+randomness = dict(seed=0)

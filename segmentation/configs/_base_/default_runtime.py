@@ -11,7 +11,10 @@ of the ``tta_pipeline`` views) with these changes:
   * ``BackboneProvenanceHook`` records the backbone's checkpoint (sha256, size), the upstream run it
     comes from and what was loaded, resampled and dropped, in ``WORK_DIR/backbone.json`` and the log;
   * the visualizer has no fixed ``name``: the runner names it after the experiment, so two
-    runs in one process (tests) never share one instance and its save directory.
+    runs in one process (tests) never share one instance and its save directory;
+  * ``randomness.seed`` 0 (mmengine's default draws a random seed per run): the head
+    initialisation and the data order are the same for every backbone, so E2E and incubation
+    runs differ only in the checkpoint; seeds for a spread: ``--cfg-options randomness.seed=N``.
 """
 _base_ = ['mmseg::_base_/default_runtime.py']
 
@@ -20,3 +23,5 @@ custom_imports = dict(imports=['runtime.openmmlab', 'backbones', 'segmentation']
 custom_hooks = [dict(type='DeviceHoursHook'), dict(type='BackboneProvenanceHook')]
 
 visualizer = dict(_delete_=True, type='SegLocalVisualizer', vis_backends=[dict(type='LocalVisBackend')])
+
+randomness = dict(seed=0)
