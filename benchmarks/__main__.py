@@ -1,4 +1,4 @@
-"""``python -m benchmarks {report,speed,reproduce} ...``."""
+"""``python -m benchmarks {report,speed,reproduce,results,repeatability} ...``."""
 from __future__ import annotations
 
 import argparse
@@ -11,6 +11,8 @@ COMMANDS: List[Tuple[str, str, str]] = [
     ('report', 'benchmarks.report', 'tables (Markdown, CSV, LaTeX) and curves (PNG, SVG) from work dirs'),
     ('speed', 'benchmarks.speed', 'training-step time and peak memory: E2E, incubation, naive hybrid, timm'),
     ('reproduce', 'benchmarks.reproduce', 'run a reproduction preset end to end'),
+    ('results', 'benchmarks.results', 'regenerate (--write) or check (--check) the docs\' tables from docs/results/'),
+    ('repeatability', 'benchmarks.repeatability', 'does a seed repeat bit for bit: threads, forking, twice'),
 ]
 
 

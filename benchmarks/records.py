@@ -34,6 +34,7 @@ import os
 import os.path as osp
 import platform
 import subprocess
+import sys
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 from runtime.fileio import atomic_write
@@ -319,3 +320,30 @@ def record_runs(data: Mapping[str, Any]) -> List[RecordedRun]:
 def study_record_path(work_dir: PathLike) -> str:
     """Where a study run in ``work_dir`` writes its record: ``WORK/results.json``."""
     return osp.join(os.fspath(work_dir), 'results.json')
+
+
+def command_line(argv: Optional[Sequence[str]] = None) -> List[str]:
+    """This process's command as a user would type it: ``python -m benchmarks reproduce ...``
+    for the benchmarks' entry point, else ``python SCRIPT ARGS`` (script path relative to the
+    checkout)."""
+    argv = list(sys.argv if argv is None else argv)
+    if not argv:
+        return []
+    script = osp.abspath(argv[0])
+    if script == osp.join(ROOT, 'benchmarks', '__main__.py'):
+        return ['python', '-m', 'benchmarks', *argv[1:]]
+    rel = osp.relpath(script, ROOT)
+    return ['python', argv[0] if rel.startswith('..') else rel, *argv[1:]]
+
+
+def write_study_record(work_dir: PathLike, study: str, runs: Sequence[RunLike],
+                       extra: Optional[Mapping[str, Any]] = None, command: Optional[Sequence[str]] = None) -> str:
+    """A study's one call at its end: :func:`write_record` to ``WORK/results.json``
+    (:func:`study_record_path`), the seeds taken from the runs, the command from ``sys.argv``.
+    Prints where the record went and returns its path."""
+    seeds = sorted({r.seed for r in runs if isinstance(r, Run) and r.seed is not None})
+    path = study_record_path(work_dir)
+    write_record(path, study, command_line() if command is None else command, runs, seeds=seeds, extra=extra)
+    print(f'[{study}] result record: {path} (commit it under docs/results/ to quote it in the docs; '
+          'python -m benchmarks results --write regenerates the tables)', flush=True)
+    return path
