@@ -156,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
     from classification.digits import write_digits
 
     work = osp.abspath(args.work_dir)
-    data = write_digits(osp.join(work, 'data', 'digits'))
+    data = str(write_digits(osp.join(work, 'data', 'digits')))
     comparisons = [c for c in COMPARISONS if not args.only or c[0] in args.only]
     names = list(dict.fromkeys(n for c in comparisons for n in c[2:]))
     progress = Progress(names, prefix=PREFIX, interval=30.0)
