@@ -159,7 +159,9 @@ def run(args: argparse.Namespace) -> int:
     data = str(write_digits(osp.join(work, 'data', 'digits')))
     comparisons = [c for c in COMPARISONS if not args.only or c[0] in args.only]
     names = list(dict.fromkeys(n for c in comparisons for n in c[2:]))
-    progress = Progress(names, prefix=PREFIX, interval=30.0)
+    # weights: epochs x blocks run (16 blocks, K = 4; a pipeline: meta, four hybrids of 7 blocks, fine-tune)
+    weights = {n: float(EPOCHS * (16 if RUNS[n][0] == 'e2e' else 4 + 4 * 7 + 16)) for n in names}
+    progress = Progress(names, prefix=PREFIX, interval=30.0, weights=weights)
     commands = {n: command(n, work, data, args.seed) for n in names}
     failed: List[str] = []
     backend = LocalBackend()

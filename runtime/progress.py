@@ -6,7 +6,7 @@ items and tells it when each starts (with the file that shows the item's own pro
 The ETA comes from the runs' own logs: each mmengine log line carries the run's remaining time
 (``eta: 0:01:23``), which gives a running item's remaining time and the share of it done; a
 pending item is estimated from the rate at which this session's work went so far, in the units
-of the items' ``weights`` (e.g. epochs x blocks; 1 each by default).
+of the items' ``weights`` (e.g. epochs x blocks; 1 each by default): see :meth:`Progress.estimate`.
 
 An item's progress source is either an mmengine log (``WORK/train.out``) or the status file
 another :class:`Progress` writes (``status_path``): so a pipeline run inside a study reports
@@ -218,29 +218,48 @@ class Progress:
 
     def estimate(self) -> Dict[str, Any]:
         """``done`` / ``total`` items, ``position`` (e.g. ``phase 3 of 7``), ``fraction`` of the
-        work done, ``elapsed`` and ``eta_seconds`` (None: not known yet), and the running items."""
+        work done, ``elapsed`` and ``eta_seconds`` (None: not known yet), and the running items.
+
+        The ETA: a running item's own (its log's ``eta``), else its share left at the speed of
+        this session's items (weight per second, from the finished ones and the running ones
+        whose share done is known); the pending items' weight at that speed, spread over as
+        many slots as items are running; at least the longest running item's remainder.
+        """
+        now = self.clock()
         items = list(self._items.values())
         running = self._running()
         total_work = sum(i.weight for i in items) or 1.0
         finished = [i for i in items if i.state in ('done', 'failed', 'skipped')]
-        session_work = sum(i.weight for i in items if i.state in ('done', 'failed'))
-        session_work += sum(item.weight * fraction for item, _, fraction in running)
-        done_work = session_work + sum(i.weight for i in items if i.state == 'skipped')
+        done_work = sum(i.weight for i in finished) + sum(item.weight * fraction for item, _, fraction in running)
         pending_work = sum(i.weight for i in items if i.state == 'pending')
-        left_work = pending_work + sum(item.weight * (1 - fraction) for item, _, fraction in running)
-        elapsed = self.elapsed
-        etas = [info.eta_seconds for _, info, _ in running if info.eta_seconds is not None]
+        speeds = [i.weight / (i.ended - i.started) for i in items if i.state in ('done', 'failed')
+                  and i.started is not None and i.ended is not None and i.ended > i.started]
+        for item, _, fraction in running:
+            spent = now - item.started if item.started is not None else 0.0
+            if fraction > 0 and spent > 0:
+                speeds.append(item.weight * fraction / spent)
+        speed = sum(speeds) / len(speeds) if speeds else None
+        left: List[Optional[float]] = []
+        for item, info, fraction in running:
+            spent = now - item.started if item.started is not None else 0.0
+            if info.eta_seconds is not None:
+                left.append(float(info.eta_seconds))
+            elif speed:
+                left.append(item.weight * (1 - fraction) / speed if fraction > 0 else max(0.0, item.weight / speed - spent))
+            else:
+                left.append(None)
         eta: Optional[float] = None
-        if left_work <= 0:
+        if not running and pending_work == 0:
             eta = 0.0
-        elif session_work > 0 and elapsed > 0:
-            eta = left_work / (session_work / elapsed)
-        if etas and (pending_work == 0 or eta is None or max(etas) > eta):
-            eta = max(etas) if pending_work == 0 else max(max(etas), eta or 0.0)
+        elif speed and all(x is not None for x in left):
+            work_left = sum(x * speed for x in left if x is not None) + pending_work
+            eta = max(max(left, default=0.0), work_left / (speed * max(1, len(running))))
+        elif pending_work == 0 and left and all(x is not None for x in left):
+            eta = max(left)
         started = len(finished) + len(running)
         position = f'{self.what} {max(started, 1)} of {len(items)}'
         return dict(done=len(finished), total=len(items), position=position, fraction=done_work / total_work,
-                    elapsed=elapsed, eta_seconds=eta,
+                    elapsed=self.elapsed, eta_seconds=eta,
                     running=[dict(name=item.name, detail=info.detail) for item, info, _ in running])
 
     def line(self) -> str:
