@@ -18,7 +18,8 @@ results``). Like mmpretrain's metafiles, a record says what was run, on what, an
   the **best** one's, labelled as such (``best``), the three costs (``costs``,
   :mod:`benchmarks.costs`), the evaluation curve and phases (so the report's tables can be rebuilt
   from the record alone: :func:`record_runs`), and the ``{size, sha256}`` of each final checkpoint
-  (:func:`runtime.record.fingerprint`). A plain dict (a speed measurement, a repeatability check)
+  (:func:`runtime.record.fingerprint`; for ``model.safetensors`` also ``weights_sha256``, the
+  digest of its tensors alone, :func:`weights_digest`). A plain dict (a speed measurement, a repeatability check)
   is stored as it is.
 
 Torch-free: the standard library, :mod:`runtime.record` and :mod:`benchmarks.runs` (whose
@@ -180,7 +181,32 @@ def final_checkpoints(run: Run) -> Dict[str, Dict[str, Any]]:
         pointer = _read(osp.join(base, 'last_checkpoint')).strip()
         if pointer and osp.isfile(pointer if osp.isabs(pointer) else osp.join(base, pointer)):
             found = [osp.relpath(pointer, base) if osp.isabs(pointer) else pointer]
-    return {name: fingerprint(osp.join(base, name)) for name in found}
+    out = {}
+    for name in found:
+        out[name] = fingerprint(osp.join(base, name))
+        if name.endswith('.safetensors'):
+            out[name]['weights_sha256'] = weights_digest(osp.join(base, name))
+    return out
+
+
+def weights_digest(path: PathLike) -> Optional[str]:
+    """sha256 of a ``.safetensors`` file's tensors (name, dtype, shape and bytes, in name order),
+    None when ``safetensors`` is missing or the file does not read as one. Unlike the file's own sha256 it ignores the
+    header, whose metadata safetensors writes in no fixed order: equal weights, equal digest."""
+    try:
+        from safetensors import safe_open
+    except ImportError:
+        return None
+    digest = hashlib.sha256()
+    try:
+        with safe_open(os.fspath(path), framework='numpy') as f:
+            for key in sorted(f.keys()):
+                tensor = f.get_tensor(key)
+                digest.update(f'{key}:{tensor.dtype}:{list(tensor.shape)};'.encode())
+                digest.update(tensor.tobytes())
+    except Exception:  # noqa: BLE001 - not a readable safetensors file (its sha256 is still recorded)
+        return None
+    return digest.hexdigest()
 
 
 def run_entry(run: Run, base: Optional[PathLike] = None) -> Dict[str, Any]:

@@ -2,7 +2,8 @@
 
 Short real runs of the demo's digits model (``vit-digits-d16``, 3 epochs a run), compared pair by
 pair on their final metrics, every evaluation, and the sha256 of the exported checkpoints
-(``model.pth``, ``model.safetensors``) and of the weights themselves:
+(``model.pth``, ``model.safetensors``) and of the weights themselves
+(:func:`benchmarks.records.weights_digest`):
 
 * ``repeat``: the same E2E command twice (1 thread);
 * ``threads``: 1 thread against 2 threads (``OMP_NUM_THREADS``): a parallel reduction sums in
@@ -112,21 +113,26 @@ def compare(name: str, differs: str, a: Any, b: Any) -> Dict[str, Any]:
     curve_b = [(p.step, p.metrics) for p in b.evals]
     sha = {ext: (_sha(fa[ext]), _sha(fb[ext])) for ext in fa}
     diff = weights_diff(fa['safetensors'], fb['safetensors'])
+    from .records import weights_digest
+
+    weights = [weights_digest(f['safetensors']) if osp.isfile(f['safetensors']) else None for f in (fa, fb)]
     return dict(comparison=name, differs=differs, a=a.name, b=b.name,
                 metrics_a=dict(a.metrics), metrics_b=dict(b.metrics), equal_metrics=a.metrics == b.metrics,
                 equal_evaluations=curve_a == curve_b,
                 sha256={ext: dict(a=x, b=y) for ext, (x, y) in sha.items()},
                 equal_pth=sha['pth'][0] is not None and sha['pth'][0] == sha['pth'][1],
                 equal_safetensors=sha['safetensors'][0] is not None and sha['safetensors'][0] == sha['safetensors'][1],
-                max_abs_weight_diff=diff)
+                weights_sha256=dict(a=weights[0], b=weights[1]),
+                equal_weights=weights[0] is not None and weights[0] == weights[1], max_abs_weight_diff=diff)
 
 
 def repeatability_table(record: Mapping[str, Any]) -> Table:
     """The record's comparisons as a table (what ``docs/`` shows, generated)."""
     table = Table('repeatability', 'Does a seed repeat bit for bit?',
                   ['comparison', 'what differs', 'final top-1 (a / b)', 'every evaluation equal',
-                   'model.safetensors sha256 equal', 'model.pth sha256 equal', 'largest weight difference'],
-                  align=['l', 'l', 'r', 'l', 'l', 'l', 'r'])
+                   'weights sha256 equal', 'model.pth sha256 equal', 'model.safetensors sha256 equal',
+                   'largest weight difference'],
+                  align=['l', 'l', 'r', 'l', 'l', 'l', 'l', 'r'])
     yes = {True: 'yes', False: 'no', None: '–'}
     for c in record.get('runs') or []:
         if not isinstance(c, Mapping) or 'comparison' not in c:
@@ -135,11 +141,14 @@ def repeatability_table(record: Mapping[str, Any]) -> Table:
         diff = c.get('max_abs_weight_diff')
         table.add([Cell(c['comparison']), Cell(c['differs']),
                    Cell(' / '.join('–' if v is None else f'{v:.2f}' for v in top1)),
-                   Cell(yes[c.get('equal_evaluations')]), Cell(yes[c.get('equal_safetensors')]),
-                   Cell(yes[c.get('equal_pth')]), Cell(None if diff is None else f'{diff:.3g}')])
+                   Cell(yes[c.get('equal_evaluations')]), Cell(yes[c.get('equal_weights')]),
+                   Cell(yes[c.get('equal_pth')]), Cell(yes[c.get('equal_safetensors')]),
+                   Cell(None if diff is None else f'{diff:.3g}')])
     extra = record.get('extra') or {}
     table.notes.append(f'The demo\'s digits model (16 blocks of width 64, K = 4), {extra.get("epochs", EPOCHS)} epochs '
-                       f'a run (each pipeline phase too), seed {extra.get("seed", 0)}, on the CPU.')
+                       f'a run (each pipeline phase too), seed {extra.get("seed", 0)}, on the CPU. Weights sha256: '
+                       'the digest of the exported tensors alone; a model.safetensors file also holds a header '
+                       'whose metadata safetensors writes in no fixed order.')
     return table
 
 

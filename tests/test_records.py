@@ -120,3 +120,25 @@ def test_progress_line_eta_and_summary(tmp_path):
     progress.finish('finetune')
     assert progress.close() == '[incubate] 2 phase(s) in 2.5 min: incubate_0 1.7 min, finetune 50 s; finished before: meta'
     assert read_status(str(status)).fraction == 1.0
+
+
+def test_equal_weights_give_equal_file_and_weight_digests(tmp_path):
+    """A checkpoint's sha256 identifies its weights: torch.save's archive folder no longer follows
+    the atomic writer's random temporary name, and the safetensors digest ignores the header."""
+    import torch
+
+    from backbones.checkpoints import Checkpoint, save_checkpoint
+    from runtime.record import fingerprint
+
+    state = {'w': torch.arange(6.0).reshape(2, 3), 'b': torch.ones(3)}
+    paths = [save_checkpoint(Checkpoint('meta', state, dict(depths=[1, 1])), tmp_path / f'{i}' / 'meta.pth')
+             for i in range(2)]
+    assert fingerprint(paths[0]) == fingerprint(paths[1])
+    assert torch.load(paths[0], weights_only=True)['state_dict']['w'].equal(state['w'])
+    from safetensors.torch import save_file
+    for i, metadata in enumerate(({'a': '1', 'b': '2'}, {'b': '2', 'a': '1'})):
+        save_file(state, tmp_path / f'{i}.safetensors', metadata=metadata)
+    digests = [records.weights_digest(tmp_path / f'{i}.safetensors') for i in range(2)]
+    assert digests[0] == digests[1] is not None
+    save_file({**state, 'b': torch.zeros(3)}, tmp_path / 'other.safetensors')
+    assert records.weights_digest(tmp_path / 'other.safetensors') != digests[0]
