@@ -10,7 +10,7 @@ results``). Like mmpretrain's metafiles, a record says what was run, on what, an
 * ``git``: ``commit`` and ``dirty`` (uncommitted changes to tracked or untracked, not ignored,
   files) of the checkout that ran it;
 * ``machine``: CPU model, a digest of its flags, cores (and those this process may use), memory,
-  GPU names (``nvidia-smi``; empty without one), OS and Python;
+  GPU names (``nvidia-smi``; empty without one), the load average, OS and Python;
 * ``versions``: torch, torchvision, timm, mmengine, mmcv, mmdet, mmseg, numpy (None: not installed),
   read with :mod:`importlib.metadata`, so writing a record never imports torch;
 * ``runs``: one entry per run. From a :class:`benchmarks.runs.Run` (:func:`run_entry`): its
@@ -111,8 +111,13 @@ def gpu_names() -> List[str]:
 
 def machine_info() -> Dict[str, Any]:
     """What the record's ``machine`` holds: ``cpu`` (:func:`cpu_info`), ``memory_gib``, ``gpus``,
-    ``os`` and ``python``."""
-    return dict(cpu=cpu_info(), memory_gib=memory_gib(), gpus=gpu_names(),
+    ``load_average`` (1, 5 and 15 minutes, when the record is written: wall clock and CPU-time
+    costs on a shared machine depend on it), ``os`` and ``python``."""
+    try:
+        load = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        load = None
+    return dict(cpu=cpu_info(), memory_gib=memory_gib(), gpus=gpu_names(), load_average=load,
                 os=f'{platform.system()} {platform.release()}', python=platform.python_version())
 
 

@@ -99,7 +99,8 @@ class Context:
 
 
 def provenance(record: Mapping[str, Any]) -> str:
-    """``2-core AMD EPYC (flags 6a93d771…), 23.5 GiB, no GPU; torch 2.14.1; commit 17c0bf1 (clean), 2026-11-24``."""
+    """``2-core AMD EPYC (flags 6a93d771…), 23.5 GiB, no GPU[, load average L]; torch …, timm …, mmengine …;
+    commit 17c0bf1 (clean), 2026-11-24``."""
     machine = record.get('machine') or {}
     cpu = machine.get('cpu') or {}
     gpus = machine.get('gpus') or []
@@ -107,8 +108,10 @@ def provenance(record: Mapping[str, Any]) -> str:
     git = record.get('git') or {}
     commit = (git.get('commit') or 'unknown')[:7]
     state = {True: 'with uncommitted changes', False: 'clean'}.get(git.get('dirty'), 'state unknown')
+    load = machine.get('load_average')
     hw = (f'{cpu.get("cores", "?")}-core {cpu.get("model") or "CPU"} (flags {cpu.get("flags_sha256") or "?"}), '
-          f'{machine.get("memory_gib", "?")} GiB, {", ".join(gpus) if gpus else "no GPU"}')
+          f'{machine.get("memory_gib", "?")} GiB, {", ".join(gpus) if gpus else "no GPU"}'
+          + (f', load average {load[1]:.1f} over the last 5 minutes' if load else ''))
     libs = ', '.join(f'{k} {versions[k]}' for k in ('torch', 'timm', 'mmengine') if versions.get(k))
     date = str(record.get('date') or '')[:10]
     return f'{hw}; {libs}; commit {commit} ({state}), {date}'
@@ -194,7 +197,9 @@ def results_table(ctx: Context) -> Generated:
         f'epoch ({"fine-tune epoch for the pipeline" if any(r.kind == "pipeline" for r in runs) else "epoch"}). '
         'Costs: training device-hours (CPU: core-hours of the training process), end-to-end device-hours (the '
         'whole processes), training FLOPs (deterministic).',
-        f'Measured on {provenance(record)}: `{command_text(record)}`.']
+        f'Measured on {provenance(record)}: `{command_text(record)}`'
+        + (f', {record["extra"]["wall_minutes"]:.1f} minutes of wall clock.' if (record.get('extra') or {}).get(
+            'wall_minutes') is not None else '.')]
     return Generated(table.to_markdown(title=False))
 
 
