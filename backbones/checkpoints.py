@@ -90,8 +90,16 @@ def save_checkpoint(ckpt: Checkpoint, path: PathLike) -> Path:
     if ckpt.kind == 'model':
         payload['timm_model'] = timm_model_args(ckpt.arch)
     path = Path(path)
-    atomic_write(path, lambda tmp: torch.save(payload, tmp))
+    atomic_write(path, lambda tmp: _torch_save(payload, tmp))
     return path
+
+
+def _torch_save(payload: Any, path: str) -> None:
+    """``torch.save`` into an open file: given a path, torch names the archive's folder after the
+    file, and the atomic writer's temporary name is random, so equal weights would give files of
+    different sha256; through a file object the folder is always ``archive/``."""
+    with open(path, 'wb') as f:
+        torch.save(payload, f)
 
 
 def export_timm(ckpt: Checkpoint, path: PathLike) -> Dict[str, Path]:

@@ -1,4 +1,4 @@
-"""``python -m benchmarks {report,speed,reproduce,scenes} ...``."""
+"""``python -m benchmarks {report,speed,reproduce,suite,scenes,results,repeatability} ...``."""
 from __future__ import annotations
 
 import argparse
@@ -11,7 +11,10 @@ COMMANDS: List[Tuple[str, str, str]] = [
     ('report', 'benchmarks.report', 'tables (Markdown, CSV, LaTeX) and curves (PNG, SVG) from work dirs'),
     ('speed', 'benchmarks.speed', 'training-step time and peak memory: E2E, incubation, naive hybrid, timm'),
     ('reproduce', 'benchmarks.reproduce', 'run a reproduction preset end to end'),
+    ('suite', 'benchmarks.suite', 'the downstream suite: upstream runs -> detection and segmentation -> one report'),
     ('scenes', 'benchmarks.fashion_scenes', 'write the Fashion-MNIST scenes (COCO instances + semantic labels)'),
+    ('results', 'benchmarks.results', 'regenerate (--write) or check (--check) the docs\' tables from docs/results/'),
+    ('repeatability', 'benchmarks.repeatability', 'does a seed repeat bit for bit: threads, forking, twice'),
 ]
 
 

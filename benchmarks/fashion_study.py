@@ -38,7 +38,8 @@ import time
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from runtime.launch import Command, LocalBackend, latest_progress, supervise
+from runtime.launch import Command, LocalBackend, supervise
+from runtime.progress import PROGRESS_FILE, Progress
 from runtime.record import TRAIN_LOG, artifact_name
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -105,6 +106,11 @@ class StudyRun:
     @property
     def log(self) -> str:
         return osp.join(self.work_dir, 'incubate.out' if self.method == 'incubation' else TRAIN_LOG)
+
+    @property
+    def progress_source(self) -> str:
+        """Where its ETA is read: a training run's mmengine log (E2E, meta), the pipeline's status file."""
+        return osp.join(self.work_dir, PROGRESS_FILE if self.method == 'incubation' else TRAIN_LOG)
 
 
 def add_fashion_arguments(parser: argparse.ArgumentParser) -> None:
@@ -234,7 +240,11 @@ def execute(runs: Sequence[StudyRun], jobs: int, threads: int) -> Tuple[List[Stu
     """Run the unfinished ones, ``jobs`` at a time; returns (ran, skipped). Exits naming a failed run's log."""
     todo = [r for r in runs if not is_finished(r)]
     skipped = [r for r in runs if r not in todo]
+    # weights: E2E and incubation are matched on training FLOPs, which grow with depth
+    progress = Progress([r.name for r in runs], prefix=PREFIX, weights={r.name: float(r.depth) for r in runs},
+                        interval=60.0)
     for run in skipped:
+        progress.skip(run.name)
         print(f'{PREFIX} {run.name}: finished before, skipped', flush=True)
     env = dict(os.environ, OMP_NUM_THREADS=str(threads),
                PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
@@ -245,22 +255,22 @@ def execute(runs: Sequence[StudyRun], jobs: int, threads: int) -> Tuple[List[Stu
     def start(run: StudyRun, slot: int):
         os.makedirs(run.work_dir, exist_ok=True)
         print(f'{PREFIX} start {run.name} -> {run.log}', flush=True)
-        return backend.start(Command(run.argv, run.log, env=env, cwd=ROOT))
+        job = backend.start(Command(run.argv, run.log, env=env, cwd=ROOT))
+        progress.start(run.name, log=run.progress_source)
+        return job
 
     def on_exit(run: StudyRun, job, code: int) -> None:
         print(f'{PREFIX} {run.name}: {"finished" if code == 0 else f"FAILED (exit {code}), see {run.log}"}',
               flush=True)
+        progress.finish(run.name, ok=code == 0)
         if code != 0:
             failed.append(run)
         else:
             finished.add(run.work_dir)
 
-    def on_progress(run: StudyRun, job) -> None:
-        if run.method == 'e2e':
-            print(f'{PREFIX} {run.name} | {latest_progress(run.log)}', flush=True)
-
-    supervise(todo, start, max(1, jobs), on_exit=on_exit, on_progress=on_progress,
+    supervise(todo, start, max(1, jobs), on_exit=on_exit, on_progress=lambda run, job: progress.poll(),
               ready=lambda run: all(need in finished for need in run.needs))
+    print(progress.close(), flush=True)
     if failed:
         raise SystemExit(f'{PREFIX} {len(failed)} run(s) failed: {", ".join(r.name for r in failed)} '
                          '(re-running resumes them)')
@@ -302,9 +312,12 @@ def run_study(args: argparse.Namespace) -> int:
 
 
 def report(run_dirs: Sequence[str], out: str) -> int:
+    from benchmarks.records import write_study_record
     from benchmarks.report import collect_runs, write_report
 
-    written = write_report(collect_runs(run_dirs), out)
+    results = collect_runs(run_dirs)
+    written = write_report(results, out)
+    write_study_record(osp.dirname(out), osp.basename(osp.dirname(out)), results)
     depth = [t for name, t in written['tables'].items() if name.startswith('depth_')]
     print('\n'.join(t.to_markdown() for t in depth) or written['markdown_text'], flush=True)
     print(f'{PREFIX} every table and plot in {out} (report: {written["report"]})', flush=True)

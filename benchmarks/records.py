@@ -10,7 +10,7 @@ results``). Like mmpretrain's metafiles, a record says what was run, on what, an
 * ``git``: ``commit`` and ``dirty`` (uncommitted changes to tracked or untracked, not ignored,
   files) of the checkout that ran it;
 * ``machine``: CPU model, a digest of its flags, cores (and those this process may use), memory,
-  GPU names (``nvidia-smi``; empty without one), OS and Python;
+  GPU names (``nvidia-smi``; empty without one), the load average, OS and Python;
 * ``versions``: torch, torchvision, timm, mmengine, mmcv, mmdet, mmseg, numpy (None: not installed),
   read with :mod:`importlib.metadata`, so writing a record never imports torch;
 * ``runs``: one entry per run. From a :class:`benchmarks.runs.Run` (:func:`run_entry`): its
@@ -18,7 +18,8 @@ results``). Like mmpretrain's metafiles, a record says what was run, on what, an
   the **best** one's, labelled as such (``best``), the three costs (``costs``,
   :mod:`benchmarks.costs`), the evaluation curve and phases (so the report's tables can be rebuilt
   from the record alone: :func:`record_runs`), and the ``{size, sha256}`` of each final checkpoint
-  (:func:`runtime.record.fingerprint`). A plain dict (a speed measurement, a repeatability check)
+  (:func:`runtime.record.fingerprint`; for ``model.safetensors`` also ``weights_sha256``, the
+  digest of its tensors alone, :func:`weights_digest`). A plain dict (a speed measurement, a repeatability check)
   is stored as it is.
 
 Torch-free: the standard library, :mod:`runtime.record` and :mod:`benchmarks.runs` (whose
@@ -34,6 +35,7 @@ import os
 import os.path as osp
 import platform
 import subprocess
+import sys
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 from runtime.fileio import atomic_write
@@ -109,8 +111,13 @@ def gpu_names() -> List[str]:
 
 def machine_info() -> Dict[str, Any]:
     """What the record's ``machine`` holds: ``cpu`` (:func:`cpu_info`), ``memory_gib``, ``gpus``,
-    ``os`` and ``python``."""
-    return dict(cpu=cpu_info(), memory_gib=memory_gib(), gpus=gpu_names(),
+    ``load_average`` (1, 5 and 15 minutes, when the record is written: wall clock and CPU-time
+    costs on a shared machine depend on it), ``os`` and ``python``."""
+    try:
+        load = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        load = None
+    return dict(cpu=cpu_info(), memory_gib=memory_gib(), gpus=gpu_names(), load_average=load,
                 os=f'{platform.system()} {platform.release()}', python=platform.python_version())
 
 
@@ -179,7 +186,32 @@ def final_checkpoints(run: Run) -> Dict[str, Dict[str, Any]]:
         pointer = _read(osp.join(base, 'last_checkpoint')).strip()
         if pointer and osp.isfile(pointer if osp.isabs(pointer) else osp.join(base, pointer)):
             found = [osp.relpath(pointer, base) if osp.isabs(pointer) else pointer]
-    return {name: fingerprint(osp.join(base, name)) for name in found}
+    out = {}
+    for name in found:
+        out[name] = fingerprint(osp.join(base, name))
+        if name.endswith('.safetensors'):
+            out[name]['weights_sha256'] = weights_digest(osp.join(base, name))
+    return out
+
+
+def weights_digest(path: PathLike) -> Optional[str]:
+    """sha256 of a ``.safetensors`` file's tensors (name, dtype, shape and bytes, in name order),
+    None when ``safetensors`` is missing or the file does not read as one. Unlike the file's own sha256 it ignores the
+    header, whose metadata safetensors writes in no fixed order: equal weights, equal digest."""
+    try:
+        from safetensors import safe_open
+    except ImportError:
+        return None
+    digest = hashlib.sha256()
+    try:
+        with safe_open(os.fspath(path), framework='numpy') as f:
+            for key in sorted(f.keys()):
+                tensor = f.get_tensor(key)
+                digest.update(f'{key}:{tensor.dtype}:{list(tensor.shape)};'.encode())
+                digest.update(tensor.tobytes())
+    except Exception:  # noqa: BLE001 - not a readable safetensors file (its sha256 is still recorded)
+        return None
+    return digest.hexdigest()
 
 
 def run_entry(run: Run, base: Optional[PathLike] = None) -> Dict[str, Any]:
@@ -319,3 +351,30 @@ def record_runs(data: Mapping[str, Any]) -> List[RecordedRun]:
 def study_record_path(work_dir: PathLike) -> str:
     """Where a study run in ``work_dir`` writes its record: ``WORK/results.json``."""
     return osp.join(os.fspath(work_dir), 'results.json')
+
+
+def command_line(argv: Optional[Sequence[str]] = None) -> List[str]:
+    """This process's command as a user would type it: ``python -m benchmarks reproduce ...``
+    for the benchmarks' entry point, else ``python SCRIPT ARGS`` (script path relative to the
+    checkout)."""
+    argv = list(sys.argv if argv is None else argv)
+    if not argv:
+        return []
+    script = osp.abspath(argv[0])
+    if script == osp.join(ROOT, 'benchmarks', '__main__.py'):
+        return ['python', '-m', 'benchmarks', *argv[1:]]
+    rel = osp.relpath(script, ROOT)
+    return ['python', argv[0] if rel.startswith('..') else rel, *argv[1:]]
+
+
+def write_study_record(work_dir: PathLike, study: str, runs: Sequence[RunLike],
+                       extra: Optional[Mapping[str, Any]] = None, command: Optional[Sequence[str]] = None) -> str:
+    """A study's one call at its end: :func:`write_record` to ``WORK/results.json``
+    (:func:`study_record_path`), the seeds taken from the runs, the command from ``sys.argv``.
+    Prints where the record went and returns its path."""
+    seeds = sorted({r.seed for r in runs if isinstance(r, Run) and r.seed is not None})
+    path = study_record_path(work_dir)
+    write_record(path, study, command_line() if command is None else command, runs, seeds=seeds, extra=extra)
+    print(f'[{study}] result record: {path} (commit it under docs/results/ to quote it in the docs; '
+          'python -m benchmarks results --write regenerates the tables)', flush=True)
+    return path

@@ -11,7 +11,8 @@ a run is its process CPU time (core-hours, see ``runtime.DeviceHoursHook``), so 
 cores does not distort the comparison.
 
 Presets (the whole schedule of each side; ``--seeds`` repeats the pair):
-  cpu   E2E 45 epochs | meta 25, incubation 4 x 20, fine-tune 10   (fits `make demo`'s 10 minutes)
+  cpu   E2E 45 epochs | meta 25, incubation 4 x 20, fine-tune 10, seeds 0 1 (two seeds, one pair after
+        the other, to fit `make demo`'s 10 minutes on 2 cores: one seed is no verdict)
   long  E2E 100 epochs | meta 100, incubation 4 x 50, fine-tune 25, seeds 0 1 2 (about an hour
         on 2 cores, estimated from the cpu preset)
 
@@ -26,9 +27,10 @@ import os
 import os.path as osp
 import sys
 import time
-from typing import Dict, List
+from typing import Dict, List, Optional
 
-from runtime.launch import Command, Job, LocalBackend, latest_progress, supervise
+from runtime.launch import Command, LocalBackend, supervise
+from runtime.progress import PROGRESS_FILE, Progress
 from runtime.record import TRAIN_LOG
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -37,7 +39,7 @@ E2E_CONFIG = osp.join(CONFIGS, 'vit-digits-d16_e2e_60e_digits.py')
 PIPELINE_CONFIG = osp.join(CONFIGS, 'vit-digits-d16_incubation_30e+15e_digits.py')
 
 PRESETS: Dict[str, Dict] = {
-    'cpu': dict(e2e=45, meta=25, incubate=20, finetune=10, seeds=(0,), parallel=2),
+    'cpu': dict(e2e=45, meta=25, incubate=20, finetune=10, seeds=(0, 1), parallel=2),
     'long': dict(e2e=100, meta=100, incubate=50, finetune=25, seeds=(0, 1, 2), parallel=2),
     # a few epochs of each, for checking the command itself
     'smoke': dict(e2e=3, meta=3, incubate=3, finetune=3, seeds=(0,), parallel=2),
@@ -75,8 +77,21 @@ def _commands(preset: Dict, seed: int, work: str, data: str, threads: int, extra
     return (e2e, e2e_dir), (incubation, inc_dir)
 
 
-def run_pair(preset: Dict, seed: int, work: str, data: str, threads: int, extra: List[str]) -> Dict[str, str]:
-    """E2E and incubation for one seed, side by side; returns their work dirs."""
+def progress_weights(preset: Dict, seeds) -> Dict[str, float]:
+    """Each side's rough share of the work, for the ETA: epochs x blocks run (16 blocks, K = 4)."""
+    incubation = preset['meta'] * 4 + 4 * preset['incubate'] * (3 + 4) + preset['finetune'] * 16
+    weights = {}
+    for seed in seeds:
+        weights[f'e2e_seed{seed}'] = float(preset['e2e'] * 16)
+        weights[f'incubation_seed{seed}'] = float(incubation)
+    return weights
+
+
+def run_pair(preset: Dict, seed: int, work: str, data: str, threads: int, extra: List[str],
+             progress: Optional[Progress] = None) -> Dict[str, str]:
+    """E2E and incubation for one seed, side by side; returns their work dirs. ``progress``
+    (over every seed's runs, named ``e2e_seed<S>`` / ``incubation_seed<S>``) is told when each
+    starts and ends, and prints the overall line."""
     (e2e_cmd, e2e_dir), (inc_cmd, inc_dir) = _commands(preset, seed, work, data, threads, extra)
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
     e2e_log = osp.join(e2e_dir, TRAIN_LOG)
@@ -84,17 +99,23 @@ def run_pair(preset: Dict, seed: int, work: str, data: str, threads: int, extra:
     sides = {'e2e': Command(e2e_cmd, e2e_log, env=env, cwd=ROOT),
              'incubation': Command(inc_cmd, osp.join(inc_dir, 'incubate.out'), env=env, cwd=ROOT,
                                    echo='[demo] incubation | ')}
+    sources = {'e2e': e2e_log, 'incubation': osp.join(inc_dir, PROGRESS_FILE)}  # where each side's ETA is read
+    progress = progress or Progress([f'{side}_seed{seed}' for side in sides], prefix='[demo]')
     print(f'[demo] seed {seed}: E2E      -> {e2e_log}\n[demo]   {sides["e2e"]}', flush=True)
     print(f'[demo] seed {seed}: pipeline -> {inc_dir}\n[demo]   {sides["incubation"]}', flush=True)
     codes: Dict[str, int] = {}
     backend = LocalBackend()
 
-    def report_e2e(side: str, job: Job) -> None:
-        if side == 'e2e':
-            print(f'[demo] e2e        | {latest_progress(e2e_log)}', flush=True)
+    def start(side: str, slot: int):
+        job = backend.start(sides[side])
+        progress.start(f'{side}_seed{seed}', log=sources[side])
+        return job
 
-    supervise(list(sides), lambda side, slot: backend.start(sides[side]), 2,
-              on_exit=lambda side, job, code: codes.__setitem__(side, code), on_progress=report_e2e)
+    def on_exit(side: str, job, code: int) -> None:
+        codes[side] = code
+        progress.finish(f'{side}_seed{seed}', ok=code == 0)
+
+    supervise(list(sides), start, 2, on_exit=on_exit, on_progress=lambda side, job: progress.poll())
     if codes['e2e'] != 0:
         raise SystemExit(f'[demo] the E2E run failed; see {e2e_log} (re-running resumes it)')
     if codes['incubation'] != 0:
@@ -117,19 +138,33 @@ def run(args: argparse.Namespace) -> int:
     print(f'[demo] preset {args.preset}: E2E {preset["e2e"]} epochs vs meta {preset["meta"]} + '
           f'4 x {preset["incubate"]} incubation + {preset["finetune"]} fine-tune epochs; seeds {seeds}', flush=True)
     print(f'[demo] writing scikit-learn digits to {write_digits(data)} (1,437 train / 360 val, 16x16)', flush=True)
+    names = [f'{side}_seed{seed}' for seed in seeds for side in ('e2e', 'incubation')]
+    progress = Progress(names, prefix='[demo]', weights=progress_weights(preset, seeds), interval=30.0)
     runs: List[str] = []
     for seed in seeds:
         extra = list(args.cfg_options) + (['compile_network=True'] if args.compile else [])
-        pair = run_pair(preset, seed, work, data, args.threads, extra)
+        pair = run_pair(preset, seed, work, data, args.threads, extra, progress)
         runs += [pair['e2e'], pair['incubation']]
-    print(f'[demo] training finished in {(time.monotonic() - start) / 60:.1f} minutes', flush=True)
-    return report(runs, osp.join(work, 'report'))
+    minutes = (time.monotonic() - start) / 60
+    print(progress.close(), flush=True)
+    print(f'[demo] training finished in {minutes:.1f} minutes', flush=True)
+    extra = dict(preset=args.preset, schedule={k: preset[k] for k in ('e2e', 'meta', 'incubate', 'finetune')},
+                 threads=args.threads, cfg_options=list(args.cfg_options), compile=bool(args.compile),
+                 wall_minutes=round(minutes, 2), val_images=360,
+                 data='scikit-learn digits: 1,437 train / 360 val, 8x8 scans upsampled to 16x16')
+    return report(runs, osp.join(work, 'report'), study='demo' if args.preset == 'cpu' else f'digits-{args.preset}',
+                  extra=extra)
 
 
-def report(runs: List[str], out: str) -> int:
+def report(runs: List[str], out: str, study: Optional[str] = None, extra: Optional[Dict] = None) -> int:
+    """Tables and plots of the runs into ``out``; with ``study``, also the result record
+    ``<out>/../results.json`` (:func:`benchmarks.records.write_study_record`)."""
+    from benchmarks.records import write_study_record
     from benchmarks.report import collect_runs, write_report
     results = collect_runs(runs)
     written = write_report(results, out)
     print(written.get('markdown_text', ''), flush=True)
     print(f'[demo] tables and plots in {out}', flush=True)
+    if study:
+        write_study_record(osp.dirname(out), study, results, extra=extra)
     return 0

@@ -363,10 +363,17 @@ def measure(arch: str = 'vit_base_patch16_224', batch: int = 32, device: Optiona
         if device.type == 'cuda':
             torch.cuda.synchronize(device)
 
-    log(f'speed: {arch}, batch {batch}, {device}, amp {amp or "off"}: {len(configs)} steps to compare')
+    t0 = time.perf_counter()
+
+    def took() -> str:
+        return f'{time.perf_counter() - t0:.0f} s so far'
+
+    log(f'speed: {arch}, batch {batch}, {device}, amp {amp or "off"}: {len(configs)} steps to compare '
+        f'({", ".join(c.label for c in configs)})')
+    log('speed: counting each step\'s training FLOPs ...')
     for config in configs:
         config.flops = batch * train_step_flops(config, x[:1], y[:1], autocast)
-    log('speed: FLOPs counted')
+    log(f'speed: FLOPs counted ({took()}); warm-up ({warmup} step(s) each) and peak memory ...')
     if compile:  # in place: the same parameters, the optimizer untouched
         for config in configs:
             config.model.compile()
@@ -376,7 +383,8 @@ def measure(arch: str = 'vit_base_patch16_224', batch: int = 32, device: Optiona
             _step(config, x, y, autocast)
     for config in configs:
         config.peak_bytes = _peak_memory(config, x, y, autocast, device)
-    log('speed: warm-up and memory done')
+    log(f'speed: warm-up and memory done ({took()}); timing {steps} interleaved rounds ...')
+    rounds_start = time.perf_counter()
     for rep in range(steps):
         order = configs if rep % 2 == 0 else list(reversed(configs))
         for config in order:
@@ -385,7 +393,8 @@ def measure(arch: str = 'vit_base_patch16_224', batch: int = 32, device: Optiona
             _step(config, x, y, autocast)
             sync()
             config.times.append(time.perf_counter() - start)
-        log(f'speed: round {rep + 1}/{steps} done')
+        per_round = (time.perf_counter() - rounds_start) / (rep + 1)
+        log(f'speed: round {rep + 1}/{steps} done ({took()}, about {per_round * (steps - rep - 1):.0f} s to go)')
 
     base = configs[0]
     base_time = statistics.median(base.times)
@@ -723,6 +732,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
                         help='--loop: config overrides (values parsed as Python literals where they are)')
     parser.add_argument('--json', default=None, metavar='PATH', help='also write the measurement as JSON')
+    parser.add_argument('--record', default='work_dirs/speed/results.json', metavar='PATH',
+                        help='the result record (benchmarks.records; commit it under docs/results/ to quote it); '
+                             '"" for none')
 
 
 def _literal(value: str) -> Any:
@@ -738,18 +750,29 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
+    from runtime.progress import Progress
+
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     if args.loop is not None:
         device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
         specs = args.loop or DEFAULT_LOOP['cuda' if device.startswith('cuda') else 'cpu']
         options = dict(item.split('=', 1) for item in args.cfg_options)
         results = []
-        for arch, batch in (_parse_loop_spec(spec, args.batch) for spec in specs):
+        models = [_parse_loop_spec(spec, args.batch) for spec in specs]
+        progress = Progress([f'{a}:{b}' for a, b in models], prefix='speed --loop:', what='model', stream=sys.stderr,
+                            bar=False)
+        for arch, batch in models:
+            progress.start(f'{arch}:{batch}')
+            log(f'speed --loop: {arch}, batch {batch}: starting ({progress.estimate()["position"]})')
             results.append(measure_loop(arch, batch, device=device, data_root=args.data_root,
                                         config=args.loop_config, blocks=args.loop_blocks, block=args.loop_block,
                                         warmup=args.warmup + 1, amp=args.amp, compile=args.compile,
                                         options={k: _literal(v) for k, v in options.items()}, log=log))
+            progress.finish(f'{arch}:{batch}')
+            log(f'speed --loop: {arch}, batch {batch}: done, loop / bare throughput {results[-1]["ratio"]:.3f}')
+            progress.poll(force=True)
             log(format_loop_table(results))  # each model's figures as soon as they are measured
+        log(progress.close())
         print(format_loop_table(results))
         result: Any = dict(loop=results)
     else:
@@ -762,4 +785,9 @@ def run(args: argparse.Namespace) -> int:
         path = Path(args.json)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(result, indent=2))
+    if args.record:
+        from .records import command_line, write_record
+
+        write_record(args.record, 'speed', command_line(), [result], extra=dict(threads=torch.get_num_threads()))
+        log(f'speed: result record {args.record}')
     return 0

@@ -47,12 +47,12 @@ from runtime.launch import (
     LocalBackend,
     PreloadedBackend,
     default_backend,
-    latest_progress,
     python_argv,
     supervise,
     tail,
     torchrun_argv,
 )
+from runtime.progress import PROGRESS_FILE, Progress
 from runtime.record import Manifest, PhaseRecord
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -182,32 +182,34 @@ class Launcher:
 
 
 def run_phases(phases: Sequence[Phase], launcher: Launcher, parallel: int, on_change: Callable[..., Any],
-               poll_seconds: float = 0.25, progress_seconds: float = 20.0) -> None:
-    """Run unfinished phases, at most ``parallel`` at a time; raise on the first failure."""
+               poll_seconds: float = 0.25, progress_seconds: float = 20.0, progress: Optional[Progress] = None) -> None:
+    """Run unfinished phases, at most ``parallel`` at a time; raise on the first failure.
+    ``progress`` (the pipeline's overall progress) is told when each starts and ends."""
+    progress = progress or Progress([p.name for p in phases], prefix='[incubate]', what='phase')
 
     def start(phase: Phase, slot: int) -> Job:
         phase.write_config()
         command = launcher.command(phase, slot)
         print(f'[incubate] {phase.name}: starting -> {phase.log_path}\n[incubate]   {command}', flush=True)
         job = launcher.backend.start(command)
+        progress.start(phase.name, log=phase.log_path)
         on_change()
         return job
 
     def on_exit(phase: Phase, job: Job, code: int) -> None:
         if code != 0 or not phase.finished():
+            progress.finish(phase.name, ok=False)
             on_change(failed=phase.name)
             raise PipelineError(
                 f'phase {phase.name} failed (exit code {code}); last lines of {phase.log_path}:\n'
                 f'{tail(phase.log_path, 25)}\nFix the cause and run the same command again: finished phases are '
                 f'kept and {phase.name} resumes from its last checkpoint. To run it alone: {job.command}')
+        progress.finish(phase.name)
         print(f'[incubate] {phase.name}: done ({phase.artifact})', flush=True)
         print(f'[incubate]   {record.overhead_line(phase.name, record.read_cost_record(phase.work_dir))}', flush=True)
         on_change()
 
-    def on_progress(phase: Phase, job: Job) -> None:
-        print(f'[incubate] {phase.name}: {latest_progress(phase.log_path)}', flush=True)
-
-    supervise([p for p in phases if not p.finished()], start, parallel, on_exit, on_progress,
+    supervise([p for p in phases if not p.finished()], start, parallel, on_exit, lambda phase, job: progress.poll(),
               poll_seconds=poll_seconds, progress_seconds=progress_seconds)
 
 
@@ -554,33 +556,65 @@ class IncubationPipeline:
             names.append(record.ASSEMBLE)
         return names
 
+    def phase_weights(self) -> Dict[str, float]:
+        """Each phase's rough share of the work, for the ETA: epochs x the blocks its network
+        runs (meta: one per module; incubating module i: the meta blocks of the others plus
+        module i's; fine-tune: every block; the assembled evaluation: a fifth of a fine-tune epoch)."""
+        depths = list(self.arch['depths'])
+        k = len(depths)
+        weights = {record.META: float(self._effective_epochs('meta') * k)}
+        for idx, depth in enumerate(depths):
+            weights[record.incubate_phase(idx)] = float(self._effective_epochs('incubate') * (k - 1 + depth))
+        weights[record.ASSEMBLE] = 0.2 * sum(depths)
+        weights[record.FINETUNE] = float(self._effective_epochs('finetune') * sum(depths))
+        return weights
+
+    def progress(self, evaluate_assembled: bool = True, interval: float = 30.0) -> Progress:
+        """The pipeline's overall progress (this machine's phases), finished phases marked as such;
+        its state is kept in ``WORK_DIR/progress.json`` for a study running this pipeline."""
+        names = [n for n in self.phase_names()
+                 if (n != record.META or not self.meta_given) and (n != record.ASSEMBLE or evaluate_assembled)
+                 and (not record.is_incubation(n) or int(n[len(record.INCUBATE_PREFIX):]) in self.modules)]
+        progress = Progress(names, prefix='[incubate]', what='phase', weights=self.phase_weights(),
+                            interval=interval, status_path=osp.join(self.work_dir, PROGRESS_FILE))
+        todo = set(self.phases_to_run(evaluate_assembled))
+        for name in names:
+            if name not in todo:
+                progress.skip(name)
+        return progress
+
     def run(self, launcher: Launcher, parallel: int = 1, evaluate_assembled: bool = True,
             force: Sequence[str] = ()) -> Manifest:
         os.makedirs(self.work_dir, exist_ok=True)
         with exclusive(osp.join(self.work_dir, '.lock')):
             self.prepare(force)
             update = lambda failed=None: self.write_manifest(failed)  # noqa: E731
+            progress = self.progress(evaluate_assembled)
             if self.phases_to_run(evaluate_assembled):
                 self.shared_startup_seconds = launcher.warm_up()
                 if self.shared_startup_seconds:
                     print(f'[incubate] preloaded torch, timm and mmengine in {self.shared_startup_seconds:.1f} s, once: '
                           f'each phase runs in a process forked from that server', flush=True)
             if not self.meta_given:
-                run_phases([self.meta_phase()], launcher, 1, update)
+                run_phases([self.meta_phase()], launcher, 1, update, progress=progress)
             incubate = [p for p in self.incubate_phases() if p.module_idx in self.modules]
-            run_phases(incubate, launcher, parallel, update)
+            run_phases(incubate, launcher, parallel, update, progress=progress)
             if any(not p.finished() for p in self.incubate_phases()):
                 missing = [p.artifact for p in self.incubate_phases() if not p.finished()]
                 print(f'[incubate] waiting for modules from elsewhere: {missing}', flush=True)
+                print(progress.close(), flush=True)
                 return update()
             # Assembly checks every module file before anything is built (clear error naming it).
             from backbones.checkpoints import load_module_checkpoints
             load_module_checkpoints([p.artifact for p in self.incubate_phases()], self.arch)
-            if evaluate_assembled:
+            if evaluate_assembled and not osp.isfile(self.assembled_metrics):
+                progress.start(record.ASSEMBLE, log=None)
                 self.evaluate_assembled(launcher)
+                progress.finish(record.ASSEMBLE)
                 update()
-            run_phases([self.finetune_phase()], launcher, 1, update)
+            run_phases([self.finetune_phase()], launcher, 1, update, progress=progress)
             manifest = update()
+            print(progress.close(), flush=True)
         return manifest
 
 
@@ -670,6 +704,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help='run phase NAME again, with every phase depending on it (old outputs moved aside)')
     parser.add_argument('--debug', action='store_true', help='show the traceback of expected errors too')
     parser.add_argument('--compile', action='store_true', help='torch.compile the network in every phase')
+    parser.add_argument('--vis', nargs='+', choices=['local', 'tensorboard'], metavar='BACKEND',
+                        help='every phase also logs to these mmengine visualisation back-ends (tensorboard: '
+                             '`tensorboard --logdir WORK_DIR`)')
     parser.add_argument('--fresh-processes', action='store_true',
                         help='start every phase in a new interpreter; by default, on machines without CUDA devices, '
                              'phases are forked from one process that imported torch, timm and mmengine once')
@@ -711,7 +748,8 @@ def user_message(exc: BaseException) -> str:
 
 def _main(args: argparse.Namespace, argv: List[str]) -> int:
     pipeline = IncubationPipeline(args.config, args.work_dir, meta=args.meta, data_root=args.data_root,
-                                  cfg_options=dict(args.cfg_options or {}, **({'compile_network': True} if args.compile else {})),
+                                  cfg_options=dict(args.cfg_options or {}, **({'compile_network': True} if args.compile else {}),
+                                                   **({'vis': list(args.vis)} if args.vis else {})),
                                   modules=args.modules,
                                   epochs=dict(meta=args.meta_epochs, incubate=args.incubate_epochs,
                                               finetune=args.finetune_epochs))

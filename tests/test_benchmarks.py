@@ -422,8 +422,13 @@ def test_speedup_on_constructed_curves():
 def test_speed_cli_tiny(tmp_path, capsys):
     path = tmp_path / 'speed.json'
     assert cli(['speed', '--arch', 'vit_tiny_test', '--batch', '2', '--steps', '2', '--warmup', '0',
-                '--device', 'cpu', '--json', str(path)]) == 0
-    out = capsys.readouterr().out
+                '--device', 'cpu', '--json', str(path), '--record', str(tmp_path / 'record.json')]) == 0
+    captured = capsys.readouterr()
+    out = captured.out
+    assert 'timing 2 interleaved rounds' in captured.err and 'round 2/2 done' in captured.err  # each stage reported
+    from benchmarks.records import read_record
+    record = read_record(tmp_path / 'record.json')
+    assert record['study'] == 'speed' and record['runs'][0]['rows'] == json.loads(path.read_text())['rows']
     labels = ['E2E (ours)', 'E2E (timm)'] + [f'{kind}, module {i}' for i in range(4)
                                              for kind in ('incubation', 'naive hybrid')]
     for label in labels:

@@ -5,6 +5,7 @@ import csv
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -112,9 +113,11 @@ def test_e2e_trains_resumes_and_exports(digits_root, tmp_path):
     cfg = str(CLS_CONFIGS / 'vit-digits-d16_e2e_60e_digits.py')
     work = tmp_path / 'e2e'
     options = {**TINY_DIGITS_OPTIONS, **data_options(digits_root)}
-    run_tool('tools/train.py', cfg, '--work-dir', str(work), '--cfg-options',
+    run_tool('tools/train.py', cfg, '--work-dir', str(work), '--vis', 'tensorboard', '--cfg-options',
              *cfg_words({**options, 'train_cfg.max_epochs': 3}))
     first = torch.load(work / 'epoch_3.pth', map_location='cpu', weights_only=True)
+    # --vis tensorboard: TensorBoard's event files beside the scalars.json the reports read
+    assert list(work.glob('*/vis_data/events.out.tfevents.*')) and list(work.glob('*/vis_data/scalars.json'))
 
     from mmengine.logging.history_buffer import HistoryBuffer
     torch.serialization.clear_safe_globals()
@@ -186,9 +189,13 @@ def test_pipeline_survives_a_kill_and_finishes(digits_root, tmp_path):
     assert not (work / 'finetune' / 'model.pth').exists()
 
     # resumed in fresh interpreters: a phase started forked from the preloaded server goes on without it
-    rerun = subprocess.run(_pipeline_cmd(work, digits_root) + ['--fresh-processes'], cwd=ROOT, env=tool_env(),
-                           capture_output=True, text=True, timeout=400)
+    rerun = subprocess.run(_pipeline_cmd(work, digits_root) + ['--fresh-processes', '--vis', 'tensorboard'], cwd=ROOT,
+                           env=tool_env(), capture_output=True, text=True, timeout=400)
     assert rerun.returncode == 0, rerun.stdout[-4000:] + rerun.stderr[-4000:]
+    # the overall progress: a summary naming what ran and what was finished before; its status file
+    assert re.search(r'\[incubate\] \d phase\(s\) in .*finetune .*; finished before: meta', rerun.stdout), rerun.stdout[-3000:]
+    assert json.loads((work / 'progress.json').read_text())['fraction'] == 1.0
+    assert list((work / 'finetune').glob('*/vis_data/events.out.tfevents.*'))  # --vis reached every phase
     assert 'preloaded' not in rerun.stdout
     assert 'meta: starting' not in rerun.stdout  # the finished phase was not redone
     assert (work / 'meta' / 'meta.pth').stat().st_mtime_ns == meta_mtime

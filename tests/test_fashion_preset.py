@@ -101,6 +101,13 @@ def test_smoke_preset_end_to_end(smoke, capsys):
     assert 'training: 0 run(s)' in out
     assert [r['top-1'] for r in _rows(work)] == [r['top-1'] for r in rows]
     assert np.isfinite([float(r['top-1'].split(';')[0]) for r in rows]).all()
+    # the study's result record: the command, the seeds, every run with its last metrics and final checkpoints
+    from benchmarks.records import read_record, record_runs
+    record = read_record(work / 'results.json')
+    assert record['command'][:3] == ['python', '-m', 'benchmarks'] or record['command'][0] == 'python'
+    assert record['seeds'] == [0, 1] and len(record_runs(record)) == 4
+    assert all(e['checkpoints'] and e['best']['label'] == 'best' for e in record['runs'])
+    assert '[fashion] 0 run(s) in' in out and 'finished before: d8_e2e_seed0' in out  # the progress summary
 
 
 def test_deep_and_data_presets_share_cells_at_toy_size(smoke, capsys):

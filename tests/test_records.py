@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+from pathlib import Path
 
 import pytest
 
@@ -62,3 +64,81 @@ def test_record_round_trip(tmp_path):
     (tmp_path / 'manifest.json').write_text(json.dumps(dict(format='incubation-manifest')))
     with pytest.raises(RecordError, match='manifest.json: not a result record'):
         records.read_record(tmp_path / 'manifest.json')
+
+
+def test_docs_tables_match_their_records(tmp_path, capsys):
+    """`python -m benchmarks results --check` on the repository; a hand edit is named and --write undoes it."""
+    import shutil
+
+    from benchmarks.__main__ import main as cli
+    from benchmarks.results import documents, find_blocks
+
+    root = records.ROOT
+    assert cli(['results', '--check']) == 0, capsys.readouterr().out
+    blocks = [b for d in documents(Path(root)) for b in find_blocks(d)]
+    assert any(b.name == 'results-table' for b in blocks)
+
+    copy = tmp_path / 'repo'
+    copy.mkdir()
+    shutil.copyfile(Path(root) / 'README.md', copy / 'README.md')
+    shutil.copytree(Path(root) / 'docs', copy / 'docs')
+    block = next(b for b in find_blocks(copy / 'README.md') if b.name == 'results-table')
+    text = (copy / 'README.md').read_text()
+    edited = text[:block.span[0]] + block.body.replace('|', '| 99.99 |', 1) + text[block.span[1]:]
+    (copy / 'README.md').write_text(edited)
+    capsys.readouterr()
+    assert cli(['results', '--check', '--root', str(copy)]) == 1
+    out = capsys.readouterr().out
+    assert "README.md: generated block 'results-table' (from docs/results/demo.json) differs" in out
+    assert cli(['results', '--write', '--root', str(copy)]) == 0
+    assert (copy / 'README.md').read_text() == text
+    assert cli(['results', '--check', '--root', str(copy)]) == 0
+
+
+def test_progress_line_eta_and_summary(tmp_path):
+    from runtime.progress import Progress, parse_eta, read_status
+
+    clock = [0.0]
+    log = tmp_path / 'train.out'
+    log.write_text('2026/01/01 - mmengine - INFO - Epoch(train)  [3][10/23]  lr: 1e-3  eta: 0:01:40  time: 0.1\n')
+    assert parse_eta('eta: 1 day, 2:03:04') == 93784.0
+    stream = io.StringIO()
+    status = tmp_path / 'progress.json'
+    progress = Progress(['meta', 'incubate_0', 'finetune'], prefix='[incubate]', what='phase', interval=10,
+                        status_path=str(status), clock=lambda: clock[0], stream=stream, weights={'finetune': 2})
+    progress.skip('meta')
+    progress.start('incubate_0', log=str(log))
+    clock[0] = 100.0
+    line = progress.poll()
+    # half of incubate_0 done (100 s spent, 100 s to go by its log) and finetune (weight 2) pending
+    assert line == '[incubate] phase 2 of 3 (incubate_0: epoch 3 [10/23]), 1 done; 1.7 min of ~10.0 min, about 8.3 min to go'
+    assert progress.poll() is None and stream.getvalue() == line + '\n'  # one line an interval
+    assert read_status(str(status)).eta_seconds == 500.0
+    progress.finish('incubate_0')
+    progress.start('finetune', log=str(tmp_path / 'none.out'))
+    clock[0] = 150.0
+    progress.finish('finetune')
+    assert progress.close() == '[incubate] 2 phase(s) in 2.5 min: incubate_0 1.7 min, finetune 50 s; finished before: meta'
+    assert read_status(str(status)).fraction == 1.0
+
+
+def test_equal_weights_give_equal_file_and_weight_digests(tmp_path):
+    """A checkpoint's sha256 identifies its weights: torch.save's archive folder no longer follows
+    the atomic writer's random temporary name, and the safetensors digest ignores the header."""
+    import torch
+
+    from backbones.checkpoints import Checkpoint, save_checkpoint
+    from runtime.record import fingerprint
+
+    state = {'w': torch.arange(6.0).reshape(2, 3), 'b': torch.ones(3)}
+    paths = [save_checkpoint(Checkpoint('meta', state, dict(depths=[1, 1])), tmp_path / f'{i}' / 'meta.pth')
+             for i in range(2)]
+    assert fingerprint(paths[0]) == fingerprint(paths[1])
+    assert torch.load(paths[0], weights_only=True)['state_dict']['w'].equal(state['w'])
+    from safetensors.torch import save_file
+    for i, metadata in enumerate(({'a': '1', 'b': '2'}, {'b': '2', 'a': '1'})):
+        save_file(state, tmp_path / f'{i}.safetensors', metadata=metadata)
+    digests = [records.weights_digest(tmp_path / f'{i}.safetensors') for i in range(2)]
+    assert digests[0] == digests[1] is not None
+    save_file({**state, 'b': torch.zeros(3)}, tmp_path / 'other.safetensors')
+    assert records.weights_digest(tmp_path / 'other.safetensors') != digests[0]

@@ -136,8 +136,12 @@ def test_speed_loop_prints_each_ratio(tmp_path, digits_root, capsys):
     options = ['model.arch_overrides.img_size=16', 'model.arch_overrides.patch_size=4']
     assert cli(['speed', '--loop', 'vit_tiny_test:8', 'vit_tiny_test:16', '--device', 'cpu', '--warmup', '0',
                 '--loop-blocks', '2', '--loop-block', '1', '--data-root', str(digits_root), '--json', str(path),
-                '--cfg-options', *options]) == 0
-    out = capsys.readouterr().out
+                '--record', '', '--cfg-options', *options]) == 0
+    captured = capsys.readouterr()
+    out = captured.out
+    # each measurement as it starts and ends, with the overall position
+    assert 'vit_tiny_test, batch 16: starting (model 2 of 2)' in captured.err
+    assert 'speed --loop: 2 model(s) in' in captured.err
     results = json.loads(path.read_text())['loop']
     assert [r['batch'] for r in results] == [8, 16]
     for r in results:

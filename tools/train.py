@@ -17,6 +17,7 @@ from mmengine.runner import Runner
 from runtime.cli import UserError, run_cli
 from runtime.schedule import fit_schedule_to_epochs
 from runtime.fastpaths import apply_fast_paths
+from runtime.vis import BACKENDS, apply_vis_backends
 
 
 def parse_args(argv=None):
@@ -33,6 +34,10 @@ def parse_args(argv=None):
     parser.add_argument('--auto-scale-lr', action='store_true', help='scale lr by the actual batch size')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries, e.g. model.backbone.drop_path_rate=0.2')
+    parser.add_argument('--vis', nargs='+', choices=sorted(BACKENDS), metavar='BACKEND',
+                        help='also log to these mmengine visualisation back-ends (tensorboard: event files in '
+                             'WORK/<timestamp>/vis_data/, `tensorboard --logdir WORK`); the config key `vis` does '
+                             'the same')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     parser.add_argument('--debug', action='store_true', help='show the traceback of expected errors too')
@@ -53,6 +58,10 @@ def build_config(args) -> Config:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     fit_schedule_to_epochs(cfg)  # a run shorter than the warm-up: clip it (one log line), don't crash
     apply_fast_paths(cfg, compile=args.compile, amp=args.amp)
+    try:
+        apply_vis_backends(cfg, args.vis)
+    except ValueError as e:
+        raise UserError(f'{args.config}: {e}') from None
     if args.auto_scale_lr:
         cfg.setdefault('auto_scale_lr', {})['enable'] = True
     if args.resume == 'auto':

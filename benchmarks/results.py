@@ -1,0 +1,428 @@
+"""``python -m benchmarks results --write | --check``: the docs' result tables, generated from records.
+
+Every table or figure in ``README.md`` and ``docs/*.md`` that quotes a result sits between two
+markers and is produced by code from the committed result records (:mod:`benchmarks.records`)
+it names::
+
+    <!-- generated: results-table from docs/results/demo.json -->
+    ... (written by --write; do not edit by hand)
+    <!-- end generated -->
+
+``NAME`` is one of :data:`GENERATORS`; ``from`` takes one or more record paths (relative to the
+repository root, separated by spaces). ``--write`` regenerates every block (and the figures the
+blocks show, under ``docs/figures/``); ``--check`` exits 1 naming each block whose committed text
+differs from what its records generate, and each figure that is missing or was drawn from other
+records (a figure's PNG carries the sha256 of its records in its ``Description`` text chunk;
+``--check`` reads it and draws nothing). A test runs ``--check`` on the repository.
+
+Generators (each gets the records and the document's folder, returns Markdown):
+
+* ``results-table``: E2E vs incubation per model from a study's runs: last-epoch top-1 and the
+  best epoch's (labelled), the three costs and the final checkpoints' sha256 prefixes; with
+  several seeds mean ± std and the paired difference; a note names the machine, commit and
+  command, and says whether the seeds are enough for a verdict;
+* ``depth-table``: a depth study's table (:func:`benchmarks.tables.depth_table`);
+* ``depth-figure``, ``efficiency-figure``: its accuracy-vs-depth and seed-band accuracy-vs-cost
+  plots (:mod:`benchmarks.plots`);
+* ``repeatability``: what repeated bit for bit (:mod:`benchmarks.repeatability`'s record);
+* ``speed-table``, ``loop-table``: a ``benchmarks speed`` record;
+* ``provenance``: one line per record: machine, commit, date, command.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import os.path as osp
+import re
+import shlex
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from runtime.record import RecordError
+
+from .analysis import MeanStd, mean_std, paired_deltas, seed_groups
+from .costs import COST_LABELS, COSTS
+from .records import ROOT, read_record, record_runs
+from .render import Cell, Table
+from .runs import PRIMARY_METRIC
+
+BLOCK = re.compile(r'<!-- generated: (?P<name>[\w.-]+) from (?P<sources>[^>]*?) -->\n(?P<body>.*?)<!-- end generated -->',
+                   re.DOTALL)
+OPEN = re.compile(r'<!-- generated:')
+FIGURES = 'docs/figures'
+DIGEST_KEY = 'Description'
+
+
+class ResultsError(RecordError):
+    """A marker or a record the generator cannot use (the message names the file and the block)."""
+
+
+@dataclass
+class Generated:
+    """A block's Markdown, and the figures it shows (repository-relative path -> drawer into a folder)."""
+
+    text: str
+    figures: Dict[str, Callable[[Path], Path]] = field(default_factory=dict)
+
+
+@dataclass
+class Context:
+    """What a generator gets: the records (in the marker's order), their paths, the document."""
+
+    records: List[Dict[str, Any]]
+    sources: List[str]
+    doc: Path
+    root: Path
+
+    @property
+    def digest(self) -> str:
+        """sha256 (16 hex) of the records' bytes: what a figure drawn from them carries."""
+        h = hashlib.sha256()
+        for source in self.sources:
+            h.update((self.root / source).read_bytes())
+        return h.hexdigest()[:16]
+
+    def link(self, repo_path: str) -> str:
+        """``repo_path`` relative to the document's folder (README: ``docs/figures/x.png``)."""
+        return osp.relpath(self.root / repo_path, self.doc.parent).replace(os.sep, '/')
+
+    def figure_path(self, kind: str) -> str:
+        stem = '+'.join(Path(s).stem for s in self.sources)
+        return f'{FIGURES}/{stem}_{kind}.png'
+
+
+# --- provenance and verdicts ----------------------------------------------------------------
+
+
+def provenance(record: Mapping[str, Any]) -> str:
+    """``2-core AMD EPYC (flags 6a93d771…), 23.5 GiB, no GPU[, load average L]; torch …, timm …, mmengine …;
+    commit 17c0bf1 (clean), 2026-11-24``."""
+    machine = record.get('machine') or {}
+    cpu = machine.get('cpu') or {}
+    gpus = machine.get('gpus') or []
+    versions = record.get('versions') or {}
+    git = record.get('git') or {}
+    commit = (git.get('commit') or 'unknown')[:7]
+    state = {True: 'with uncommitted changes', False: 'clean'}.get(git.get('dirty'), 'state unknown')
+    load = machine.get('load_average')
+    hw = (f'{cpu.get("cores", "?")}-core {cpu.get("model") or "CPU"} (flags {cpu.get("flags_sha256") or "?"}), '
+          f'{machine.get("memory_gib", "?")} GiB, {", ".join(gpus) if gpus else "no GPU"}'
+          + (f', load average {load[1]:.1f} over the last 5 minutes' if load else ''))
+    libs = ', '.join(f'{k} {versions[k]}' for k in ('torch', 'timm', 'mmengine') if versions.get(k))
+    date = str(record.get('date') or '')[:10]
+    return f'{hw}; {libs}; commit {commit} ({state}), {date}'
+
+
+def command_text(record: Mapping[str, Any]) -> str:
+    return shlex.join(record.get('command') or [])
+
+
+def verdict(delta: Optional[MeanStd], metric_label: str, val_images: Optional[int] = None) -> str:
+    """Whether the paired differences are a verdict: with one seed never (no spread); with more,
+    only when the mean is more than two standard errors from 0."""
+    if delta is None:
+        return 'No paired runs: no verdict.'
+    image = f' (one validation image is {100 / val_images:.2f} points)' if val_images else ''
+    if delta.n < 2 or delta.std is None:
+        return (f'One seed: incubation − E2E = {delta.mean:+.2f} {metric_label} points{image}, with no spread '
+                'measured. That is no verdict; the repeatability record shows how far one seed moves.')
+    se = delta.std / delta.n ** 0.5
+    if abs(delta.mean) <= 2 * se:
+        return (f'{delta.n} seeds: incubation − E2E = {delta.mean:+.2f} ± {delta.std:.2f} (std){image}; the mean is '
+                f'within two standard errors ({2 * se:.2f}) of 0: no winner at this number of seeds.')
+    winner = 'incubation' if delta.mean > 0 else 'E2E'
+    return (f'{delta.n} seeds: incubation − E2E = {delta.mean:+.2f} ± {delta.std:.2f} (std){image}; {winner} is '
+            f'ahead by more than two standard errors ({2 * se:.2f}).')
+
+
+# --- generators -----------------------------------------------------------------------------
+
+
+def _one(ctx: Context, name: str) -> Dict[str, Any]:
+    if len(ctx.records) != 1:
+        raise ResultsError(f'{name} takes one record, the marker names {len(ctx.records)}')
+    return ctx.records[0]
+
+
+def _hash_prefixes(runs: Sequence[Any], entries: Mapping[str, Mapping[str, Any]]) -> str:
+    out = []
+    for run in runs:
+        files = entries.get(run.name, {}).get('checkpoints') or {}
+        pth = sorted(f for f in files if f.endswith('.pth')) or sorted(files)
+        out.append(files[pth[0]]['sha256'][:12] if pth else '–')
+    return ' '.join(out)
+
+
+def results_table(ctx: Context) -> Generated:
+    """E2E vs incubation from one study record: per model and method a row (mean ± std over seeds),
+    and the paired Δ; last-epoch values, the best epoch's labelled as best."""
+    record = _one(ctx, 'results-table')
+    runs = record_runs(record)
+    if not runs:
+        raise ResultsError('results-table: the record holds no runs of E2E or incubation')
+    entries = {e['name']: e for e in record['runs'] if isinstance(e, Mapping) and 'name' in e}
+    metric = PRIMARY_METRIC.get(runs[0].task, 'accuracy/top1')
+    label = 'top-1' if metric == 'accuracy/top1' else metric
+    kinds = {'train_device_hours': 'hours', 'e2e_device_hours': 'hours', 'train_flops': 'flops'}
+    columns = ['model', 'method', 'seeds', f'{label}, last epoch', f'best {label} (epoch)'] + [
+        COST_LABELS[c] for c in COSTS] + ['final checkpoint sha256']
+    table = Table('results', record.get('study', ''), columns, align=['l', 'l', 'l'] + ['r'] * (len(columns) - 4) + ['l'])
+    from .tables import by_model
+
+    verdicts = []
+    for e2e_groups, inc_groups in by_model(seed_groups(runs)):
+        for group in e2e_groups + inc_groups:
+            bests = [entries.get(r.name, {}).get('best') or {} for r in group.runs]
+            best = mean_std([b.get('value') for b in bests])
+            epochs = ', '.join(str(b['step']) for b in bests if b.get('step') is not None)
+            best_text = Cell(best, 'meanstd:metric').text() + (f' ({epochs})' if epochs else '')
+            table.add([Cell(group.first.model), Cell(group.first.method_label),
+                       Cell(', '.join(str(s) for s in group.seeds)), Cell(group.metric(metric), 'meanstd:metric'),
+                       Cell(best_text)] + [Cell(group.cost(c), f'meanstd:{kinds[c]}') for c in COSTS]
+                      + [Cell(_hash_prefixes(group.runs, entries))])
+        if e2e_groups and inc_groups:
+            for inc in inc_groups:
+                delta = paired_deltas(e2e_groups[0], inc, metric)
+                seeds = sorted({r.seed for r in inc.runs} & {r.seed for r in e2e_groups[0].runs} - {None})
+                table.add([Cell(inc.first.model), Cell('Δ (incubation − E2E)'), Cell(', '.join(map(str, seeds))),
+                           Cell(delta, 'meanstd:delta')] + [Cell(None, 'na')] * (len(columns) - 4))
+                verdicts.append(verdict(delta, label, (record.get('extra') or {}).get('val_images')))
+    table.notes += [f'Verdict: {v}' for v in verdicts]
+    table.notes += [
+        f'Last-epoch values (mean ± sample std over seeds); "best" is the best evaluation\'s value, labelled with its '
+        f'epoch ({"fine-tune epoch for the pipeline" if any(r.kind == "pipeline" for r in runs) else "epoch"}). '
+        'Costs: training device-hours (CPU: core-hours of the training process), end-to-end device-hours (the '
+        'whole processes), training FLOPs (deterministic).',
+        f'Measured on {provenance(record)}: `{command_text(record)}`'
+        + (f', {record["extra"]["wall_minutes"]:.1f} minutes of wall clock.' if (record.get('extra') or {}).get(
+            'wall_minutes') is not None else '.')]
+    return Generated(table.to_markdown(title=False))
+
+
+def depth_table(ctx: Context) -> Generated:
+    """A depth study's table (every seed group of the record's runs)."""
+    from .tables import depth_studies
+    from .tables import depth_table as build
+
+    record = _one(ctx, 'depth-table')
+    studies = depth_studies(record_runs(record))
+    if not studies:
+        raise ResultsError('depth-table: the record holds no depth study (several depths or seeds of one model)')
+    text = '\n'.join(build(groups).to_markdown(title=False) for _key, groups in studies)
+    return Generated(text + f'\nMeasured on {provenance(record)}: `{command_text(record)}`.\n')
+
+
+def _figure(ctx: Context, kind: str, draw: Callable[[List[Any], Path], List[Path]], caption: str) -> Generated:
+    path = ctx.figure_path(kind)
+    runs = [r for rec in ctx.records for r in record_runs(rec)]
+
+    def drawer(folder: Path) -> Path:
+        paths = [p for p in draw(runs, folder) if p.suffix == '.png']
+        if len(paths) != 1:
+            raise ResultsError(f'{kind}: expected one figure from the records, got {len(paths)}')
+        return paths[0]
+
+    text = f'![{caption}]({ctx.link(path)})\n'
+    return Generated(text, {path: drawer})
+
+
+def depth_figure(ctx: Context) -> Generated:
+    from .plots import plot_depth_trend
+    from .tables import depth_studies
+
+    def draw(runs, folder):
+        return [p for _k, groups in depth_studies(runs) for p in plot_depth_trend(groups, folder)]
+
+    return _figure(ctx, 'depth', draw, 'top-1 against depth, both methods: mean and one std over seeds')
+
+
+def efficiency_figure(ctx: Context) -> Generated:
+    """The seed-band accuracy-vs-cost plot of the record's deepest model."""
+    from .plots import plot_seed_efficiency
+    from .tables import by_model, depth_studies
+
+    def draw(runs, folder):
+        studies = depth_studies(runs) or []
+        if not studies:
+            return []
+        pairs = by_model(studies[0][1])
+        e2e_groups, inc_groups = pairs[-1]
+        return plot_seed_efficiency((e2e_groups or [None])[0], (inc_groups or [None])[0], folder)
+
+    return _figure(ctx, 'efficiency', draw, 'top-1 against cumulative training FLOPs: mean and one std over seeds')
+
+
+def repeatability_table(ctx: Context) -> Generated:
+    from .repeatability import repeatability_table as build
+
+    record = _one(ctx, 'repeatability')
+    return Generated(build(record).to_markdown(title=False)
+                     + f'\nMeasured on {provenance(record)}: `{command_text(record)}`.\n')
+
+
+def speed_table(ctx: Context) -> Generated:
+    from .speed import format_table
+
+    record = _one(ctx, 'speed-table')
+    rows = [r for r in record['runs'] if isinstance(r, Mapping) and 'rows' in r]
+    if not rows:
+        raise ResultsError('speed-table: the record holds no step measurement (benchmarks speed without --loop)')
+    return Generated('\n'.join(format_table(r) for r in rows)
+                     + f'\nMeasured on {provenance(record)}: `{command_text(record)}`.\n')
+
+
+def loop_table(ctx: Context) -> Generated:
+    from .speed import format_loop_table
+
+    record = _one(ctx, 'loop-table')
+    loops = [x for r in record['runs'] if isinstance(r, Mapping) for x in r.get('loop') or []]
+    if not loops:
+        raise ResultsError('loop-table: the record holds no --loop measurement')
+    return Generated(format_loop_table(loops) + f'\nMeasured on {provenance(record)}: `{command_text(record)}`.\n')
+
+
+def provenance_lines(ctx: Context) -> Generated:
+    lines = [f'- `{src}` ({rec.get("study")}): {provenance(rec)}; `{command_text(rec)}`'
+             for src, rec in zip(ctx.sources, ctx.records)]
+    return Generated('\n'.join(lines) + '\n')
+
+
+GENERATORS: Dict[str, Callable[[Context], Generated]] = {
+    'results-table': results_table, 'depth-table': depth_table, 'depth-figure': depth_figure,
+    'efficiency-figure': efficiency_figure, 'repeatability': repeatability_table, 'speed-table': speed_table,
+    'loop-table': loop_table, 'provenance': provenance_lines,
+}
+
+
+# --- documents ------------------------------------------------------------------------------
+
+
+@dataclass
+class Block:
+    doc: Path
+    name: str
+    sources: List[str]
+    body: str
+    span: Tuple[int, int]  # of the body in the document's text
+
+    @property
+    def where(self) -> str:
+        return f'{self.doc.name if self.doc.parent.name != "docs" else "docs/" + self.doc.name}: ' \
+               f'generated block {self.name!r} (from {" ".join(self.sources)})'
+
+
+def documents(root: Path) -> List[Path]:
+    """``README.md`` and ``docs/*.md``."""
+    docs = [root / 'README.md'] + sorted((root / 'docs').glob('*.md'))
+    return [d for d in docs if d.is_file()]
+
+
+def find_blocks(doc: Path) -> List[Block]:
+    """The generated blocks of one document; an opening marker without its end is an error."""
+    text = doc.read_text()
+    blocks = [Block(doc, m['name'], m['sources'].split(), m['body'], m.span('body')) for m in BLOCK.finditer(text)]
+    if len(OPEN.findall(text)) != len(blocks):
+        raise ResultsError(f'{doc}: a `<!-- generated: NAME from RECORD -->` marker without its '
+                           '`<!-- end generated -->` (or with a malformed first line)')
+    return blocks
+
+
+def generate(block: Block, root: Path) -> Generated:
+    if block.name not in GENERATORS:
+        raise ResultsError(f'{block.where}: unknown generator; one of {", ".join(sorted(GENERATORS))}')
+    if not block.sources:
+        raise ResultsError(f'{block.where}: the marker names no record')
+    records = []
+    for source in block.sources:
+        path = root / source
+        if not path.is_file():
+            raise ResultsError(f'{block.where}: record {source} not found')
+        records.append(read_record(path))
+    try:
+        return GENERATORS[block.name](Context(records, block.sources, block.doc, root))
+    except ResultsError as e:
+        raise ResultsError(f'{block.where}: {e}') from None
+
+
+def figure_digest(path: Path) -> Optional[str]:
+    """The records' digest a figure was drawn from (its PNG ``Description`` text chunk), or None."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            return img.text.get(DIGEST_KEY)
+    except (OSError, AttributeError):
+        return None
+
+
+def _write_figure(draw: Callable[[Path], Path], target: Path, digest: str) -> None:
+    from PIL import Image, PngImagePlugin
+
+    with tempfile.TemporaryDirectory() as tmp:
+        drawn = draw(Path(tmp))
+        info = PngImagePlugin.PngInfo()
+        info.add_text(DIGEST_KEY, digest)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with Image.open(drawn) as img:
+            img.save(target, pnginfo=info)
+        svg = drawn.with_suffix('.svg')
+        if svg.is_file():
+            shutil.copyfile(svg, target.with_suffix('.svg'))
+
+
+def process(root: Path, write: bool) -> List[str]:
+    """Check (or with ``write`` regenerate) every block of every document; the problems found."""
+    problems: List[str] = []
+    for doc in documents(root):
+        blocks = find_blocks(doc)
+        text = doc.read_text()
+        out, last = [], 0
+        for block in blocks:
+            generated = generate(block, root)
+            ctx = Context([], block.sources, doc, root)
+            if generated.text != block.body:
+                problems.append(f'{block.where} differs from what its records generate')
+            out += [text[last:block.span[0]], generated.text]
+            last = block.span[1]
+            for path, draw in generated.figures.items():
+                target = root / path
+                if write and figure_digest(target) != ctx.digest:
+                    _write_figure(draw, target, ctx.digest)
+                elif not write and figure_digest(target) != ctx.digest:
+                    problems.append(f'{block.where}: figure {path} is missing or was drawn from other records')
+        out.append(text[last:])
+        if write and ''.join(out) != text:
+            doc.write_text(''.join(out))
+    return problems
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument('--write', action='store_true', help='regenerate every generated block and its figures')
+    mode.add_argument('--check', action='store_true',
+                      help='exit 1, naming each block that differs from what its records generate')
+    parser.add_argument('--root', default=ROOT, help='the repository (default: this checkout)')
+
+
+def run(args: argparse.Namespace) -> int:
+    root = Path(args.root).resolve()
+    try:
+        problems = process(root, write=args.write)
+    except RecordError as e:
+        raise SystemExit(f'benchmarks results: {e}') from None
+    if args.write:
+        print(f'benchmarks results: regenerated the blocks of {len(documents(root))} documents from their records')
+        return 0
+    for problem in problems:
+        print(f'benchmarks results: {problem}')
+    if problems:
+        print('benchmarks results: run `python -m benchmarks results --write` and commit the result '
+              '(never edit a generated block by hand)')
+        return 1
+    blocks = sum(len(find_blocks(d)) for d in documents(root))
+    print(f'benchmarks results: {blocks} generated blocks match their records')
+    return 0
