@@ -40,7 +40,8 @@ max_epochs = 3
 warmup_iters = 50
 
 model = dict(
-    data_preprocessor=dict(pad_size_divisor=image_size[0]),
+    # the upstream Fashion-MNIST recipe's normalisation (timm mean = std = 0.5), not ImageNet's
+    data_preprocessor=dict(pad_size_divisor=image_size[0], mean=[127.5] * 3, std=[127.5] * 3, bgr_to_rgb=True),
     backbone=dict(
         arch='vit_fashion_depth32',
         img_size=image_size[0],

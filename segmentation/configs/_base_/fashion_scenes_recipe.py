@@ -35,7 +35,9 @@ warmup_iters = 50
 norm_cfg = dict(type='BN', requires_grad=True)
 
 model = dict(
-    data_preprocessor=dict(size=crop_size, test_cfg=dict(size_divisor=4)),
+    # the upstream Fashion-MNIST recipe's normalisation (timm mean = std = 0.5), not ImageNet's
+    data_preprocessor=dict(size=crop_size, test_cfg=dict(size_divisor=4), mean=[127.5] * 3, std=[127.5] * 3,
+                           bgr_to_rgb=True),
     backbone=dict(
         arch='vit_fashion_depth32',
         img_size=crop_size[0],

@@ -1,0 +1,753 @@
+"""``python -m benchmarks suite``: upstream runs -> detection and segmentation runs -> one report.
+
+The downstream benchmark as one resumable command. For every seed of a preset:
+
+* **upstream**: the E2E baseline (``tools/train.py``) and the incubation pipeline
+  (``tools/incubate.py``), each ending in a final backbone checkpoint;
+* **downstream**: for every upstream run, a Mask R-CNN and an UperNet fine-tuned from that
+  checkpoint, handed on by reference (``model.backbone.init_cfg.checkpoint=<upstream>/.../model.pth``,
+  nothing copied); within a seed the downstream seed is the same for both methods, so the runs
+  differ only in the backbone; plus a **random-init control** per seed (the same config with no
+  pretrained weights), which shows whether the benchmark tells backbones apart at all;
+* **one report** (:func:`suite_tables`): per method upstream top-1, box AP, mask AP and mIoU
+  (last-epoch values), mean ± std over seeds; the paired difference incubation − E2E per seed and
+  as mean ± std; the control; the total cost of each row (upstream + downstream) in training FLOPs
+  and device-hours; each row's backbone sha256; and a plot of downstream score against total cost.
+
+The whole chain is a graph of ordinary training commands (:mod:`runtime.graph`): ``--launcher
+local`` (default) runs it here, two commands at a time; ``--launcher slurm`` submits it as batch
+jobs, each downstream job ``afterok`` on its upstream's final job; ``--status`` reports; running the
+same command again skips what is done and resumes or resubmits the rest. ``--dry-run`` prints the
+graph without running anything.
+
+Every downstream run records its backbone (``backbone.json``: file, sha256, upstream run, load
+report; :mod:`runtime.provenance`). A finished downstream run whose checkpoint no longer matches
+what it recorded is moved aside and run again (``--no-rerun``: refused, naming the file); the report
+refuses such a run too.
+
+Presets: ``smoke`` (toy size, for the tests), ``fashion`` (the CPU benchmark: Fashion-MNIST
+upstream, Fashion-MNIST scenes downstream, 3 seeds), and the paper's tables on a cluster, which
+cannot run here (``--dry-run`` shows their graph): ``paper-coco``, ``paper-ade``, ``paper-in1k``,
+``paper-efficiency``, ``paper-data``.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import os.path as osp
+import shlex
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from runtime import graph, record
+from runtime.cli import UserError
+from runtime.graph import Node
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CLS_CONFIGS = osp.join(ROOT, 'classification', 'configs')
+DET_CONFIGS = osp.join(ROOT, 'detection', 'configs')
+SEG_CONFIGS = osp.join(ROOT, 'segmentation', 'configs')
+TRAIN = osp.join(ROOT, 'tools', 'train.py')
+INCUBATE = osp.join(ROOT, 'tools', 'incubate.py')
+PREFIX = '[suite]'
+CONTROL = 'random-init'           # the downstream runs from random weights (``benchmark.variant``)
+INITS = ('e2e', 'incubation', CONTROL)
+TASKS = ('det', 'seg')
+SLURM_STATE = 'suite-slurm.json'
+LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+
+
+class SuiteError(UserError):
+    """A suite that cannot run or report as asked; the message names the file or the option."""
+
+
+# --- presets -----------------------------------------------------------------------------------
+
+# kind 'fashion': the depth-study configs upstream (benchmarks.fashion_study), Fashion-MNIST scenes
+# downstream. ``epochs``/``subset``: upstream overrides (None: the configs' own schedule);
+# ``scenes``: training and validation scenes; ``downstream``: cfg-options of every det/seg run.
+FASHION_KIND = 'fashion'
+PAPER_KIND = 'paper'
+
+PRESETS: Dict[str, Dict[str, Any]] = {
+    'smoke': dict(
+        kind=FASHION_KIND, depth=8, seeds=(0,), subset=(20, 10),
+        epochs=dict(e2e=1, meta=1, incubate=1, finetune=1),
+        cfg_options=('train_dataloader.batch_size=16', 'effective_batch_size=16'),
+        scenes=dict(train=16, val=8),
+        downstream=dict(det=['train_cfg.max_epochs=1', 'train_dataloader.batch_size=4'],
+                        seg=['train_cfg.max_iters=4', 'train_cfg.val_interval=4', 'train_dataloader.batch_size=4',
+                             'default_hooks.checkpoint.interval=4']),
+        about='toy size: checks the whole chain in a few minutes; not a result'),
+    'fashion': dict(
+        kind=FASHION_KIND, depth=32, seeds=(0, 1, 2), subset=None, epochs=None,
+        scenes=dict(train=1000, val=200), downstream=dict(det=[], seg=[]),
+        about='the CPU benchmark: depth-32 Fashion-MNIST backbones, Fashion-MNIST scenes, 3 seeds'),
+    'paper-coco': dict(
+        kind=PAPER_KIND, seeds=(0,),
+        upstream=[('ViT-B', 'e2e', 'vit-b_e2e_300e_in1k.py'), ('ViT-B', 'incubation', 'vit-b_incubation_100e+100e_in1k.py')],
+        downstream=[('det', 'mask-rcnn_vit-b_{init}_1x_coco.py'), ('det', 'mask-rcnn_vit-b_{init}_3x_coco.py')],
+        about='ImageNet-1K ViT-B (E2E, incubation 100+100) -> COCO Mask R-CNN 1x and 3x'),
+    'paper-ade': dict(
+        kind=PAPER_KIND, seeds=(0,),
+        upstream=[('ViT-L', 'e2e', 'vit-l_e2e_300e_in1k.py'), ('ViT-L', 'incubation', 'vit-l_incubation_100e+100e_in1k.py'),
+                  ('ViT-H', 'e2e', 'vit-h_e2e_300e_in1k.py'), ('ViT-H', 'incubation', 'vit-h_incubation_100e+100e_in1k.py')],
+        downstream=[('seg', 'upernet_vit-{model}_{init}_80k_ade20k-512x512.py')],
+        about='ImageNet-1K ViT-L and ViT-H -> ADE20K UperNet 80k'),
+    'paper-in1k': dict(
+        kind=PAPER_KIND, seeds=(0,),
+        upstream=[(m, meth, f'vit-{s}_{"e2e_300e" if meth == "e2e" else "incubation_100e+100e"}_in1k.py')
+                  for m, s in (('ViT-B', 'b'), ('ViT-L', 'l'), ('ViT-H', 'h')) for meth in ('e2e', 'incubation')],
+        high_res=[('ViT-B', 'vit-b_{init}-ft384_30e_in1k.py'), ('ViT-L', 'vit-l_{init}-ft384_30e_in1k.py'),
+                  ('ViT-H', 'vit-h_{init}-ft392_30e_in1k.py')],
+        downstream=[], about='ImageNet-1K top-1 of ViT-B/L/H, both methods, at 224 and 384/392'),
+    'paper-efficiency': dict(
+        kind=PAPER_KIND, seeds=(0,), shared_meta=('ViT-H', 'vit-h_meta_300e_in1k.py'),
+        upstream=[('ViT-H', 'e2e', 'vit-h_e2e_300e_in1k.py'), ('ViT-H', 'incubation', 'vit-h_incubation_25e+25e_in1k.py'),
+                  ('ViT-H', 'incubation', 'vit-h_incubation_50e+50e_in1k.py'),
+                  ('ViT-H', 'incubation', 'vit-h_incubation_100e+100e_in1k.py')],
+        downstream=[], about='ViT-H 25+25 / 50+50 / 100+100 from one meta model, and E2E'),
+    'paper-data': dict(
+        kind=PAPER_KIND, seeds=(0,),
+        upstream=[('ViT-B', meth, f'vit-b_{"e2e_300e" if meth == "e2e" else "incubation_100e+100e"}_in1k-{pct}pct.py')
+                  for pct in (25, 50) for meth in ('e2e', 'incubation')],
+        downstream=[], about='ViT-B on class-balanced 25% and 50% of ImageNet-1K, both methods'),
+}
+
+
+# --- the plan ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Upstream:
+    """An upstream run: its node and the final checkpoint it hands on."""
+
+    node: Node
+    method: str
+    seed: int
+    checkpoint: str
+    model: str = ''
+
+
+@dataclass
+class Downstream:
+    """A detection or segmentation run from one upstream run (or from random weights)."""
+
+    node: Node
+    task: str          # 'det' or 'seg'
+    init: str          # 'e2e', 'incubation' or CONTROL
+    seed: int
+    upstream: Optional[Upstream]
+
+    @property
+    def checkpoint(self) -> Optional[str]:
+        return self.upstream.checkpoint if self.upstream else None
+
+
+@dataclass
+class Plan:
+    preset: str
+    work_dir: str
+    upstream: List[Upstream] = field(default_factory=list)
+    downstream: List[Downstream] = field(default_factory=list)
+    extra: List[Node] = field(default_factory=list)   # nodes that hand on to upstream runs (a shared meta)
+    scenes: Optional[str] = None
+
+    @property
+    def nodes(self) -> List[Node]:
+        return self.extra + [u.node for u in self.upstream] + [d.node for d in self.downstream]
+
+
+def _python(script: str, *words: str) -> List[str]:
+    return [sys.executable, script, *words]
+
+
+def _config(folder: str, pattern: str) -> str:
+    found = sorted(glob.glob(osp.join(folder, pattern)))
+    if len(found) != 1:
+        raise SuiteError(f'expected one config matching {osp.join(folder, pattern)}, found {len(found)}')
+    return found[0]
+
+
+def _downstream_done(work_dir: str) -> bool:
+    from .runs import read_run
+    from .workdir import RunError
+
+    if not osp.isdir(work_dir):
+        return False
+    try:
+        return read_run(work_dir).status == 'done'
+    except RunError:
+        return False
+
+
+def _pipeline_final_job(node: Node) -> Optional[str]:
+    """Under Slurm: the job that finishes a pipeline (its fine-tune), from its manifest."""
+    manifest = record.read_manifest(node.work_dir)
+    phase = manifest.phase(record.FINETUNE)
+    return phase.job.id if phase is not None and phase.job is not None else None
+
+
+def _fashion_upstream(preset: Dict[str, Any], args: argparse.Namespace, up_dir: str) -> Tuple[List[Node], List[Upstream]]:
+    """The depth study's runs of the preset's depth (benchmarks.fashion_study.plan): its shared meta
+    models (extra nodes) and, per seed, the E2E run and the pipeline that hand on a backbone."""
+    from .fashion_study import is_finished
+    from .fashion_study import plan as study_plan
+
+    study = {k: preset.get(k) for k in ('epochs', 'subset', 'cfg_options')}
+    runs = study_plan(study, [preset['depth']], _seeds(preset, args), up_dir, 'cpu',
+                      osp.abspath(args.data_root) if args.data_root else None, args.threads)
+    names = {run.work_dir: f'upstream/{run.name}' for run in runs}
+    metas: List[Node] = []
+    ups: List[Upstream] = []
+    for run in runs:
+        if run.method == 'meta':
+            final = osp.join(run.work_dir, record.artifact_name('meta'))
+        elif run.method == 'e2e':
+            final = osp.join(run.work_dir, record.artifact_name('assembled'))
+        else:
+            final = osp.join(run.work_dir, record.FINETUNE, record.artifact_name('assembled'))
+        node = Node(names[run.work_dir], run.argv, run.work_dir, needs=tuple(names[n] for n in run.needs), log=run.log,
+                    done=lambda r=run, f=final: is_finished(r) and osp.isfile(f),
+                    submits=run.method == 'incubation', final_job=_pipeline_final_job,
+                    labels=dict(method=run.method, seed=run.seed))
+        if run.method == 'meta':
+            metas.append(node)
+        else:
+            ups.append(Upstream(node, run.method, run.seed, final, f'ViT-D{preset["depth"]}-W64'))
+    return metas, ups
+
+
+def _seeds(preset: Dict[str, Any], args: argparse.Namespace) -> Tuple[int, ...]:
+    return tuple(args.seeds) if args.seeds else tuple(preset['seeds'])
+
+
+def scenes_options(task: str, scenes: str) -> List[str]:
+    """cfg-options pointing a fashion-scenes config at the scenes in ``scenes``."""
+    if task == 'det':
+        ann = {'train': 'instances_training.json', 'val': 'instances_validation.json'}
+        return ([f'{loader}.dataset.data_root={scenes}' for loader in LOADERS]
+                + [f'{ev}.ann_file={osp.join(scenes, "coco", ann["val"])}' for ev in ('val_evaluator', 'test_evaluator')])
+    return [f'{loader}.dataset.data_root={scenes}' for loader in LOADERS]
+
+
+def _fashion_downstream(preset: Dict[str, Any], args: argparse.Namespace, work: str, scenes: str,
+                        ups: Sequence[Upstream]) -> List[Downstream]:
+    depth = preset['depth']
+    configs = {('det', init): _config(DET_CONFIGS, f'mask-rcnn_vit-fashion-d{depth}_{init}_*_fashion-scenes*.py')
+               for init in ('e2e', 'incubation')}
+    configs.update({('seg', init): _config(SEG_CONFIGS, f'upernet_vit-fashion-d{depth}_{init}_*_fashion-scenes*.py')
+                    for init in ('e2e', 'incubation')})
+    out: List[Downstream] = []
+    for seed in _seeds(preset, args):
+        by_method = {u.method: u for u in ups if u.seed == seed}
+        for task in TASKS:
+            for init in INITS:
+                up = by_method.get(init)
+                config = configs[(task, 'e2e' if init == CONTROL else init)]
+                options = [f'randomness.seed={seed}', *scenes_options(task, scenes),
+                           *preset['downstream'][task], *args.cfg_options]
+                if up is None:
+                    options += ['model.backbone.init_cfg=None', f'benchmark.variant={CONTROL}']
+                else:
+                    options.append(f'model.backbone.init_cfg.checkpoint={up.checkpoint}')
+                out.append(_downstream_node(work, task, init, seed, config, options, up))
+    return out
+
+
+def _downstream_node(work: str, task: str, init: str, seed: int, config: str, options: Sequence[str],
+                     up: Optional[Upstream], name: Optional[str] = None) -> Downstream:
+    name = name or f'{init}_seed{seed}'
+    work_dir = osp.join(work, task, name)
+    argv = _python(TRAIN, config, '--work-dir', work_dir, '--resume', '--cfg-options', *options)
+    node = Node(f'{task}/{name}', argv, work_dir, needs=(up.node.name,) if up else (),
+                done=lambda w=work_dir: _downstream_done(w), log=osp.join(work_dir, 'train.out'),
+                labels=dict(task=task, init=init, seed=seed))
+    return Downstream(node, task, init, seed, up)
+
+
+def _paper_plan(preset: Dict[str, Any], args: argparse.Namespace, work: str) -> Plan:
+    plan = Plan(args.preset, work)
+    up_dir = osp.abspath(args.upstream_dir) if args.upstream_dir else osp.join(work, 'upstream')
+    imagenet = osp.abspath(args.imagenet)
+    meta_node = None
+    if preset.get('shared_meta'):
+        model, config = preset['shared_meta']
+        meta_dir = osp.join(up_dir, f'{model.lower()}_meta')
+        meta_ckpt = osp.join(meta_dir, 'meta.pth')
+        roots = [f'{loader}.dataset.data_root={imagenet}' for loader in LOADERS]
+        meta_node = Node(f'upstream/{model.lower()}_meta', _python(
+            TRAIN, osp.join(CLS_CONFIGS, config), '--work-dir', meta_dir, '--resume', '--cfg-options',
+            f'randomness.seed={_seeds(preset, args)[0]}', *roots), meta_dir, done=lambda p=meta_ckpt: osp.isfile(p))
+        plan.extra.append(meta_node)
+    for seed in _seeds(preset, args):
+        for model, method, config in preset['upstream']:
+            name = osp.splitext(config)[0] + f'_seed{seed}'
+            work_dir = osp.join(up_dir, name)
+            if method == 'e2e':
+                argv = _python(TRAIN, osp.join(CLS_CONFIGS, config), '--work-dir', work_dir, '--resume',
+                               '--cfg-options', f'randomness.seed={seed}',
+                               *[f'{loader}.dataset.data_root={imagenet}' for loader in LOADERS])
+                final = osp.join(work_dir, 'model.pth')
+            else:
+                argv = _python(INCUBATE, osp.join(CLS_CONFIGS, config), '--work-dir', work_dir, '--data-root', imagenet,
+                               '--parallel', '4', '--nproc-per-worker', str(args.gpus))
+                if meta_node is not None:
+                    argv += ['--meta', osp.join(meta_node.work_dir, 'meta.pth')]
+                argv += ['--cfg-options', f'randomness.seed={seed}']
+                final = osp.join(work_dir, record.FINETUNE, 'model.pth')
+            node = Node(f'upstream/{name}', argv, work_dir, needs=(meta_node.name,) if meta_node and method != 'e2e' else (),
+                        done=lambda w=work_dir, f=final: _downstream_done(w) and osp.isfile(f),
+                        log=osp.join(work_dir, 'suite.out'),
+                        submits=method == 'incubation', final_job=_pipeline_final_job,
+                        labels=dict(method=method, seed=seed, model=model))
+            up = Upstream(node, method, seed, final, model)
+            plan.upstream.append(up)
+            for res_model, pattern in preset.get('high_res', []):
+                if res_model != model:
+                    continue
+                res_config = pattern.format(init=method)
+                options = [f'randomness.seed={seed}', f'model.init_checkpoint={final}',
+                           *[f'{loader}.dataset.data_root={imagenet}' for loader in LOADERS]]
+                plan.downstream.append(_downstream_node(osp.join(work, 'high-res'), 'cls',
+                                                        method, seed, osp.join(CLS_CONFIGS, res_config), options, up,
+                                                        name=osp.splitext(res_config)[0] + f'_seed{seed}'))
+            for task, pattern in preset['downstream']:
+                config_name = pattern.format(init=method, model=model.split('-')[-1].lower())
+                folder = DET_CONFIGS if task == 'det' else SEG_CONFIGS
+                options = [f'randomness.seed={seed}', f'model.backbone.init_cfg.checkpoint={final}', *args.cfg_options]
+                data = args.coco if task == 'det' else args.ade
+                if data:
+                    options += [f'{loader}.dataset.data_root={osp.abspath(data)}' for loader in LOADERS]
+                plan.downstream.append(_downstream_node(work, task, method, seed, osp.join(folder, config_name),
+                                                        options, up, name=osp.splitext(config_name)[0] + f'_seed{seed}'))
+    return plan
+
+
+def make_plan(args: argparse.Namespace) -> Plan:
+    preset = PRESETS[args.preset]
+    work = osp.abspath(args.work_dir or osp.join('work_dirs', f'suite-{args.preset}'))
+    if preset['kind'] == PAPER_KIND:
+        return _paper_plan(preset, args, work)
+    up_dir = osp.abspath(args.upstream_dir) if args.upstream_dir else osp.join(work, 'upstream')
+    scenes = osp.abspath(args.scenes_dir) if args.scenes_dir else osp.join(work, 'scenes')
+    metas, ups = _fashion_upstream(preset, args, up_dir)
+    plan = Plan(args.preset, work, upstream=ups, extra=metas, scenes=scenes)
+    plan.downstream = _fashion_downstream(preset, args, work, scenes, ups)
+    return plan
+
+
+# --- provenance --------------------------------------------------------------------------------
+
+
+def stale_runs(plan: Plan) -> List[Tuple[Downstream, str]]:
+    """Finished downstream runs whose recorded backbone is not their upstream checkpoint as it is now."""
+    from runtime.provenance import provenance_mismatch
+
+    stale = []
+    for down in plan.downstream:
+        if down.task == 'cls' or not down.node.done():
+            continue
+        why = provenance_mismatch(down.node.work_dir, down.checkpoint)
+        if why:
+            stale.append((down, why))
+    return stale
+
+
+def move_aside(path: str) -> str:
+    n = 1
+    while osp.exists(f'{path}.stale-{n}'):
+        n += 1
+    os.replace(path, f'{path}.stale-{n}')
+    return f'{path}.stale-{n}'
+
+
+def check_provenance(plan: Plan, rerun: bool) -> None:
+    for down, why in stale_runs(plan):
+        if not rerun:
+            raise SuiteError(f'{why}: its result no longer holds; run the suite again without --no-rerun to re-run '
+                             f'{down.node.name}')
+        moved = move_aside(down.node.work_dir)
+        print(f'{PREFIX} {why}: {down.node.name} runs again (the old run is kept as {moved})', flush=True)
+
+
+# --- running -----------------------------------------------------------------------------------
+
+
+def _env(threads: int) -> Dict[str, str]:
+    return dict(os.environ, OMP_NUM_THREADS=str(threads),
+                PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
+
+
+def write_scenes(plan: Plan, args: argparse.Namespace) -> None:
+    if plan.scenes is None:
+        return
+    from .fashion_scenes import write_fashion_scenes
+
+    preset = PRESETS[args.preset]
+    kwargs = dict(num_train=preset['scenes']['train'], num_val=preset['scenes']['val'])
+    if args.data_root:
+        kwargs['data_root'] = osp.abspath(args.data_root)
+    started = time.monotonic()
+    write_fashion_scenes(plan.scenes, **kwargs)
+    print(f'{PREFIX} scenes in {plan.scenes} ({kwargs["num_train"]} training, {kwargs["num_val"]} validation; '
+          f'{time.monotonic() - started:.1f} s)', flush=True)
+
+
+# What the detection and segmentation runs import, preloaded once with torch, timm and mmengine
+# (runtime.launch.PreloadedBackend): a downstream run forked from that server starts in about a
+# second instead of importing mmdet or mmseg for several seconds.
+DOWNSTREAM_PRELOAD = ('mmdet.models', 'mmdet.datasets', 'mmdet.evaluation', 'mmseg.models', 'mmseg.datasets',
+                      'mmseg.evaluation', 'detection', 'segmentation')
+
+
+def suite_backend():
+    """Processes forked from one preloaded server on machines without CUDA devices, else fresh ones."""
+    from runtime.launch import PRELOAD, LocalBackend, PreloadedBackend, cuda_devices_present
+
+    return LocalBackend() if cuda_devices_present() else PreloadedBackend(PRELOAD + DOWNSTREAM_PRELOAD)
+
+
+def _progress_source(node: Node) -> str:
+    """Where a node's ETA is read: a pipeline's status file, a training run's mmengine log."""
+    from runtime.progress import PROGRESS_FILE
+
+    return osp.join(node.work_dir, PROGRESS_FILE) if node.submits else osp.join(node.work_dir, record.TRAIN_LOG)
+
+
+def run_here(plan: Plan, args: argparse.Namespace) -> None:
+    from runtime.progress import Progress
+
+    nodes = graph.check_graph(plan.nodes)
+    todo = [n for n in nodes if not n.done()]
+    print(f'{PREFIX} {len(nodes) - len(todo)} of {len(nodes)} runs done before; {len(todo)} to run, '
+          f'{args.jobs} at a time', flush=True)
+    progress = Progress([n.name for n in nodes], prefix=PREFIX, interval=60.0,
+                        status_path=osp.join(plan.work_dir, 'progress.json'))
+    for node in nodes:
+        if node not in todo:
+            progress.skip(node.name)
+
+    def on_start(node: Node) -> None:
+        print(f'{PREFIX} start {node.name} -> {node.log}', flush=True)
+        progress.start(node.name, log=_progress_source(node))
+
+    def on_exit(node: Node, code: int) -> None:
+        ok = code == 0 and node.done()
+        print(f'{PREFIX} {node.name}: {"finished" if ok else f"FAILED (exit {code}), see {node.log}"}', flush=True)
+        progress.finish(node.name, ok=ok)
+
+    _ran, failed = graph.run_local(nodes, suite_backend(), args.jobs, on_start, on_exit,
+                                   on_progress=lambda running: progress.poll(), env=_env(args.threads), cwd=ROOT,
+                                   progress_seconds=10.0)
+    print(progress.close(), flush=True)
+    left = [n.name for n in nodes if not n.done()]
+    if failed or left:
+        raise SuiteError(f'{len(left)} run(s) not done: {", ".join(left)} (failed: '
+                         f'{", ".join(n.name for n in failed) or "none"}); running the command again resumes them')
+
+
+def slurm_options(args: argparse.Namespace):
+    from runtime import slurm
+
+    def options(node: Node) -> slurm.SbatchOptions:
+        return slurm.SbatchOptions(
+            partition=args.partition, job_name=f'suite-{node.name.replace("/", "-")}',
+            output=osp.join(node.work_dir, 'slurm-%j.out'), gpus_per_node=args.gpus, cpus_per_task=args.cpus_per_task,
+            time_limit=args.time, account=args.account, qos=args.qos, chdir=ROOT,
+            env={'PYTHONPATH': ROOT, 'OMP_NUM_THREADS': str(args.threads)})
+    return options
+
+
+def pipeline_slurm_words(args: argparse.Namespace) -> List[str]:
+    words = ['--launcher', 'slurm', '--gpus-per-job', str(args.gpus)]
+    for flag, value in (('--partition', args.partition), ('--cpus-per-task', args.cpus_per_task),
+                        ('--time', args.time), ('--account', args.account), ('--qos', args.qos)):
+        if value is not None:
+            words += [flag, str(value)]
+    return words
+
+
+def run_slurm(plan: Plan, args: argparse.Namespace) -> bool:
+    """Submit (or with ``--status`` only report); True when every node is done."""
+    states = graph.submit_slurm(plan.nodes, osp.join(plan.work_dir, SLURM_STATE), slurm_options(args),
+                                env=_env(args.threads), cwd=ROOT, status_only=args.status)
+    print(graph.slurm_report(states, f'{PREFIX} slurm jobs of {plan.work_dir}:'), flush=True)
+    return all(s.verdict == 'done' for s in states)
+
+
+# --- the report --------------------------------------------------------------------------------
+
+
+METRICS = (('det', 'coco/bbox_mAP', 'APb'), ('det', 'coco/segm_mAP', 'APm'), ('seg', 'mIoU', 'mIoU'))
+UPSTREAM_METRIC = 'accuracy/top1'
+INIT_LABEL = {'e2e': 'E2E', 'incubation': 'incubation', CONTROL: 'random init (control)'}
+
+
+@dataclass
+class SuiteRow:
+    """One (init, seed): its upstream and downstream runs as read from their work dirs."""
+
+    init: str
+    seed: int
+    sha256: Optional[str] = None
+    upstream: Any = None                       # benchmarks.runs.Run
+    downstream: Dict[str, Any] = field(default_factory=dict)   # task -> Run
+
+    def metric(self, key: str) -> Optional[float]:
+        if key == UPSTREAM_METRIC:
+            return None if self.upstream is None else self.upstream.metrics.get(key)
+        task = next(t for t, k, _ in METRICS if k == key)
+        run = self.downstream.get(task)
+        return None if run is None else run.metrics.get(key)
+
+    def total(self, task: str, cost: str) -> Optional[float]:
+        """Upstream + ``task``'s downstream run, in one of :data:`benchmarks.costs.COSTS`."""
+        down = self.downstream.get(task)
+        if down is None:
+            return None
+        parts = [down.costs()[cost]] + ([] if self.upstream is None else [self.upstream.costs()[cost]])
+        return None if any(p is None for p in parts) else float(sum(parts))
+
+
+def read_rows(plan: Plan) -> List[SuiteRow]:
+    """Every (init, seed) with the runs it has; raises :class:`SuiteError` on a stale provenance."""
+    from runtime.provenance import read_backbone_record
+
+    from .runs import read_run
+
+    stale = stale_runs(plan)
+    if stale:
+        raise SuiteError(f'{stale[0][1]}: the result of {stale[0][0].node.name} no longer holds; run the suite again '
+                         'to re-run it')
+    rows: Dict[Tuple[str, int], SuiteRow] = {}
+    for down in plan.downstream:
+        if down.task == 'cls':
+            continue
+        row = rows.setdefault((down.init, down.seed), SuiteRow(down.init, down.seed))
+        if down.node.done():
+            row.downstream[down.task] = read_run(down.node.work_dir)
+            recorded = read_backbone_record(down.node.work_dir) or {}
+            sha = (recorded.get('file') or {}).get('sha256')
+            if row.sha256 and sha and sha != row.sha256:
+                raise SuiteError(f'{down.node.work_dir}: backbone sha256 {sha[:12]} differs from the other task\'s '
+                                 f'{row.sha256[:12]} for {down.init} seed {down.seed}')
+            row.sha256 = row.sha256 or sha
+        if down.upstream is not None and down.upstream.node.done() and row.upstream is None:
+            row.upstream = read_run(down.upstream.node.work_dir)
+    return sorted(rows.values(), key=lambda r: (INITS.index(r.init) if r.init in INITS else 9, r.seed))
+
+
+def _hash(sha: Optional[str], init: str) -> str:
+    return 'random' if init == CONTROL else (sha[:12] if sha else '–')
+
+
+def suite_tables(rows: Sequence[SuiteRow], title: str):
+    """The per-run table and the summary (mean ± std, paired Δ, control), as :class:`benchmarks.render.Table`."""
+    from .analysis import mean_std
+    from .render import Cell, Table
+
+    metric_cols = [('upstream top-1', UPSTREAM_METRIC)] + [(label, key) for _t, key, label in METRICS]
+    cost_cols = [(f'total {what} ({task})', task, cost) for cost, what in
+                 (('train_flops', 'training FLOPs'), ('train_device_hours', 'training device-h'))
+                 for task in TASKS]
+    columns = ['backbone', 'seeds', 'sha256'] + [c for c, _ in metric_cols] + [c for c, _t, _k in cost_cols]
+    align = ['l', 'l', 'l'] + ['r'] * (len(columns) - 3)
+    cost_kind = {'train_flops': 'flops', 'train_device_hours': 'hours'}
+
+    per_run = Table('suite_runs', f'{title}: every run (last-epoch values)', list(columns), align=list(align))
+    for row in rows:
+        cells = [Cell(INIT_LABEL.get(row.init, row.init)), Cell(str(row.seed)), Cell(_hash(row.sha256, row.init))]
+        cells += [Cell(row.metric(key), 'metric') for _c, key in metric_cols]
+        cells += [Cell(row.total(task, cost), cost_kind[cost]) for _c, task, cost in cost_cols]
+        per_run.add(cells)
+
+    summary = Table('suite_summary', f'{title}: mean ± std over seeds (last-epoch values)', list(columns),
+                    align=list(align))
+    by_init: Dict[str, List[SuiteRow]] = {}
+    for row in rows:
+        by_init.setdefault(row.init, []).append(row)
+    for init, group in by_init.items():
+        cells = [Cell(INIT_LABEL.get(init, init)), Cell(', '.join(str(r.seed) for r in group)),
+                 Cell(', '.join(_hash(r.sha256, init) for r in group))]
+        cells += [Cell(mean_std([r.metric(key) for r in group]), 'meanstd:metric') for _c, key in metric_cols]
+        cells += [Cell(mean_std([r.total(task, cost) for r in group]), f'meanstd:{cost_kind[cost]}')
+                  for _c, task, cost in cost_cols]
+        summary.add(cells)
+    e2e = {r.seed: r for r in by_init.get('e2e', [])}
+    pairs = [(r, e2e[r.seed]) for r in by_init.get('incubation', []) if r.seed in e2e]
+
+    def diff(a: Optional[float], b: Optional[float]) -> Optional[float]:
+        return None if a is None or b is None else a - b
+
+    for inc, base in pairs:
+        cells = [Cell('Δ incubation − E2E'), Cell(str(inc.seed)),
+                 Cell(f'{_hash(inc.sha256, "incubation")} − {_hash(base.sha256, "e2e")}')]
+        cells += [Cell(diff(inc.metric(key), base.metric(key)), 'delta') for _c, key in metric_cols]
+        cells += [Cell(diff(inc.total(task, cost), base.total(task, cost)),
+                       'hoursdelta' if cost == 'train_device_hours' else 'flops') for _c, task, cost in cost_cols]
+        summary.add(cells)
+    if pairs:
+        cells = [Cell('Δ incubation − E2E (paired)'), Cell(', '.join(str(i.seed) for i, _ in pairs)),
+                 Cell(', '.join(f'{_hash(i.sha256, "incubation")[:8]}−{_hash(b.sha256, "e2e")[:8]}' for i, b in pairs))]
+        cells += [Cell(mean_std([diff(i.metric(key), b.metric(key)) for i, b in pairs]), 'meanstd:delta')
+                  for _c, key in metric_cols]
+        cells += [Cell(None, 'na') for _ in cost_cols]
+        summary.add(cells)
+    notes = ['Last-epoch values of each run (no best-epoch selection). Box / mask AP: COCO mAP (mmdet CocoMetric) on '
+             'the validation scenes; mIoU: mmseg IoUMetric, single scale.',
+             'Totals add the upstream run (E2E training, or the whole incubation pipeline: meta, incubations, '
+             'fine-tune) to the downstream run; the control has no upstream cost.',
+             'sha256: the first 12 hex digits of the backbone checkpoint each downstream run recorded '
+             '(backbone.json).']
+    summary.notes.extend(notes)
+    per_run.notes.extend(notes[:1])
+    return [summary, per_run]
+
+
+def plot_rows(rows: Sequence[SuiteRow], out_dir: str, title: str) -> List[str]:
+    """Downstream score against total training FLOPs (upstream + downstream), one point per run."""
+    from .plots import _pyplot
+
+    plt = _pyplot()
+    panels = [('det', 'coco/bbox_mAP', 'box AP'), ('seg', 'mIoU', 'mIoU')]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4))
+    markers = {'e2e': 'o', 'incubation': 's', CONTROL: 'x'}
+    for ax, (task, key, label) in zip(axes, panels):
+        for init in INITS:
+            pts = [(r.total(task, 'train_flops'), r.metric(key)) for r in rows if r.init == init]
+            pts = [(x, y) for x, y in pts if x is not None and y is not None]
+            if pts:
+                ax.scatter([x for x, _ in pts], [y for _, y in pts], marker=markers[init],
+                           label=INIT_LABEL[init], s=40)
+        ax.set_xlabel('total training FLOPs (upstream + downstream)')
+        ax.set_ylabel(f'{label} (last epoch)')
+        ax.set_title(label)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    paths = []
+    for ext in ('png', 'svg'):
+        path = osp.join(out_dir, f'suite_score_vs_cost.{ext}')
+        fig.savefig(path, dpi=120)
+        paths.append(path)
+    plt.close(fig)
+    return paths
+
+
+def write_suite_report(plan: Plan, out_dir: Optional[str] = None) -> Dict[str, Any]:
+    """Tables (Markdown, CSV, LaTeX), the plot and ``runs.json`` in ``WORK/report``."""
+    import json
+
+    out = out_dir or osp.join(plan.work_dir, 'report')
+    os.makedirs(out, exist_ok=True)
+    rows = read_rows(plan)
+    title = f'Downstream suite `{plan.preset}`'
+    tables = suite_tables(rows, title)
+    files = []
+    for table in tables:
+        for ext, text in (('md', table.to_markdown()), ('csv', table.to_csv()), ('tex', table.to_latex())):
+            path = osp.join(out, f'{table.name}.{ext}')
+            with open(path, 'w') as f:
+                f.write(text)
+            files.append(path)
+    plots = plot_rows(rows, out, title) if any(r.downstream for r in rows) else []
+    entries = []
+    for row in rows:
+        entries.append(dict(init=row.init, seed=row.seed, sha256=row.sha256,
+                            upstream=None if row.upstream is None else row.upstream.to_dict(),
+                            downstream={t: r.to_dict() for t, r in row.downstream.items()}))
+    runs_json = osp.join(out, 'runs.json')
+    with open(runs_json, 'w') as f:
+        json.dump(dict(preset=plan.preset, rows=entries), f, indent=1, default=str)
+    # the result record (benchmarks.records): every upstream and downstream run, with its backbone
+    from .records import write_study_record
+
+    runs = [r.upstream for r in rows if r.upstream is not None] + [d for r in rows for d in r.downstream.values()]
+    unique = list({run.path: run for run in runs}.values())
+    write_study_record(plan.work_dir, 'suite', unique, extra=dict(
+        preset=plan.preset, rows=[dict(init=e['init'], seed=e['seed'], sha256=e['sha256']) for e in entries]))
+    markdown = '\n'.join(t.to_markdown() for t in tables)
+    report = osp.join(out, 'report.md')
+    with open(report, 'w') as f:
+        f.write(f'# {title}\n\n{markdown}\n' + ''.join(f'![{osp.basename(p)}]({osp.basename(p)})\n'
+                                                    for p in plots if p.endswith('.png')))
+    return dict(tables=tables, files=files + plots + [runs_json, report], markdown=markdown, rows=rows)
+
+
+# --- the command -------------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--preset', choices=sorted(PRESETS), default='smoke',
+                        help='; '.join(f'{k}: {v["about"]}' for k, v in PRESETS.items()))
+    parser.add_argument('--work-dir', help='default: work_dirs/suite-<preset>')
+    parser.add_argument('--upstream-dir', help='where the upstream runs live (default: WORK_DIR/upstream); point it '
+                                               'at finished runs to reuse them, e.g. the depth study\'s work dir')
+    parser.add_argument('--scenes-dir', help='fashion presets: where the scenes are written (default: WORK_DIR/scenes)')
+    parser.add_argument('--data-root', help='fashion presets: the Fashion-MNIST idx files (default: Debian\'s path)')
+    parser.add_argument('--imagenet', default='data/imagenet', help='paper presets: ImageNet in the folder layout')
+    parser.add_argument('--coco', help='paper presets: COCO root (default: the configs\' data/coco)')
+    parser.add_argument('--ade', help='paper presets: ADE20K root (default: the configs\' data/ade/ADEChallengeData2016)')
+    parser.add_argument('--seeds', type=int, nargs='+', help='override the preset\'s seeds')
+    parser.add_argument('--jobs', type=int, default=2, help='runs at the same time here (local launcher)')
+    parser.add_argument('--threads', type=int, default=1, help='CPU threads of each run')
+    parser.add_argument('--cfg-options', nargs='+', default=[], help='extra overrides of every downstream run')
+    parser.add_argument('--dry-run', action='store_true', help='print the graph (commands, dependencies) and stop')
+    parser.add_argument('--status', action='store_true', help='report what is done, running and failed; run nothing')
+    parser.add_argument('--no-rerun', action='store_true',
+                        help='refuse, instead of re-running, a finished run whose backbone file changed')
+    parser.add_argument('--report-only', action='store_true', help='write the report from the runs there are')
+    parser.add_argument('--debug', action='store_true', help='show the traceback of expected errors too')
+    group = parser.add_argument_group('Slurm (--launcher slurm)')
+    group.add_argument('--launcher', choices=['local', 'slurm'], default='local')
+    group.add_argument('--partition')
+    group.add_argument('--gpus', type=int, default=0, help='GPUs per job (0: CPU jobs)')
+    group.add_argument('--cpus-per-task', type=int)
+    group.add_argument('--time', help="time limit per job in Slurm's format")
+    group.add_argument('--account')
+    group.add_argument('--qos')
+
+
+def run(args: argparse.Namespace) -> int:
+    from runtime.cli import run_cli
+
+    return run_cli(lambda: _run(args), debug=getattr(args, 'debug', False))
+
+
+def _run(args: argparse.Namespace) -> None:
+    plan = make_plan(args)
+    if args.launcher == 'slurm':
+        for node in plan.nodes:
+            if node.submits:
+                node.slurm_argv = tuple(pipeline_slurm_words(args))
+    if args.dry_run:
+        print(f'{PREFIX} preset {args.preset} ({PRESETS[args.preset]["about"]}): {len(plan.nodes)} runs, '
+              f'work dir {plan.work_dir}', flush=True)
+        print(graph.describe(plan.nodes, args.launcher), flush=True)
+        return
+    if args.status:
+        if args.launcher == 'slurm':
+            run_slurm(plan, args)
+        else:
+            for node in graph.check_graph(plan.nodes):
+                print(f'{PREFIX} {node.name:<28} {"done" if node.done() else "not done"}  {node.work_dir}', flush=True)
+        return
+    if not args.report_only:
+        write_scenes(plan, args)
+        check_provenance(plan, rerun=not args.no_rerun)
+        if args.launcher == 'slurm':
+            if not run_slurm(plan, args):
+                print(f'{PREFIX} run the same command (or with --status) to watch; it resubmits only what failed; '
+                      'the report is written once every job is done', flush=True)
+                return
+        else:
+            run_here(plan, args)
+    written = write_suite_report(plan)
+    print(written['markdown'], flush=True)
+    print(f'{PREFIX} report in {osp.dirname(written["files"][-1])} '
+          f'(command: {shlex.join(["python", "-m", "benchmarks", "suite", *sys.argv[2:]])})', flush=True)

@@ -1,0 +1,270 @@
+"""`python -m benchmarks suite`: upstream runs -> Mask R-CNN and UperNet runs -> one report.
+
+The smoke preset end to end on generated Fashion-MNIST idx files (one seed; depth 8; one epoch a
+phase upstream; a few iterations downstream): E2E and the incubation pipeline upstream, then a
+detection and a segmentation run from each and from random weights, then the report. Then the
+hand-off's guarantees: a changed checkpoint is caught, a truncated or foreign one fails the
+downstream run; the paper presets' graphs; and last, the smoke graph again under a real Slurm
+cluster (tests/slurm_cluster.py), the downstream jobs waiting on their upstream's final job.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import ROOT, load_tool, write_fashion_idx
+from slurm_cluster import slurm_cluster  # noqa: F401  (the session fixture)
+
+from benchmarks import suite
+from benchmarks.__main__ import main as cli
+from runtime.provenance import BACKBONE_RECORD
+
+SUMMARY = 'suite_summary'
+
+
+@pytest.fixture(scope='module')
+def smoke(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('suite')
+    data = tmp / 'fashion-mnist'
+    # the scenes draw items outside the upstream subsets (500 / 200 a class), as with the real data
+    write_fashion_idx(data, {'train': 520, 'test': 210})
+    work = tmp / 'work'
+    args = ['suite', '--preset', 'smoke', '--work-dir', str(work), '--data-root', str(data)]
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv('INCUBATION_VIT_CACHE', str(tmp / 'cache'))
+        assert cli(args) == 0
+        yield work, args
+
+
+def _csv(path: Path):
+    return list(csv.DictReader(io.StringIO(path.read_text())))
+
+
+def test_smoke_suite_end_to_end(smoke, capsys):
+    work, args = smoke
+    rows = _csv(work / 'report' / f'{SUMMARY}.csv')
+    labels = [r['backbone'] for r in rows]
+    assert labels[:3] == ['E2E', 'incubation', 'random init (control)']
+    assert labels[3:] == ['Δ incubation − E2E', 'Δ incubation − E2E (paired)']
+    for row in rows[:3]:
+        for column in ('APb', 'APm', 'mIoU'):
+            assert 0 <= float(row[column].split(';')[0]) <= 100, (column, row)
+    e2e, inc, control = rows[:3]
+    assert float(e2e['upstream top-1'].split(';')[0]) >= 0 and control['upstream top-1'] == ''
+    assert e2e['sha256'] != inc['sha256'] and len(e2e['sha256']) >= 8 and control['sha256'] == 'random'
+    # every cost column is filled: upstream + downstream for the pretrained rows, downstream alone for the control
+    for column in [c for c in rows[0] if c.startswith('total')]:
+        values = [float(r[column].split(';')[0]) for r in rows[:3]]
+        assert all(v > 0 for v in values), (column, values)
+        assert values[0] > values[2] and values[1] > values[2], 'the control pays no upstream'
+    assert {p.name for p in (work / 'report').iterdir()} >= {'suite_summary.md', 'suite_runs.md',
+                                                            'suite_score_vs_cost.png', 'runs.json'}
+
+    # every downstream run recorded its backbone: the upstream run, the file's hash, the load report
+    det = json.loads((work / 'det' / 'incubation_seed0' / BACKBONE_RECORD).read_text())
+    assert det['upstream']['work_dir'] == str(work / 'upstream' / 'd8_incubation_seed0')
+    assert det['upstream']['method'] == 'incubation' and det['upstream']['seed'] == 0
+    assert det['upstream']['phase'] == 'finetune' and det['file']['sha256'].startswith(inc['sha256'])
+    assert det['load']['resampled']['pos_embed'][0] != det['load']['resampled']['pos_embed'][1]
+    assert det['load']['dropped'] == ['head.weight', 'head.bias'] and det['load']['initialised'] == []
+    seg = json.loads((work / 'seg' / 'e2e_seed0' / BACKBONE_RECORD).read_text())
+    assert seg['upstream']['method'] == 'e2e' and seg['file']['sha256'].startswith(e2e['sha256'])
+    assert json.loads((work / 'seg' / 'random-init_seed0' / BACKBONE_RECORD).read_text())['init'] == 'random'
+    assert 'backbone: ' in (work / 'det' / 'e2e_seed0' / 'train.out').read_text()
+
+    # again: everything is done, nothing runs, the same report
+    capsys.readouterr()
+    assert cli(args) == 0
+    out = capsys.readouterr().out
+    assert '0 to run' in out and ' start ' not in out
+    assert _csv(work / 'report' / f'{SUMMARY}.csv') == rows
+
+
+def test_a_changed_checkpoint_is_caught(smoke, capsys):
+    work, args = smoke
+    ckpt = work / 'upstream' / 'd8_e2e_seed0' / 'model.pth'
+    original = ckpt.read_bytes()
+    state = torch.load(ckpt, weights_only=True)
+    key = next(k for k, v in state['state_dict'].items() if v.is_floating_point())
+    state['state_dict'][key] = state['state_dict'][key] + 1
+    torch.save(state, ckpt)
+    try:
+        capsys.readouterr()
+        assert cli([*args, '--report-only']) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and str(ckpt) in err[0] and 'changed since' in err[0], err
+        assert cli([*args, '--no-rerun']) == 2
+        assert 'no longer holds' in capsys.readouterr().err
+        # the default re-runs them: the stale runs are moved aside, not deleted
+        plan = suite.make_plan(suite_args(args))
+        stale = {d.node.name for d, _ in suite.stale_runs(plan)}
+        assert stale == {'det/e2e_seed0', 'seg/e2e_seed0'}
+        suite.check_provenance(plan, rerun=True)
+        assert (work / 'det' / 'e2e_seed0.stale-1' / BACKBONE_RECORD).is_file()
+        assert not (work / 'det' / 'e2e_seed0').exists()
+    finally:
+        ckpt.write_bytes(original)
+        for name in ('det', 'seg'):
+            moved = work / name / 'e2e_seed0.stale-1'
+            if moved.exists():
+                moved.rename(work / name / 'e2e_seed0')
+
+
+def suite_args(words):
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    suite.add_arguments(parser)
+    return parser.parse_args(words[1:])
+
+
+@pytest.mark.parametrize('damage', ['truncated', 'foreign'])
+def test_downstream_run_refuses_a_partial_backbone_load(smoke, tmp_path, damage, capsys):
+    work, _args = smoke
+    state = torch.load(work / 'upstream' / 'd8_e2e_seed0' / 'model.pth', weights_only=True)
+    if damage == 'truncated':  # the last module's blocks are missing
+        state['state_dict'] = {k: v for k, v in state['state_dict'].items() if not k.startswith('blocks.7.')}
+        expected = 'missing'
+    else:  # a ResNet-like file
+        state = {'conv1.weight': torch.zeros(8, 3, 7, 7), 'fc.weight': torch.zeros(10, 8)}
+        expected = 'not a ViT checkpoint'
+    bad = tmp_path / 'bad.pth'
+    torch.save(state, bad)
+    node = next(d for d in suite.make_plan(suite_args(_args)).downstream if d.node.name == 'det/e2e_seed0').node
+    argv = [w if not w.startswith('model.backbone.init_cfg.checkpoint=') else f'model.backbone.init_cfg.checkpoint={bad}'
+            for w in node.argv]
+    argv[argv.index('--work-dir') + 1] = str(tmp_path / 'run')
+    # tools/train.py's own command line, in this process (argv[2:]: after `python tools/train.py`)
+    assert load_tool('train').cli(argv[2:]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert str(bad) in lines[-1] and expected in lines[-1], lines[-3:]
+    assert not (tmp_path / 'run' / BACKBONE_RECORD).exists(), 'nothing trained'
+
+
+@pytest.mark.parametrize('preset,expected', [
+    ('paper-coco', ['mask-rcnn_vit-b_e2e_1x_coco.py', 'mask-rcnn_vit-b_incubation_3x_coco.py']),
+    ('paper-ade', ['upernet_vit-l_e2e_80k_ade20k-512x512.py', 'upernet_vit-h_incubation_80k_ade20k-512x512.py']),
+    ('paper-in1k', ['vit-h_incubation-ft392_30e_in1k.py', 'vit-b_e2e_300e_in1k.py']),
+    ('paper-efficiency', ['vit-h_meta_300e_in1k.py', 'vit-h_incubation_25e+25e_in1k.py']),
+    ('paper-data', ['vit-b_incubation_100e+100e_in1k-25pct.py', 'vit-b_e2e_300e_in1k-50pct.py']),
+])
+def test_paper_presets_print_their_graph(preset, expected, tmp_path, capsys):
+    assert cli(['suite', '--preset', preset, '--work-dir', str(tmp_path), '--dry-run', '--launcher', 'slurm',
+                '--gpus', '8']) == 0
+    out = capsys.readouterr().out
+    for name in expected:
+        assert name in out, (name, out)
+    plan = suite.make_plan(suite_args(['suite', '--preset', preset, '--work-dir', str(tmp_path)]))
+    for down in plan.downstream:  # every downstream run reads its upstream's final model, by reference
+        assert down.node.needs == (down.upstream.node.name,)
+        assert any(down.checkpoint in word for word in down.node.argv)
+        assert f'{down.upstream.node.name} ' in out or down.upstream.node.name in out
+    if preset == 'paper-efficiency':  # one meta model for the three schedules
+        incs = [u for u in plan.upstream if u.method == 'incubation']
+        assert len(incs) == 3 and all(u.node.needs == ('upstream/vit-h_meta',) for u in incs)
+        assert all('--meta' in u.node.argv for u in incs)
+
+
+# --- the same graph on a real Slurm cluster (last: it reuses and changes the smoke suite's work dir) ---
+
+
+def test_smoke_suite_under_slurm_waits_for_the_upstream_final_job(smoke, slurm_cluster, capsys):  # noqa: F811
+    import shutil
+    import time
+
+    work, args = smoke
+    before = _csv(work / 'report' / f'{SUMMARY}.csv')
+    # the pipeline's final model is gone and so are the downstream runs: the suite submits the
+    # pipeline's final job (through tools/incubate.py --launcher slurm), the six downstream jobs, the
+    # incubation ones afterok on that final job
+    shutil.rmtree(work / 'upstream' / 'd8_incubation_seed0' / 'finetune')
+    for task in ('det', 'seg'):
+        shutil.rmtree(work / task)
+    words = [*args, '--launcher', 'slurm', '--partition', slurm_cluster.partition, '--gpus', '0',
+             '--cpus-per-task', '1']
+    capsys.readouterr()
+    assert cli(words) == 0
+    out = capsys.readouterr().out
+    state = json.loads((work / suite.SLURM_STATE).read_text())['jobs']
+    final = state['upstream/d8_incubation_seed0']['job']
+    assert 'upstream/d8_e2e_seed0' not in state, 'a finished upstream run is not submitted again'
+    for task in ('det', 'seg'):
+        line = next(x for x in out.splitlines() if x.strip().startswith(f'{task}/incubation_seed0'))
+        assert f'(afterok {final})' in line, out
+        assert 'afterok' not in next(x for x in out.splitlines() if x.strip().startswith(f'{task}/e2e_seed0'))
+    deadline = time.monotonic() + 420
+    while time.monotonic() < deadline:
+        assert cli([*words, '--status']) == 0
+        status = capsys.readouterr().out
+        states = {line.split()[0]: line.split()[1] for line in status.splitlines()
+                  if line.startswith('  ') and '/' in line.split()[0]}
+        assert len(states) == 9 and not set(states.values()) & {'failed', 'cancelled', 'timeout', 'lost'}, status
+        if set(states.values()) == {'done'}:
+            break
+        time.sleep(2)
+    else:
+        raise AssertionError(f'the Slurm jobs did not finish in time:\n{status}\n{slurm_cluster.log_tail()}')
+    assert cli(words) == 0  # every job done: the same command writes the report
+    after = _csv(work / 'report' / f'{SUMMARY}.csv')
+    assert [r['backbone'] for r in after] == [r['backbone'] for r in before]
+    # the rebuilt pipeline's final model is the same network, bit for bit (one thread, seeded)
+    assert after[1]['sha256'] == before[1]['sha256'] and after[1]['APb'] == before[1]['APb']
+
+
+@pytest.mark.parametrize('task', ['det', 'seg'])
+def test_classifier_and_dense_backbone_see_the_same_features(task, tmp_path, one_thread):
+    """The hand-off, for one checkpoint and one image: the upstream classifier's block outputs (its
+    own transform: RGB, its normalisation; the position embedding resampled at run time) equal
+    the downstream backbone's (the image read by mmcv as BGR, the model's data preprocessor; the
+    position embedding resampled when the checkpoint is loaded)."""
+    import numpy as np
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmengine.utils import import_modules_from_strings
+    from PIL import Image
+    from timm.data import create_transform
+
+    import backbones
+
+    torch.manual_seed(0)
+    network = backbones.build_model('vit_fashion_depth8')
+    ckpt = backbones.export_timm(backbones.network_checkpoint(network), tmp_path / 'up.pth')['pth']
+    image = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    Image.fromarray(image).save(tmp_path / 'scene.png')
+
+    # upstream: the Fashion-MNIST classifier's evaluation transform, at the downstream size
+    cls_cfg = Config.fromfile(str(ROOT / 'classification' / 'configs' / 'vit-fashion-d8_e2e_20e_fashion.py'))
+    transform = create_transform(**dict(cls_cfg.val_dataloader.dataset.transform, input_size=64))
+    x = transform(Image.open(tmp_path / 'scene.png').convert('RGB'))[None]
+    classifier = backbones.build_model('vit_fashion_depth8', dynamic_img_size=True)
+    backbones.load_pretrained(classifier, ckpt)
+    classifier.eval()
+    with torch.no_grad():
+        want = classifier.forward_intermediates(x, indices=list(classifier.division.last_blocks()),
+                                                output_fmt='NCHW', intermediates_only=True)
+
+    # downstream: the suite's config, its own data pipeline and data preprocessor
+    folder, pattern, scope = {'det': ('detection', 'mask-rcnn_vit-fashion-d8_e2e_*_fashion-scenes.py', 'mmdet'),
+                              'seg': ('segmentation', 'upernet_vit-fashion-d8_e2e_*_fashion-scenes-64x64.py', 'mmseg')}[task]
+    cfg = Config.fromfile(str(next((ROOT / folder / 'configs').glob(pattern))))
+    cfg.model.backbone.init_cfg.checkpoint = str(ckpt)
+    import_modules_from_strings(**cfg.custom_imports)  # what the runner does first
+    init_default_scope(scope)
+    from mmengine.registry import MODELS, TRANSFORMS
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    model.eval()
+    load = TRANSFORMS.build(dict(type='LoadImageFromFile'))
+    pack = TRANSFORMS.build(dict(type='PackDetInputs' if task == 'det' else 'PackSegInputs'))
+    sample = pack(load(dict(img_path=str(tmp_path / 'scene.png'))))
+    batch = model.data_preprocessor(dict(inputs=[sample['inputs']], data_samples=[sample['data_samples']]), False)
+    with torch.no_grad():
+        got = model.backbone(batch['inputs'])
+    assert batch['inputs'].shape[-2:] == (64, 64)
+    assert len(got) == len(want) == 4
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
