@@ -197,7 +197,7 @@ def _fashion_upstream(preset: Dict[str, Any], args: argparse.Namespace, up_dir: 
     from .fashion_study import is_finished
     from .fashion_study import plan as study_plan
 
-    study = {k: preset.get(k) for k in ('epochs', 'subset', 'cfg_options')}
+    study = {k: preset[k] for k in ('epochs', 'subset', 'cfg_options') if preset.get(k) is not None}
     runs = study_plan(study, [preset['depth']], _seeds(preset, args), up_dir, 'cpu',
                       osp.abspath(args.data_root) if args.data_root else None, args.threads)
     names = {run.work_dir: f'upstream/{run.name}' for run in runs}
@@ -338,6 +338,88 @@ def make_plan(args: argparse.Namespace) -> Plan:
     plan = Plan(args.preset, work, upstream=ups, extra=metas, scenes=scenes)
     plan.downstream = _fashion_downstream(preset, args, work, scenes, ups)
     return plan
+
+
+# --- reusing finished upstream runs -------------------------------------------------------------
+
+REUSE_KEYS = ('model', 'train_cfg.max_epochs', 'randomness.seed', 'train_dataloader.dataset.subset',
+              'train_dataloader.batch_size')
+
+
+def _cfg_options(argv: Sequence[str]) -> Dict[str, Any]:
+    """``--cfg-options`` of a command line, parsed as mmengine's ``DictAction`` parses them."""
+    from mmengine.config import DictAction
+
+    if '--cfg-options' not in argv:
+        return {}
+    words = []
+    for word in argv[argv.index('--cfg-options') + 1:]:
+        if word.startswith('--'):
+            break
+        words.append(word)
+    out: Dict[str, Any] = {}
+    for word in words:
+        key, value = word.split('=', 1)
+        out[key] = DictAction._parse_iterable(value)
+    return out
+
+
+def _get(cfg: Any, dotted: str) -> Any:
+    for part in dotted.split('.'):
+        if not isinstance(cfg, dict) or part not in cfg:
+            return None
+        cfg = cfg[part]
+    return cfg
+
+
+def reuse_mismatch(node: Node) -> Optional[str]:
+    """Why a finished upstream run is not the run this node would make, or None.
+
+    A training run (E2E, a meta model) is compared on :data:`REUSE_KEYS` of its dumped config
+    against the node's config with its ``--cfg-options``; a pipeline on its config, seed and the
+    incubation epochs its manifest records.
+    """
+    from mmengine.config import Config
+
+    argv = list(node.argv)
+    config = argv[2]
+    options = _cfg_options(argv)
+    if not node.submits:
+        dump = osp.join(node.work_dir, osp.basename(config))
+        if not osp.isfile(dump):
+            return None
+        want = Config.fromfile(config, import_custom_modules=False)
+        want.merge_from_dict(options)
+        have = Config.fromfile(dump, import_custom_modules=False)
+        for key in REUSE_KEYS:
+            a, b = _get(have.to_dict(), key), _get(want.to_dict(), key)
+            if a != b:
+                return f'{node.work_dir}: its recorded {key} is {a!r}, the suite would run {b!r}'
+        return None
+    manifest = record.read_manifest(node.work_dir)
+    if manifest.config and osp.basename(manifest.config) != osp.basename(config):
+        return f'{node.work_dir}: a pipeline of {osp.basename(manifest.config)}, the suite would run {osp.basename(config)}'
+    if '--incubate-epochs' in argv:
+        epochs = int(argv[argv.index('--incubate-epochs') + 1])
+        recorded = {p.epochs for p in manifest.phases if record.is_incubation(p.name) and p.epochs is not None}
+        if recorded and recorded != {epochs}:
+            return f'{node.work_dir}: its modules were incubated {sorted(recorded)} epochs, the suite would run {epochs}'
+    seed = options.get('randomness.seed')
+    dumped = osp.join(node.work_dir, record.FINETUNE, f'{record.FINETUNE}_config.py')
+    if seed is not None and osp.isfile(dumped):
+        have = (Config.fromfile(dumped, import_custom_modules=False).get('randomness') or {}).get('seed')
+        if have is not None and int(have) != int(seed):
+            return f'{node.work_dir}: its recorded randomness.seed is {have}, the suite would run {seed}'
+    return None
+
+
+def check_reuse(plan: Plan) -> None:
+    """Refuse finished upstream runs that another config or schedule made (one line naming the dir)."""
+    for node in plan.extra + [u.node for u in plan.upstream]:
+        if node.done():
+            why = reuse_mismatch(node)
+            if why:
+                raise SuiteError(f'{why}; point --upstream-dir elsewhere (or --work-dir) to run it afresh')
 
 
 # --- provenance --------------------------------------------------------------------------------
@@ -739,6 +821,7 @@ def _run(args: argparse.Namespace) -> None:
         return
     if not args.report_only:
         write_scenes(plan, args)
+        check_reuse(plan)
         check_provenance(plan, rerun=not args.no_rerun)
         if args.launcher == 'slurm':
             if not run_slurm(plan, args):

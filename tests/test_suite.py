@@ -114,6 +114,19 @@ def test_a_changed_checkpoint_is_caught(smoke, capsys):
                 moved.rename(work / name / 'e2e_seed0')
 
 
+def test_finished_upstream_runs_of_another_schedule_are_refused(smoke, capsys):
+    work, args = smoke
+    plan = suite.make_plan(suite_args(args))
+    assert all(suite.reuse_mismatch(n) is None for n in plan.extra + [u.node for u in plan.upstream])
+    e2e = next(u.node for u in plan.upstream if u.method == 'e2e')
+    e2e.argv = [w.replace('train_cfg.max_epochs=1', 'train_cfg.max_epochs=2') for w in e2e.argv]
+    why = suite.reuse_mismatch(e2e)
+    assert why.startswith(str(work / 'upstream' / 'd8_e2e_seed0')) and 'max_epochs is 1, the suite would run 2' in why
+    inc = next(u.node for u in plan.upstream if u.method == 'incubation')
+    inc.argv = [w.replace('randomness.seed=0', 'randomness.seed=5') for w in inc.argv]
+    assert 'randomness.seed is 0, the suite would run 5' in suite.reuse_mismatch(inc)
+
+
 def suite_args(words):
     import argparse
 
