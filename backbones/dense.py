@@ -21,7 +21,7 @@ from mmengine.registry import MODELS
 from runtime.cli import check_keys
 
 from .incubation import build_model, load_pretrained, resolve_arch
-from .vit import constructor_keys
+from .vit import check_arch_keys, constructor_keys
 
 # set by the backbone itself: a feature extractor whose token maps are resampled to any input
 FIXED_ARCH_KEYS = ('num_classes', 'dynamic_img_size')
@@ -102,6 +102,8 @@ class IncubationViTBackbone(BaseModule):
         from .pyramid import fit_neck
 
         check_keys(cfg, cls.known_keys(), where, cls.__name__)
+        if isinstance(cfg.get('arch'), Mapping):
+            check_arch_keys(cfg['arch'], f'{where}.arch')
         if parent is not None and isinstance(parent.get('neck'), MutableMapping):
             arch = cls.arch_of(cfg)
             out_indices = cfg.get('out_indices')
