@@ -248,6 +248,7 @@ class IncubationPipeline:
         # per-phase schedule lengths (the paper's m+n ablation), on top of the phase configs
         self.epochs = {k: _check_epochs(v, f'--{k}-epochs') for k, v in (epochs or {}).items() if v is not None}
         self._epochs_cache: Dict[str, int] = {}
+        self._section_configs: Dict[str, Config] = {}
         self._fingerprints: Dict[str, Tuple[Tuple[int, int], Dict[str, Any]]] = {}  # path -> (stat, fingerprint)
         self._previous: Optional[Manifest] = None  # the manifest found when this run started
         self.shared_startup_seconds = 0.0  # this session's preloaded server (Launcher.warm_up)
@@ -281,7 +282,7 @@ class IncubationPipeline:
         for name in SECTIONS:
             if name != 'meta' or not self.meta_given:
                 path = self._phase_config(name)
-                check_config(merged_config(path, self._options(name)), path)
+                check_config(self._section_config(name), path)
 
     def _phase_config(self, name: str) -> str:
         entry = self.cfg.pipeline.get(name)
@@ -292,6 +293,13 @@ class IncubationPipeline:
             raise PipelineError(f'{self.config_path}: phase config {path} not found')
         return path
 
+    def _section_config(self, name: str) -> Config:
+        """The phase config of ``pipeline.<name>`` with this run's options merged in (read once; not
+        the per-phase options such as ``model.role.module_idx``)."""
+        if name not in self._section_configs:
+            self._section_configs[name] = merged_config(self._phase_config(name), self._options(name))
+        return self._section_configs[name]
+
     def _options(self, name: str, **extra: Any) -> Dict[str, Any]:
         options = dict(self.common)
         options.update(self.cfg.pipeline[name].get('cfg_options', {}) or {})
@@ -301,12 +309,12 @@ class IncubationPipeline:
         return options
 
     def _target_arch(self) -> Dict[str, Any]:
-        cfg = merged_config(self.incubate_cfg, self._options('incubate'))
+        cfg = self._section_config('incubate')
         return resolve_arch(cfg.model.arch, **dict(cfg.model.get('arch_overrides', {}) or {}))
 
     def _effective_epochs(self, name: str) -> int:
         if name not in self._epochs_cache:
-            cfg = merged_config(self._phase_config(name), self._options(name))
+            cfg = self._section_config(name)
             self._epochs_cache[name] = _check_epochs(cfg.get('train_cfg', {}).get('max_epochs'),
                                                      f'train_cfg.max_epochs of pipeline.{name} ({cfg.filename})')
         return self._epochs_cache[name]
@@ -373,7 +381,7 @@ class IncubationPipeline:
         for section in ('meta', 'incubate', 'finetune'):
             if section != 'meta' or not self.meta_given:
                 self._effective_epochs(section)
-        dataset = merged_config(self.incubate_cfg, self._options('incubate')).train_dataloader.dataset
+        dataset = self._section_config('incubate').train_dataloader.dataset
         folder_layout = 'Folder' in str(dataset.get('type', ''))  # not e.g. FashionMNISTDataset's idx files
         for key, root in self.common.items():
             if folder_layout and key.endswith('.dataset.data_root'):
