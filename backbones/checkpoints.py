@@ -25,7 +25,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import torch
 
-from runtime.fileio import atomic_write
+from runtime.fileio import atomic_write, atomic_write_folder
 
 from .division import Division, DivisionError, StateDict
 from .presets import PRESETS, TIMM_BASE_NAME, TIMM_NAMES
@@ -102,31 +102,71 @@ def _torch_save(payload: Any, path: str) -> None:
         torch.save(payload, f)
 
 
-def export_timm(ckpt: Checkpoint, path: PathLike) -> Dict[str, Path]:
-    """Export a whole network as timm checkpoints: ``<stem>.safetensors`` and ``<stem>.pth``.
+def export_timm(ckpt: Checkpoint, path: PathLike, folder: Optional[PathLike] = None) -> Dict[str, Path]:
+    """Export a whole network for timm: ``<stem>.safetensors``, ``<stem>.pth`` and a timm local folder.
 
-    ``timm.create_model(**timm_model_args(arch), checkpoint_path=...)`` loads either with
-    identical outputs.
+    ``timm.create_model(**timm_model_args(arch), checkpoint_path=...)`` loads either file, and
+    ``timm.create_model('local-dir:FOLDER', pretrained=True)`` builds and loads the folder
+    (:func:`save_timm_folder`), all with identical outputs.
 
     Args:
         ckpt: a ``model`` or ``meta`` checkpoint.
         path: where to write; its suffix is replaced.
+        folder: the timm folder; default ``timm/`` beside ``path`` (:data:`runtime.record.TIMM_FOLDER`).
 
     Returns:
-        ``{'safetensors': path, 'pth': path}``, the written files.
+        ``{'safetensors': path, 'pth': path, 'timm': folder}``, what was written. The folder is
+        written first, so that the two files (a pipeline phase's artifacts) mean it is there too.
     """
+    from runtime.record import TIMM_FOLDER
+
     if ckpt.kind not in ('model', 'meta'):
         raise CheckpointError(f'{ckpt.describe()}: only a whole network can be exported to timm, not a {ckpt.kind}')
     from safetensors.torch import save_file
 
     stem = Path(path).with_suffix('')
     tensors = {k: v.detach().cpu().contiguous() for k, v in ckpt.state_dict.items()}
+    folder_path = save_timm_folder(Checkpoint(ckpt.kind, tensors, ckpt.arch),
+                                   folder if folder is not None else stem.parent / TIMM_FOLDER)
     metadata = {'format': FORMAT, 'arch': json.dumps(_plain(ckpt.arch)),
                 'timm_model': json.dumps(timm_model_args(ckpt.arch))}
     st_path = stem.with_suffix('.safetensors')
     atomic_write(st_path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
     pth_path = save_checkpoint(Checkpoint('model', tensors, ckpt.arch), stem.with_suffix('.pth'))
-    return {'safetensors': st_path, 'pth': pth_path}
+    return {'safetensors': st_path, 'pth': pth_path, 'timm': folder_path}
+
+
+def save_timm_folder(ckpt: Checkpoint, folder: PathLike) -> Path:
+    """A whole network as a timm local folder, written by timm's own ``save_for_hf``.
+
+    ``config.json`` names a timm architecture (``vit_base_patch16_224`` for sizes timm has no
+    name for) with the model arguments that give this network's shape (``depth``,
+    ``embed_dim``, ``num_heads``, ``patch_size``, ``img_size``, ``num_classes``, ...; see
+    :func:`timm_model_args`), beside ``model.safetensors``; so
+    ``timm.create_model('local-dir:FOLDER', pretrained=True)`` builds any preset, the deep
+    narrow ones included, and loads its weights.
+
+    Args:
+        ckpt: a whole-network checkpoint (``model`` or ``meta``) with its ``arch``.
+        folder: the folder to write (replaced at once when it exists).
+
+    Returns:
+        ``folder`` as a :class:`~pathlib.Path`.
+    """
+    import timm
+    from timm.models import save_for_hf
+
+    args = timm_model_args(ckpt.arch)
+    name = args.pop('model_name')
+    # built without initialising (the weights are the checkpoint's), on the CPU where a buffer needs it
+    with torch.device('meta'):
+        model = timm.create_model(name, pretrained=False, **args)
+    model.load_state_dict({k: v.detach().cpu() for k, v in ckpt.state_dict.items()}, strict=True, assign=True)
+    if any(t.is_meta for t in (*model.parameters(), *model.buffers())):
+        model = timm.create_model(name, pretrained=False, **args)
+        model.load_state_dict(ckpt.state_dict, strict=True)
+    atomic_write_folder(folder, lambda tmp: save_for_hf(model, tmp, safe_serialization=True))
+    return Path(folder)
 
 
 def timm_model_args(arch: Mapping[str, Any]) -> Dict[str, Any]:
@@ -190,11 +230,15 @@ def read_file(path: PathLike) -> Any:
         except Exception as exc:
             raise CheckpointError(f'{path}: not a readable safetensors checkpoint ({exc})') from exc
         return {'__safetensors__': True, 'state_dict': tensors, 'metadata': metadata}
+    from runtime.checkpoint import load_failure, not_a_checkpoint
+
+    problem = not_a_checkpoint(str(path))
+    if problem is not None:
+        raise CheckpointError(problem)
     try:
         return torch.load(path, map_location='cpu', weights_only=True)
     except Exception as exc:
-        raise CheckpointError(f'{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: '
-                              f'{str(exc).splitlines()[0] if str(exc) else exc})') from exc
+        raise CheckpointError(load_failure(str(path), exc)) from exc
 
 
 def load_checkpoint(path: PathLike) -> Checkpoint:

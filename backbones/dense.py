@@ -3,16 +3,28 @@
 Registered in mmengine's root ``MODELS``; mmdet's and mmseg's registries are its children and
 look names up there, so ``dict(type='IncubationViTBackbone', ...)`` builds from all three
 after ``custom_imports=dict(imports=['backbones'])``.
+
+Its config is checked before anything is built (:meth:`IncubationViTBackbone.prepare_config`):
+an argument it does not take is refused in one line, and the neck next to it in the model dict
+is fitted to it (:func:`backbones.pyramid.fit_neck`): the neck's input channels are the ViT's
+width, its scales give the strides the detector's anchors expect.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence, Tuple
+import inspect
+from typing import Any, Dict, Mapping, MutableMapping, Optional, Sequence, Tuple
 
 import torch
 from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 
-from .incubation import build_model, load_pretrained
+from runtime.cli import check_keys
+
+from .incubation import build_model, load_pretrained, resolve_arch
+from .vit import check_arch_keys, constructor_keys
+
+# set by the backbone itself: a feature extractor whose token maps are resampled to any input
+FIXED_ARCH_KEYS = ('num_classes', 'dynamic_img_size')
 
 
 @MODELS.register_module()
@@ -35,6 +47,7 @@ class IncubationViTBackbone(BaseModule):
                  out_indices: Optional[Sequence[int]] = None, drop_path_rate: float = 0.1,
                  with_cp: bool = False, init_cfg: Optional[Dict[str, Any]] = None, **arch_overrides: Any) -> None:
         super().__init__(init_cfg=init_cfg)
+        check_keys(arch_overrides, self.known_keys(), 'model.backbone', type(self).__name__)
         if img_size is not None:
             arch_overrides['img_size'] = img_size
         self.vit = build_model(arch, num_classes=0, dynamic_img_size=True, drop_path_rate=drop_path_rate,
@@ -52,6 +65,52 @@ class IncubationViTBackbone(BaseModule):
         self.out_channels = [self.vit.embed_dim] * len(self.out_indices)
         self.num_layers = self.vit.division.depth + 2
         self.load_report: Optional[Dict[str, Any]] = None
+
+    @classmethod
+    def known_keys(cls) -> set:
+        """The keys its config dict may hold: its own arguments and the ViT's constructor arguments."""
+        own = set(inspect.signature(cls.__init__).parameters) - {'self', 'arch_overrides'}
+        return own | (set(constructor_keys()) - set(FIXED_ARCH_KEYS)) | {'type', '_scope_'}
+
+    @classmethod
+    def arch_of(cls, cfg: Mapping[str, Any]) -> Dict[str, Any]:
+        """The ViT's constructor arguments a backbone config builds (without building it).
+
+        Args:
+            cfg: the backbone's config dict.
+
+        Returns:
+            :func:`~backbones.incubation.resolve_arch` of its ``arch`` with its overrides.
+        """
+        own = set(inspect.signature(cls.__init__).parameters) - {'arch_overrides'}
+        overrides = {k: v for k, v in cfg.items() if k not in own | {'type', '_scope_'}}
+        if cfg.get('img_size') is not None:
+            overrides['img_size'] = cfg['img_size']
+        return resolve_arch(cfg.get('arch', 'vit_base_patch16_224'), **overrides)
+
+    @classmethod
+    def prepare_config(cls, cfg: MutableMapping[str, Any], where: str = 'model.backbone',
+                       parent: Optional[MutableMapping[str, Any]] = None) -> None:
+        """Check a backbone config dict and fit the neck beside it, in place, before anything is built.
+
+        The hook :func:`runtime.configs.prepare_model_config` calls for every dict of this type.
+
+        Args:
+            cfg: the backbone's config dict.
+            where: its place in the config, for the messages.
+            parent: the model dict holding it; its ``neck`` is fitted (:func:`backbones.pyramid.fit_neck`).
+        """
+        from .pyramid import fit_neck
+
+        check_keys(cfg, cls.known_keys(), where, cls.__name__)
+        if isinstance(cfg.get('arch'), Mapping):
+            check_arch_keys(cfg['arch'], f'{where}.arch')
+        if parent is not None and isinstance(parent.get('neck'), MutableMapping):
+            arch = cls.arch_of(cfg)
+            out_indices = cfg.get('out_indices')
+            outputs = len(out_indices) if out_indices is not None else len(arch['depths'])
+            prefix = where.rsplit('.', 1)[0] + '.' if '.' in where else ''
+            fit_neck(parent, arch, outputs, where=prefix + 'neck', backbone=where)
 
     def init_weights(self) -> None:
         """Load ``init_cfg``'s pretrained checkpoint into the ViT, or run mmengine's initialisers."""

@@ -7,9 +7,16 @@ per module (K = 4 as in the paper); override ``depths`` for other divisions.
 from __future__ import annotations
 
 import copy
+import difflib
 from typing import Any, Dict
 
+from runtime.cli import UserError
+
 from .division import DivisionError
+
+
+class UnknownArchError(UserError):
+    """An architecture name that is no preset."""
 
 PRESETS: Dict[str, Dict[str, Any]] = {
     # The paper's target ViT-B/L/H at their pre-training and fine-tuning sizes; K = 4, D/4 blocks per module.
@@ -64,7 +71,9 @@ def get_preset(name: str, **overrides: Any) -> Dict[str, Any]:
         A fresh dict of :class:`~backbones.vit.IncubationViT` keyword arguments, ``depths`` a tuple.
     """
     if name not in PRESETS:
-        raise KeyError(f'unknown architecture {name!r}; known: {", ".join(sorted(PRESETS))}')
+        close = difflib.get_close_matches(str(name), PRESETS, n=1)
+        hint = f'did you mean {close[0]!r}? ' if close else ''
+        raise UnknownArchError(f'unknown architecture {name!r}; {hint}(known: {", ".join(sorted(PRESETS))})')
     kwargs = copy.deepcopy(PRESETS[name])
     depth = sum(kwargs['depths'])
     if 'depths' in overrides and sum(overrides['depths']) != depth:

@@ -10,10 +10,14 @@ accessors the incubation roles and the checkpoint formats need.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Sequence, Tuple, Union
+import functools
+import inspect
+from typing import Any, Dict, FrozenSet, List, Mapping, Sequence, Tuple, Union
 
 import torch.nn as nn
 from timm.models.vision_transformer import VisionTransformer
+
+from runtime.cli import check_keys
 
 from .division import Division
 
@@ -92,3 +96,27 @@ class IncubationViT(VisionTransformer):
             num_classes=self.num_classes, embed_dim=self.embed_dim, num_heads=attn.num_heads,
             mlp_ratio=self.blocks[0].mlp.fc1.out_features / self.embed_dim,
             qkv_bias=attn.qkv.bias is not None)
+
+
+@functools.lru_cache(maxsize=None)
+def constructor_keys() -> FrozenSet[str]:
+    """Every keyword :class:`IncubationViT` takes: its own and timm ``VisionTransformer``'s.
+
+    ``depth`` (it is the sum of ``depths``) and ``weight_init`` (the init is fixed) are not.
+    """
+    def named(fn: Any) -> set:
+        return {p.name for p in inspect.signature(fn).parameters.values()
+                if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != 'self'}
+
+    return frozenset((named(IncubationViT.__init__) | named(VisionTransformer.__init__)) - {'depth', 'weight_init'})
+
+
+def check_arch_keys(arch: Mapping[str, Any], where: str) -> None:
+    """Refuse a key of an architecture dict (a config's ``arch`` or ``arch_overrides``) that the
+    network does not take, naming the closest one it does (one line, :class:`runtime.cli.UserError`).
+
+    Args:
+        arch: constructor arguments of :class:`IncubationViT`.
+        where: the dict's place in the config, e.g. ``model.arch_overrides``.
+    """
+    check_keys(arch, constructor_keys(), where, 'the ViT')

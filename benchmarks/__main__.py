@@ -1,4 +1,8 @@
-"""``python -m benchmarks {report,speed,reproduce,suite,scenes,results,repeatability} ...``."""
+"""``python -m benchmarks {report,speed,reproduce,suite,scenes,results,repeatability} ...``.
+
+A wrong input (an unknown ``--arch``, a run dir that cannot be read) is one line and exit
+status 2; ``--debug`` keeps the traceback.
+"""
 from __future__ import annotations
 
 import argparse
@@ -33,6 +37,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     for name, module, help_text in available_commands():
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(_module=module)
+        p.add_argument('--debug', action='store_true', help='show the traceback of expected errors too')
         if name == chosen:
             importlib.import_module(module).add_arguments(p)
     return parser
@@ -40,8 +45,17 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    from runtime.cli import EXIT_USER_ERROR, UserError, one_line
+    from runtime.record import RecordError
+
     args = build_parser(argv).parse_args(argv)
-    return int(importlib.import_module(args._module).run(args) or 0)
+    try:
+        return int(importlib.import_module(args._module).run(args) or 0)
+    except (UserError, RecordError) as exc:
+        if args.debug:
+            raise
+        print(f'error: {one_line(exc)} (--debug shows the traceback)', file=sys.stderr)
+        return EXIT_USER_ERROR
 
 
 if __name__ == '__main__':

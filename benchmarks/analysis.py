@@ -20,13 +20,22 @@ class SpeedUp:
     evaluated: bool = True  # whether the incubation curve has any point
 
     def text(self) -> str:
+        """The speed-up as a table shows it: ``2.67x``; below 1, the extra cost: ``1.05x more training``."""
         if self.target is None:
             return 'no E2E curve'
         if self.reached_at is None and self.factor is None and self.e2e_cost is not None and not self.evaluated:
             return 'no evaluation'
         if self.factor is None:
             return 'not reached'
-        return f'{self.factor:.2f}x'
+        return f'{self.factor:.2f}x' if self.factor >= 1 else self.phrase()
+
+    def phrase(self) -> str:
+        """In words: ``2.67x less training``, or ``1.05x more training`` when incubation cost more."""
+        if self.factor is None:
+            return self.text()
+        if self.factor >= 1:
+            return f'{self.factor:.2f}x less training'
+        return f'{1 / self.factor:.2f}x more training'
 
 
 def reach_cost(curve: Sequence[Tuple[float, float]], target: float) -> Optional[float]:

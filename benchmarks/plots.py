@@ -86,9 +86,9 @@ def plot_efficiency(e2e: Optional[Run], incs: Sequence[Run], out_dir: Path) -> L
             result = speedup(e2e_curve, curve)
             if result.factor is not None:
                 ax.plot([result.reached_at], [result.target], '*', color=color, ms=12)
-                ax.annotate(f'{result.text()} less training', (result.reached_at, result.target),
+                ax.annotate(result.phrase(), (result.reached_at, result.target),
                             textcoords='offset points', xytext=(8, -14), color=color)
-            notes.append(f'{inc.label}: {result.text()} to reach E2E\'s {result.target:.2f}'
+            notes.append(f'{inc.label}: {result.phrase()} to reach E2E\'s {result.target:.2f}'
                          if result.factor is not None else f'{inc.label}: E2E\'s {result.target:.2f} not reached')
     ax.set_xlabel(f'cumulative training cost (device-hours{_device([r for r in [e2e, *incs] if r])})')
     ax.set_ylabel(METRIC_LABELS.get(metric, metric))

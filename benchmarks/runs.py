@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from runtime import record
-from runtime.record import DONE_STATES, MANIFEST, RecordError
+from runtime.cli import UserError, check_keys
+from runtime.record import BENCHMARK_LABELS, DONE_STATES, MANIFEST, RecordError
 
 from .workdir import EvalPoint, RunError, Session, WorkDir, is_run_dir, normalise_metrics, read_config, read_work_dir
 
@@ -74,8 +75,14 @@ def is_schedule(variant: Optional[str]) -> bool:
 
 
 def check_benchmark(benchmark: Any, where: str) -> Dict[str, Any]:
+    """A run's ``benchmark`` labels, checked (:data:`runtime.record.BENCHMARK_LABELS` only; task,
+    model and method given; a known method), task and method lower-cased."""
     if not isinstance(benchmark, Mapping):
         raise RunError(f'{where}: no `benchmark = dict(task=..., model=..., method=...)` in its config')
+    try:
+        check_keys(benchmark, BENCHMARK_LABELS, 'benchmark', 'the benchmark report')
+    except UserError as exc:
+        raise RunError(f'{where}: {exc}') from None
     benchmark = dict(benchmark)
     for key in ('task', 'model', 'method'):
         if not benchmark.get(key):

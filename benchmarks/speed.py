@@ -750,9 +750,12 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
+    from backbones import get_preset
     from runtime.progress import Progress
 
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    for arch in [args.arch] if args.loop is None else [_parse_loop_spec(s, args.batch)[0] for s in args.loop]:
+        get_preset(arch)  # an unknown name is one line (did you mean ...?) before anything is measured
     if args.loop is not None:
         device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
         specs = args.loop or DEFAULT_LOOP['cuda' if device.startswith('cuda') else 'cpu']

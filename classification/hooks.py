@@ -42,7 +42,8 @@ class EffectiveBatchHook(Hook):
 class ExportHook(Hook):
     """At the end of training, writes what the run produced in the project's checkpoint format:
     ``meta.pth`` (meta model), ``module_<i>.pth`` (an incubated module with its metadata), or
-    ``model.pth`` + ``model.safetensors`` (a whole network, also loadable by timm).
+    ``model.pth`` + ``model.safetensors`` (a whole network, also loadable by timm) and the same
+    network as a timm local folder ``timm/`` (``timm.create_model('local-dir:WORK/timm', pretrained=True)``).
     Every training checkpoint records the network's architecture (``meta.arch``), so that
     ``tools/test.py`` can check a file against a config without guessing its head count.
     """
@@ -61,7 +62,8 @@ class ExportHook(Hook):
         path = os.path.join(runner.work_dir, model.export_name())
         if ckpt.kind == 'model':
             written = export_timm(ckpt, path)
-            runner.logger.info(f'exported {written["pth"]} and {written["safetensors"]} (timm format)')
+            runner.logger.info(f'exported {written["pth"]} and {written["safetensors"]} (timm format) and '
+                               f'{written["timm"]} (timm.create_model(\'local-dir:{written["timm"]}\', pretrained=True))')
         else:
             save_checkpoint(ckpt, path)
             runner.logger.info(f'exported {ckpt.kind} checkpoint {path}')

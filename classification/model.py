@@ -11,7 +11,9 @@
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Union
+import difflib
+import inspect
+from typing import Any, Dict, List, Mapping, Optional, Union
 
 import torch
 import torch.nn.functional as F
@@ -32,7 +34,18 @@ from backbones import (
     network_checkpoint,
     resolve_arch,
 )
+from backbones.vit import check_arch_keys, constructor_keys
+from runtime.cli import UnknownKeyError, UserError, check_keys
 from runtime.record import ROLES, artifact_name
+
+# What each role reads besides ``type``. Any role takes the keys of every role, so that one
+# ``--cfg-options model.role.KEY=...`` can reach all phases of a pipeline (e.g. ``meta_depth``).
+ROLE_KEYS: Dict[str, tuple] = {
+    'target': (),
+    'meta': ('meta_depth',),
+    'hybrid': ('module_idx', 'meta_checkpoint'),
+    'assembled': ('module_checkpoints',),
+}
 
 
 @MODELS.register_module()
@@ -62,6 +75,25 @@ class MixupDataPreprocessor(ImgDataPreprocessor):
         return data
 
 
+def check_role(role: Mapping[str, Any], where: str = 'model.role') -> str:
+    """Refuse a role whose type or keys nothing reads; its type.
+
+    Args:
+        role: the ``model.role`` dict.
+        where: its place in the config, for the message.
+
+    Returns:
+        The role's type.
+    """
+    kind = role.get('type', 'target')
+    if kind not in ROLE_KEYS:
+        close = difflib.get_close_matches(str(kind), ROLES, n=1)
+        hint = f'did you mean {close[0]!r}? ' if close else ''
+        raise UserError(f'{where}.type={kind!r}: unknown role; {hint}(one of {", ".join(ROLES)})')
+    check_keys(role, {'type', *(k for keys in ROLE_KEYS.values() for k in keys)}, where, 'a role')
+    return kind
+
+
 @MODELS.register_module()
 class IncubationClassifier(BaseModel):
     """Classifier whose network is built by ``role`` from ``arch`` (preset name or dict).
@@ -81,12 +113,40 @@ class IncubationClassifier(BaseModel):
                  init_cfg: Optional[Dict[str, Any]] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.role = dict(role or dict(type='target'))
+        self.prepare_config(dict(arch=arch, role=self.role, arch_overrides=arch_overrides or {}))
         self.target_arch = resolve_arch(arch, **(arch_overrides or {}))
         self.network = self._build_network(self.role, self.target_arch)
         if init_checkpoint:
             load_pretrained(self.network, init_checkpoint)
         self.soft_loss = SoftTargetCrossEntropy()
         self.hard_loss = LabelSmoothingCrossEntropy(label_smoothing) if label_smoothing > 0 else torch.nn.CrossEntropyLoss()
+
+    @classmethod
+    def prepare_config(cls, cfg: Mapping[str, Any], where: str = 'model',
+                       parent: Optional[Mapping[str, Any]] = None) -> None:
+        """Refuse, before anything is built, a key of the model dict that nothing reads.
+
+        Checked: the model's own arguments, ``role`` (:func:`check_role`), ``arch`` when it is
+        a dict and ``arch_overrides`` (the network's constructor arguments). It is the hook
+        :func:`runtime.configs.prepare_model_config` calls for every dict of this type.
+
+        Args:
+            cfg: the model dict of a config (``type='IncubationClassifier'``).
+            where: its place in the config, for the messages.
+            parent: the dict holding it (unused).
+        """
+        own = set(inspect.signature(cls.__init__).parameters) - {'self'}
+        for key in cfg:
+            if key not in own | {'type', '_scope_'}:
+                # a network argument one level too high (``model.drop_path_rate``) has its place in arch_overrides
+                close = difflib.get_close_matches(str(key), sorted(constructor_keys()), n=1)
+                hint = (f'did you mean {where}.arch_overrides.{close[0]}?' if close else
+                        f'{where} takes {", ".join(sorted(own))}; the network\'s arguments go in {where}.arch_overrides')
+                raise UnknownKeyError(f'{where}.{key}: unknown key for {cls.__name__}; {hint}')
+        check_role(cfg.get('role') or {}, f'{where}.role')
+        if isinstance(cfg.get('arch'), Mapping):
+            check_arch_keys(cfg['arch'], f'{where}.arch')
+        check_arch_keys(cfg.get('arch_overrides') or {}, f'{where}.arch_overrides')
 
     @staticmethod
     def _build_network(role: Dict[str, Any], arch: Dict[str, Any]) -> IncubationViT:
@@ -97,12 +157,12 @@ class IncubationClassifier(BaseModel):
             return build_meta_model(arch, meta_depth=int(role.get('meta_depth', 1)))
         if kind == 'hybrid':
             if role.get('meta_checkpoint') is None or role.get('module_idx') is None:
-                raise ValueError('role hybrid needs module_idx and meta_checkpoint '
+                raise UserError('role hybrid needs module_idx and meta_checkpoint '
                                  '(e.g. --cfg-options model.role.module_idx=0 model.role.meta_checkpoint=PATH)')
             return build_hybrid_model(arch, int(role['module_idx']), role['meta_checkpoint'])
         if kind == 'assembled':
             if not role.get('module_checkpoints'):
-                raise ValueError('role assembled needs module_checkpoints=[PATH_0, ..., PATH_K-1]')
+                raise UserError('role assembled needs module_checkpoints=[PATH_0, ..., PATH_K-1]')
             return assemble_model(arch, role['module_checkpoints'])
         raise ValueError(f'unknown role {kind!r}; one of {ROLES}')
 

@@ -38,7 +38,8 @@ from backbones import Division, resolve_arch
 from backbones.incubation import load_meta_checkpoint
 from runtime import fault, record
 from runtime.checkpoint import remove_stale_temp_files
-from runtime.cli import EXIT_USER_ERROR, UserError, one_line
+from runtime.cli import EXIT_USER_ERROR, UserError, check_keys, one_line
+from runtime.configs import check_benchmark_labels, check_config
 from runtime.fileio import atomic_write_bytes
 from runtime.launch import (
     Backend,
@@ -64,13 +65,22 @@ class PipelineError(RuntimeError):
     """A phase failed or an input is unusable; the message says which and how to retry."""
 
 
+SECTIONS = ('meta', 'incubate', 'finetune')
+# What a pipeline config's ``pipeline = dict(...)`` holds, and each of its sections.
+PIPELINE_KEYS = (*SECTIONS, 'common_cfg_options')
+SECTION_KEYS = ('config', 'cfg_options')
+
+
 # --- phase configs --------------------------------------------------------------------------------
 
 
 def merged_config(path: str, options: Dict[str, Any]) -> Config:
     """The phase config at ``path`` with ``options`` (dotted keys, any values) merged in."""
     cfg = Config.fromfile(path)
-    cfg.merge_from_dict(options)
+    try:
+        cfg.merge_from_dict(options)
+    except TypeError as exc:  # e.g. a dict option over a value that is not one (mmengine's message)
+        raise UserError(f'{path}: the options do not merge: {exc}') from exc
     return cfg
 
 
@@ -229,6 +239,7 @@ class IncubationPipeline:
         if 'pipeline' not in self.cfg:
             raise PipelineError(f'{config}: not a pipeline config (no `pipeline = dict(meta=..., incubate=..., '
                                 f'finetune=...)`); phase configs run with tools/train.py')
+        self.check_pipeline_dict()
         self.work_dir = osp.abspath(work_dir)
         self.meta_given = osp.abspath(meta) if meta else None
         self.common = dict(self.cfg.pipeline.get('common_cfg_options', {}))
@@ -239,9 +250,11 @@ class IncubationPipeline:
         # per-phase schedule lengths (the paper's m+n ablation), on top of the phase configs
         self.epochs = {k: _check_epochs(v, f'--{k}-epochs') for k, v in (epochs or {}).items() if v is not None}
         self._epochs_cache: Dict[str, int] = {}
+        self._section_configs: Dict[str, Config] = {}
         self._fingerprints: Dict[str, Tuple[Tuple[int, int], Dict[str, Any]]] = {}  # path -> (stat, fingerprint)
         self._previous: Optional[Manifest] = None  # the manifest found when this run started
         self.shared_startup_seconds = 0.0  # this session's preloaded server (Launcher.warm_up)
+        self.check_phase_configs()
         self.incubate_cfg = self._phase_config('incubate')
         self.arch = self._target_arch()
         self.division = Division(self.arch['depths'])
@@ -254,6 +267,25 @@ class IncubationPipeline:
 
     # configs ---------------------------------------------------------------------------------
 
+    def check_pipeline_dict(self) -> None:
+        """Refuse a key of ``pipeline`` (or of one of its sections) or a ``benchmark`` label
+        that nothing reads, with the closest known one."""
+        what = f'the pipeline config {self.config_path}'
+        check_keys(self.cfg.pipeline, PIPELINE_KEYS, 'pipeline', what)
+        for name in SECTIONS:
+            if isinstance(self.cfg.pipeline.get(name), dict):
+                check_keys(self.cfg.pipeline[name], SECTION_KEYS, f'pipeline.{name}', what)
+        check_benchmark_labels(self.cfg.get('benchmark'))
+
+    def check_phase_configs(self) -> None:
+        """Every phase config as its phase will train it (options merged), checked before any
+        phase starts as ``tools/train.py`` would check it: a misspelt ``--cfg-options`` key
+        fails here, in one line, not in a phase's log."""
+        for name in SECTIONS:
+            if name != 'meta' or not self.meta_given:
+                path = self._phase_config(name)
+                check_config(self._section_config(name), path)
+
     def _phase_config(self, name: str) -> str:
         entry = self.cfg.pipeline.get(name)
         if not entry or 'config' not in entry:
@@ -262,6 +294,13 @@ class IncubationPipeline:
         if not osp.isfile(path):
             raise PipelineError(f'{self.config_path}: phase config {path} not found')
         return path
+
+    def _section_config(self, name: str) -> Config:
+        """The phase config of ``pipeline.<name>`` with this run's options merged in (read once; not
+        the per-phase options such as ``model.role.module_idx``)."""
+        if name not in self._section_configs:
+            self._section_configs[name] = merged_config(self._phase_config(name), self._options(name))
+        return self._section_configs[name]
 
     def _options(self, name: str, **extra: Any) -> Dict[str, Any]:
         options = dict(self.common)
@@ -272,12 +311,12 @@ class IncubationPipeline:
         return options
 
     def _target_arch(self) -> Dict[str, Any]:
-        cfg = merged_config(self.incubate_cfg, self._options('incubate'))
+        cfg = self._section_config('incubate')
         return resolve_arch(cfg.model.arch, **dict(cfg.model.get('arch_overrides', {}) or {}))
 
     def _effective_epochs(self, name: str) -> int:
         if name not in self._epochs_cache:
-            cfg = merged_config(self._phase_config(name), self._options(name))
+            cfg = self._section_config(name)
             self._epochs_cache[name] = _check_epochs(cfg.get('train_cfg', {}).get('max_epochs'),
                                                      f'train_cfg.max_epochs of pipeline.{name} ({cfg.filename})')
         return self._epochs_cache[name]
@@ -344,7 +383,7 @@ class IncubationPipeline:
         for section in ('meta', 'incubate', 'finetune'):
             if section != 'meta' or not self.meta_given:
                 self._effective_epochs(section)
-        dataset = merged_config(self.incubate_cfg, self._options('incubate')).train_dataloader.dataset
+        dataset = self._section_config('incubate').train_dataloader.dataset
         folder_layout = 'Folder' in str(dataset.get('type', ''))  # not e.g. FashionMNISTDataset's idx files
         for key, root in self.common.items():
             if folder_layout and key.endswith('.dataset.data_root'):

@@ -21,6 +21,8 @@ from mmengine.model import BaseModule
 from mmengine.registry import MODELS as ROOT_MODELS
 from timm.layers import LayerNorm2d
 
+from runtime.cli import UserError
+
 ConfigDict = Dict[str, Any]
 
 
@@ -53,8 +55,11 @@ class SimpleFeaturePyramid(BaseModule):
     activation), as in ViTDet. Levels beyond ``len(scale_factors)`` (``num_outs``) are
     stride-2 subsamplings of the last one (ViTDet's ``LastLevelMaxPool``, mmdet FPN's P6).
 
-    With a patch-16 ViT the default ``scale_factors=(4, 2, 1, 0.5)`` gives strides 4, 8, 16,
-    32 (+ 64); for a patch-8 backbone use ``(2, 1, 0.5, 0.25)`` for the same strides.
+    ``in_channels`` and ``scale_factors`` follow the backbone: in a config whose backbone is
+    :class:`~backbones.IncubationViTBackbone` they are left out (``None``) and filled in before
+    the model is built (``backbones/pyramid.py``, through ``runtime.configs``): the ViT's width,
+    and ``patch / stride`` for the anchor strides 4-32, e.g. ``(4, 2, 1, 0.5)`` for patch 16,
+    ``(2, 1, 0.5, 0.25)`` for patch 8; given values that do not fit the backbone are refused.
 
     Args:
         in_channels: channels of the backbone map used (the ViT width).
@@ -67,11 +72,15 @@ class SimpleFeaturePyramid(BaseModule):
         act_cfg: activation between deconvolutions (ViTDet: GELU).
     """
 
-    def __init__(self, in_channels: int, out_channels: int = 256,
-                 scale_factors: Sequence[float] = (4.0, 2.0, 1.0, 0.5), in_index: int = -1, num_outs: int = 5,
+    def __init__(self, in_channels: Optional[int] = None, out_channels: int = 256,
+                 scale_factors: Optional[Sequence[float]] = None, in_index: int = -1, num_outs: int = 5,
                  norm_cfg: Optional[ConfigDict] = None, act_cfg: Optional[ConfigDict] = None,
                  init_cfg: Optional[ConfigDict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        if in_channels is None or scale_factors is None:
+            raise UserError('model.neck: in_channels and scale_factors follow the backbone and are filled in when '
+                            'the config is built (runtime.configs.prepare_model_config(cfg.model), which '
+                            'tools/train.py and the CheckedRunner call); building the neck alone, give both')
         norm_cfg = dict(type='LN2d', eps=1e-6) if norm_cfg is None else norm_cfg
         act_cfg = dict(type='GELU') if act_cfg is None else act_cfg
         if num_outs < len(scale_factors):

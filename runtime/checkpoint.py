@@ -24,6 +24,7 @@ import os
 import os.path as osp
 import random
 import re
+import shutil
 import warnings
 from typing import Any, Dict, List, Optional
 
@@ -49,6 +50,34 @@ class CheckpointReadError(ValueError):
 # --- reading ------------------------------------------------------------------------------------
 
 
+# How a file torch.save wrote starts: a zip archive (torch >= 1.6) or a pickle (protocol 2 or later).
+TORCH_FILE_STARTS = (b'PK\x03\x04', b'\x80')
+
+
+def not_a_checkpoint(path: str) -> Optional[str]:
+    """Why ``path`` is no file ``torch.save`` wrote (a JSON or text file, say), or None if it may be one."""
+    with open(path, 'rb') as f:
+        head = f.read(64)
+    if head.startswith(TORCH_FILE_STARTS):
+        return None
+    text = head.lstrip()
+    kind = ('a JSON file' if text[:1] in (b'{', b'[') else 'an empty file' if not head
+            else 'a text file' if all(32 <= b < 127 or b in b'\t\r\n' for b in head) else 'in another format')
+    return f'{path}: not a checkpoint ({kind}, not one that torch.save wrote)'
+
+
+def load_failure(path: str, exc: BaseException) -> str:
+    """One line for a file ``torch.load(weights_only=True)`` refused, without torch's advice to load
+    it with ``weights_only=False`` (which would run whatever code the file holds)."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    # torch >= 2.6 puts the advice first and the reason in a later line
+    reason = next((line for line in lines if 'WeightsUnpickler error' in line), None)
+    reason = reason or next((line for line in lines if 'weights_only' not in line), '')
+    reason = reason.split(' Please ')[0].rstrip('.')  # nor its advice to allowlist what the file names
+    return (f'{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: {reason}); '
+            f'only files that load with weights_only=True are accepted')
+
+
 def load_weights_only(path: str, map_location: Any = 'cpu', mmap: bool = False) -> Any:
     """``torch.load`` with ``weights_only=True``, whatever ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``
     says (torch only lets that variable override a call that did not pass the argument).
@@ -60,12 +89,13 @@ def load_weights_only(path: str, map_location: Any = 'cpu', mmap: bool = False) 
     path = osp.expanduser(os.fspath(path))
     if not osp.isfile(path):
         raise FileNotFoundError(f'{path}: checkpoint file not found')
+    problem = not_a_checkpoint(path)
+    if problem is not None:
+        raise CheckpointReadError(problem)
     try:
         return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except Exception as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ''
-        raise CheckpointReadError(f'{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: {reason}); '
-                                  f'only files that load with weights_only=True are accepted') from exc
+        raise CheckpointReadError(load_failure(path, exc)) from exc
 
 
 def checkpoint_problem(path: str) -> Optional[str]:
@@ -110,14 +140,19 @@ def write_last_checkpoint(work_dir: str, checkpoint: str) -> None:
 
 
 def remove_stale_temp_files(folder: str) -> List[str]:
-    """Delete the ``.NAME.*.tmp`` files of :mod:`runtime.fileio` that a killed writer left."""
+    """Delete the ``.NAME.*.tmp`` files (and folders) of :mod:`runtime.fileio` that a killed writer left."""
     if not osp.isdir(folder):
         return []
     removed = []
     for name in os.listdir(folder):
         path = osp.join(folder, name)
-        if name.startswith('.') and name.endswith(TMP_SUFFIX) and osp.isfile(path):
-            os.unlink(path)
+        if name.startswith('.') and name.endswith(TMP_SUFFIX):
+            if osp.isfile(path):
+                os.unlink(path)
+            elif osp.isdir(path):  # a folder export's (runtime.fileio.atomic_write_folder)
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                continue
             removed.append(path)
     return removed
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from typing import Any, Callable, Union
 
@@ -48,6 +49,40 @@ def atomic_write(path: PathLike, write: Callable[[str], None]) -> str:
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_write_folder(path: PathLike, write: Callable[[str], None]) -> str:
+    """Create the folder ``path`` at once: ``write(tmp_dir)`` fills a temporary folder beside it,
+    which then replaces ``path`` (a reader sees the old folder, none, or the complete new one).
+
+    Args:
+        path: the folder to create or replace.
+        write: called with the temporary folder's path; it writes every file there.
+
+    Returns:
+        ``path`` as a string.
+    """
+    path = os.fspath(path)
+    parent = os.path.dirname(path) or '.'
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=temp_prefix(path), suffix=TMP_SUFFIX, dir=parent)
+    try:
+        write(tmp)
+        for name in os.listdir(tmp):
+            if os.path.isfile(os.path.join(tmp, name)):
+                with open(os.path.join(tmp, name), 'rb+') as f:
+                    os.fsync(f.fileno())
+        if os.path.isdir(path):
+            old = tempfile.mkdtemp(prefix=temp_prefix(path), suffix=TMP_SUFFIX, dir=parent)
+            os.replace(path, old)  # a folder is renamed onto an empty one only
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
 

@@ -276,7 +276,8 @@ class DeviceHoursHook(Hook):
         hub = runner.message_hub
         hub.update_scalar(f'val/{HOURS_KEY}', self.device_hours)
         hub.update_scalar(f'val/{IMAGES_KEY}', self.images)
-        self._write(runner)
+        if self._started_training:  # a validation-only run has no training cost (nor training loop) to record
+            self._write(runner)
 
     def after_val(self, runner) -> None:
         self._end_eval()
@@ -290,7 +291,9 @@ class DeviceHoursHook(Hook):
         self._write(runner)
 
     def after_run(self, runner) -> None:
-        if runner.train_loop is not None and self._started_training:
+        # Only after training: ``runner.train_loop`` (and ``runner.epoch``) would build the training
+        # loop and its data loader in a test run, which must never need the training data.
+        if self._started_training:
             self._write(runner)  # the latest point of the process a hook sees
 
     def cost_record(self, runner) -> Dict[str, Any]:

@@ -4,16 +4,18 @@ Importing this module is the explicit opt-in: it applies :func:`runtime.compat.a
 on torch >= 2.6, atomic checkpoint writes, CPU DDP) and registers ``DeviceHoursHook`` and
 ``LayerDecayOptimWrapperConstructor`` with mmengine, so that ``tools/train.py``, ``mim train``
 and any other entry point that reads the config behave the same. ``ResumableCheckpointHook`` (the
-configs' ``default_hooks.checkpoint``) is registered here too.
+configs' ``default_hooks.checkpoint``) is registered here too, as is ``CheckedRunner`` (the dense
+configs' ``runner_type``: the model dict checked and the neck fitted before the model is built).
 """
 from . import compat
 from .checkpoint import ResumableCheckpointHook
+from .configs import CheckedRunner
 from .fastpaths import AutocastOptimWrapper, CompileNetworkHook, DeferredRuntimeInfoHook, FastOptimWrapperConstructor
 from .hooks import BackboneProvenanceHook, DeviceHoursHook
 from .optim import LayerDecayOptimWrapperConstructor
 
 compat.apply()
 
-__all__ = ['ResumableCheckpointHook', 'DeviceHoursHook', 'BackboneProvenanceHook',
-           'LayerDecayOptimWrapperConstructor', 'AutocastOptimWrapper',
-           'CompileNetworkHook', 'DeferredRuntimeInfoHook', 'FastOptimWrapperConstructor']
+__all__ = ['CheckedRunner', 'ResumableCheckpointHook', 'DeviceHoursHook', 'BackboneProvenanceHook',
+           'LayerDecayOptimWrapperConstructor', 'AutocastOptimWrapper', 'CompileNetworkHook', 'DeferredRuntimeInfoHook',
+           'FastOptimWrapperConstructor']

@@ -12,7 +12,9 @@ What a training work dir ``WORK/`` holds (mmengine 0.10 plus this project's hook
   at that point (``cost/device_hours``, ``cost/images``);
 * ``WORK/cost.json``: the cumulative cost (:data:`COST_FILE`);
 * ``WORK/train.out``: the process's output when the pipeline started it (:data:`TRAIN_LOG`);
-* the artifact the run produced (:func:`artifact_name`), written when training ends.
+* the artifact the run produced (:func:`artifact_name`), written when training ends; for a
+  whole network also ``WORK/timm/`` (:data:`TIMM_FOLDER`), the network as a timm local folder
+  (``timm.create_model('local-dir:WORK/timm', pretrained=True)``).
 
 A pipeline work dir holds ``manifest.json`` (:class:`Manifest`), one training work dir per
 phase, and ``assemble/metrics.json`` (the assembled network's evaluation).
@@ -52,6 +54,9 @@ INCUBATE_PREFIX = 'incubate_'
 STATUSES = ('pending', 'started', 'done', 'failed', 'given')
 DONE_STATES = ('done', 'given')  # 'given': the pipeline was handed a meta checkpoint
 ROLES = ('target', 'meta', 'hybrid', 'assembled')
+TIMM_FOLDER = 'timm'  # next to a whole network's model.pth: the same network as a timm local folder
+# The labels of a config's ``benchmark = dict(...)``, which the report files its runs by.
+BENCHMARK_LABELS = ('task', 'model', 'method', 'variant', 'schedule', 'phase')
 
 
 def incubate_phase(module_idx: int) -> str:

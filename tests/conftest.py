@@ -102,6 +102,17 @@ def load_tool(name: str):
     return module
 
 
+def built_config(path: Path):
+    """A config as the tools build it: loaded, and its model dict checked and completed
+    (``runtime.configs.prepare_model_config``: strict keys, the neck fitted to the backbone)."""
+    from mmengine.config import Config
+
+    from runtime.configs import prepare_model_config
+    cfg = Config.fromfile(path)
+    prepare_model_config(cfg.model)
+    return cfg
+
+
 def config_base_of(path: Path) -> List[str]:
     """The ``_base_`` a config file names, as written (not resolved)."""
     for node in ast.parse(path.read_text()).body:

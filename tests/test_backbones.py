@@ -82,9 +82,12 @@ def test_exported_checkpoints_load_into_timm_create_model(tmp_path):
     x = _images()
     with torch.no_grad():
         expected = model(x)
-        for path in written.values():
-            twin = timm.create_model(**timm_model_args(model.arch_config()), checkpoint_path=str(path)).eval()
+        for fmt in ('pth', 'safetensors'):
+            twin = timm.create_model(**timm_model_args(model.arch_config()), checkpoint_path=str(written[fmt])).eval()
             torch.testing.assert_close(twin(x), expected, atol=1e-5, rtol=0)
+        # and by name, from the timm local folder beside them (timm's save_for_hf)
+        twin = timm.create_model(f'local-dir:{written["timm"]}', pretrained=True).eval()
+        torch.testing.assert_close(twin(x), expected, atol=1e-5, rtol=0)
 
 
 def test_division_split_merge_and_ownership():
@@ -287,7 +290,7 @@ def test_division_must_sum_to_the_preset_depth():
 def test_non_checkpoint_files_fail_clearly_and_nothing_is_overwritten(tmp_path):
     junk = tmp_path / 'notes.pth'
     junk.write_bytes(b'this is not a checkpoint')
-    with pytest.raises(CheckpointError, match=r'notes\.pth: not a readable PyTorch checkpoint'):
+    with pytest.raises(CheckpointError, match=r'notes\.pth: not a checkpoint \(a text file'):
         load_checkpoint(junk)
     good = tmp_path / 'good.pth'
     save_checkpoint(network_checkpoint(build_model(TINY)), good)

@@ -19,7 +19,7 @@ from mmengine.config import Config
 
 import classification  # noqa: F401  (registers the classifier, data set, metric, hooks)
 import runtime.openmmlab  # noqa: F401
-from backbones import CheckpointError, build_meta_model, load_checkpoint, network_checkpoint, save_checkpoint
+from backbones import CheckpointError, build_meta_model, build_model, load_checkpoint, network_checkpoint, save_checkpoint
 from classification.data import DataLayoutError, ImageFolderDataset
 from classification.pipeline import IncubationPipeline, PipelineError
 from runtime import record
@@ -84,7 +84,7 @@ def _config_value(cfg: Config, key: str):
 @pytest.mark.parametrize('config', PIPELINE_CONFIGS, ids=lambda p: p.stem)
 def test_every_pipeline_config_plans_its_phases(config, tmp_path):
     # a value that `--cfg-options` words could not carry: commas and a nested dict
-    extra = {'benchmark.note': 'a, b', 'extra_setting': dict(paths=['x,y', 'z'], depth=dict(first=1))}
+    extra = {'benchmark.variant': 'a, b', 'extra_setting': dict(paths=['x,y', 'z'], depth=dict(first=1))}
     pipeline = IncubationPipeline(str(config), str(tmp_path / 'work'), cfg_options=extra)
     phases = [pipeline.meta_phase(), *pipeline.incubate_phases(), pipeline.finetune_phase()]
     assert [p.name for p in phases] == ['meta', 'incubate_0', 'incubate_1', 'incubate_2', 'incubate_3', 'finetune']
@@ -225,6 +225,14 @@ def test_pipeline_survives_a_kill_and_finishes(digits_root, tmp_path):
     assert 'finetune/finetune_config.py --work-dir' in rerun.stdout and '--cfg-options' not in rerun.stdout
     final = load_checkpoint(manifest.final['checkpoint'])
     assert final.kind == 'model' and final.arch['depths'] == [2, 2, 2, 2]
+    # the final model is a timm local folder too: timm builds it by name, with the same logits
+    import timm
+    theirs = timm.create_model(f'local-dir:{work / "finetune" / "timm"}', pretrained=True).eval()
+    ours = build_model(final.arch).eval()
+    ours.load_state_dict(final.state_dict)
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(theirs(x), ours(x), rtol=0, atol=0)
     module = load_checkpoint(work / 'incubate_2' / 'module_2.pth')
     assert module.kind == 'module' and module.module_idx == 2 and module.arch['depths'] == [2, 2, 2, 2]
 

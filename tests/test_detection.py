@@ -1,6 +1,7 @@
 """COCO detection with the incubated ViT.
 
 * the simple feature pyramid and the channel LayerNorm (shapes, strides, what they normalise);
+  the pyramid follows the backbone (patch 4, 8, 16: the anchor strides; patch 14: refused);
 * every shipped config: builds (model, layer-decay optimiser wrapper, pipelines run on real
   COCO-format data), the E2E / incubation pairs differ only in the checkpoint and each 3x
   config from its 1x config only in the schedule;
@@ -24,11 +25,12 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, config_base_of, load_tool, without_scope
+from conftest import ROOT, built_config, config_base_of, load_tool, without_scope
 from mmengine.config import Config
 
 import detection  # noqa: F401  (registers SimpleFeaturePyramid and LN2d)
 import runtime.openmmlab  # noqa: F401  (compat.apply(), the layer-decay constructor, the device-hours hook)
+from runtime.cli import UserError
 
 CONFIGS = ROOT / 'detection' / 'configs'
 TINY = CONFIGS / 'mask-rcnn_vit-tiny_incubation_test_coco-synthetic.py'
@@ -152,9 +154,65 @@ def test_simple_feature_pyramid_rejects_bad_arguments():
     from mmdet.registry import MODELS
     with pytest.raises(ValueError, match='power of two'):
         MODELS.build(dict(type='SimpleFeaturePyramid', in_channels=64, scale_factors=(3.0, 1.0)))
-    neck = MODELS.build(dict(type='SimpleFeaturePyramid', in_channels=64, out_channels=8))
+    with pytest.raises(UserError, match='follow the backbone'):  # left to a config's backbone, built alone
+        MODELS.build(dict(type='SimpleFeaturePyramid', in_channels=64))
+    neck = MODELS.build(dict(type='SimpleFeaturePyramid', in_channels=64, out_channels=8, scale_factors=(2, 1)))
     with pytest.raises(ValueError, match='in_channels=64'):
         neck((torch.randn(1, 32, 4, 4),))
+
+
+# the tiny config's backbone with patch 4 (the issue's vit_digits_depth16: width 64), 8, 14 and 16
+BACKBONES = {4: ['model.backbone.arch=vit_digits_depth16'], 8: [], 14: ['model.backbone.patch_size=14'],
+             16: ['model.backbone.patch_size=16']}
+
+
+@pytest.mark.parametrize('patch', sorted(BACKBONES))
+def test_the_pyramid_follows_the_backbone_to_the_anchor_strides(patch, tmp_path, capsys):
+    """The config as tools/train.py builds it: the neck's input channels are the backbone's width,
+    and the pyramid's strides, measured on an image, are the anchor generator's and the RoI
+    extractors'. A patch size that cannot give them (14: not a power of two) is refused in one line."""
+    from mmdet.registry import MODELS
+
+    train = load_tool('train')
+    size = 56 if patch == 14 else 64
+    argv = [str(TINY), '--work-dir', str(tmp_path / 'w'), '--cfg-options', *BACKBONES[patch],
+            f'model.backbone.img_size={size}', 'model.backbone.init_cfg=None']
+    if patch == 14:
+        assert train.cli(argv) == 2
+        err = capsys.readouterr().err
+        assert 'Traceback' not in err and len(err.strip().splitlines()) == 1, err
+        assert err.startswith('error: model.neck: the backbone model.backbone (vit_tiny_test, patch 14, width 32) '
+                              'cannot give the strides (4, 8, 16, 32) of model.rpn_head.anchor_generator.strides'), err
+        return
+    cfg = train.build_config(train.parse_args(argv))
+    model = MODELS.build(cfg.model).eval()
+    assert model.backbone.vit.patch_size == patch
+    assert model.neck.in_channels == model.backbone.vit.embed_dim == (64 if patch == 4 else 32)
+    with torch.no_grad():
+        levels = model.extract_feat(torch.zeros(1, 3, size, size))
+    strides = [size // level.shape[-1] for level in levels]
+    assert strides == [w for w, h in model.rpn_head.prior_generator.strides] == [4, 8, 16, 32, 64]
+    assert model.roi_head.bbox_roi_extractor.featmap_strides == model.roi_head.mask_roi_extractor.featmap_strides \
+        == strides[:4]
+
+
+def test_given_neck_values_are_kept_when_they_fit_and_refused_otherwise(tmp_path, capsys):
+    train = load_tool('train')
+    argv = [str(TINY), '--work-dir', str(tmp_path / 'w'), '--cfg-options', 'model.backbone.arch=vit_digits_depth16']
+    # what a config for a patch-4, width-64 backbone writes out: kept
+    cfg = train.build_config(train.parse_args([*argv, 'model.neck.in_channels=64',
+                                               'model.neck.scale_factors=(1,0.5,0.25,0.125)']))
+    assert (cfg.model.neck.in_channels, tuple(cfg.model.neck.scale_factors)) == (64, (1, 0.5, 0.25, 0.125))
+    # the patch-8 values with the patch-4, width-64 backbone: one line each, naming the key and the fix
+    for word, expected in (('model.neck.in_channels=32', 'model.neck.in_channels=32: the backbone model.backbone '
+                            '(vit_digits_depth16, patch 4, width 64) needs 64'),
+                           ('model.neck.scale_factors=(2,1,0.5,0.25)', 'model.neck.scale_factors=(2, 1, 0.5, 0.25): '
+                            'with the backbone model.backbone (vit_digits_depth16, patch 4, width 64) the pyramid has '
+                            'strides (2, 4, 8, 16, 32), but model.rpn_head.anchor_generator.strides is (4, 8, 16, 32, 64)')):
+        assert train.cli([*argv, word]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f'error: {expected}') and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / 'w').exists()  # refused before the runner was built
 
 
 # --- every shipped config -----------------------------------------------------------------------
@@ -166,7 +224,7 @@ def test_shipped_config_builds(path: Path, coco_root: Path, monkeypatch):
     from mmengine.optim import build_optim_wrapper
     from mmengine.optim.optimizer import amp_optimizer_wrapper
 
-    cfg = Config.fromfile(path)
+    cfg = built_config(path)
     assert {'runtime.openmmlab', 'backbones', 'detection'} <= set(cfg.custom_imports.imports)
     assert any(h.type == 'DeviceHoursHook' for h in cfg.custom_hooks)
     for hook in cfg.custom_hooks:
@@ -297,7 +355,7 @@ def test_model_is_mmdet_mask_rcnn_with_only_vitdet_changes():
 @pytest.mark.parametrize('fmt', ['pth', 'safetensors'])
 def test_backbone_loads_exported_checkpoint_through_init_cfg(fmt: str, exported: Dict[str, Any]):
     from mmdet.registry import MODELS
-    cfg = Config.fromfile(TINY)
+    cfg = built_config(TINY)
     cfg.model.backbone.init_cfg.checkpoint = str(exported[fmt])
     model = MODELS.build(cfg.model)
     key = 'blocks.0.attn.qkv.weight'
@@ -317,7 +375,7 @@ def test_every_trainable_parameter_gets_a_gradient(coco_root: Path, with_cp: boo
     activation checkpointing, as the ViT-L configs train."""
     from mmdet.registry import DATASETS, MODELS
     from mmengine.dataset import pseudo_collate
-    cfg = Config.fromfile(TINY)
+    cfg = built_config(TINY)
     cfg.model.backbone.init_cfg = None
     cfg.model.backbone.with_cp = with_cp
     model = MODELS.build(cfg.model)

@@ -9,6 +9,7 @@
 * every shipped config loads an exported checkpoint through ``init_cfg`` (weights compared,
   position embedding resampled to the segmentation grid);
 * ViT-H: 512 x 512 crops are padded to 518 x 518 (a multiple of its patch 14), padding ignored;
+* the neck follows the backbone (patch 4, 8, 16: strides 4-32; patch 14: 3.5-28);
 * the tiny config end to end on a generated ADE20K-layout set: both losses, every trainable
   parameter gets a gradient, ``tools/train.py`` with mmseg's IoUMetric (mIoU, mAcc, learned
   above chance), ``tools/test.py`` single-scale and ``--tta`` (multi-scale + flip), the
@@ -28,7 +29,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, config_base_of, load_tool, without_scope
+from conftest import ROOT, built_config, config_base_of, load_tool, without_scope
 from mmengine.config import Config
 
 import backbones
@@ -173,7 +174,7 @@ def test_shipped_config_builds(path: Path, ade_root: Path, monkeypatch):
     from mmengine.optim.optimizer import amp_optimizer_wrapper
     from mmseg.registry import HOOKS, MODELS
 
-    cfg = Config.fromfile(path)
+    cfg = built_config(path)
     assert {'runtime.openmmlab', 'backbones', 'segmentation'} <= set(cfg.custom_imports.imports)
     assert any(h.type == 'DeviceHoursHook' for h in cfg.custom_hooks)
     for hook in cfg.custom_hooks:
@@ -186,17 +187,20 @@ def test_shipped_config_builds(path: Path, ade_root: Path, monkeypatch):
     model, shapes = built_segmentor(cfg, 'cpu' if path == TINY else 'meta')
     assert type(model).__name__ == 'EncoderDecoder'
     assert type(model.backbone).__name__ == 'IncubationViTBackbone'
-    assert type(model.neck).__name__ == 'MultiLevelNeck' and model.neck.scales == [4, 2, 1, 0.5]
+    assert type(model.neck).__name__ == 'MultiLevelNeck'
     assert type(model.decode_head).__name__ == 'UPerHead' and type(model.auxiliary_head).__name__ == 'FCNHead'
     width, patch = model.backbone.vit.embed_dim, model.backbone.vit.patch_size
     crop = tuple(cfg.model.data_preprocessor.size)
     assert crop[0] % patch == crop[1] % patch == 0
     assert tuple(cfg.model.test_cfg.crop_size) == crop and cfg.model.data_preprocessor.test_cfg.size_divisor == patch
-    # four stride-`patch` maps -> strides patch / 4 ... patch * 2; UperNet at the finest, FCN at the coarsest
+    # four stride-`patch` maps -> strides 4, 8, 16, 32 (ViT-H/14: 3.5 ... 28); UperNet at the finest,
+    # FCN at the coarsest
+    assert model.neck.scales == ([4, 2, 1, 0.5] if patch in (14, 16) else [2, 1, 0.5, 0.25])
     grid, neck = crop[0] // patch, model.neck.out_channels
-    assert shapes['features'] == [(neck, 4 * grid, 4 * grid), (neck, 2 * grid, 2 * grid), (neck, grid, grid),
-                                  (neck, grid // 2, grid // 2)]
-    assert shapes['decode'] == (150, 4 * grid, 4 * grid) and shapes['aux'] == (150, grid // 2, grid // 2)  # ADE20K
+    sides = [int(grid * s) for s in model.neck.scales]
+    assert [crop[0] / side for side in sides] == ([3.5, 7, 14, 518 / 18] if patch == 14 else [4, 8, 16, 32])
+    assert shapes['features'] == [(neck, side, side) for side in sides]
+    assert shapes['decode'] == (150, sides[0], sides[0]) and shapes['aux'] == (150, sides[-1], sides[-1])  # ADE20K
     assert model.neck.in_channels == [width] * 4
 
     # The shipped optimiser wrapper, AMP included (mmengine refuses AmpOptimWrapper without a GPU).
@@ -278,7 +282,8 @@ def test_model_is_mmseg_vit_upernet_with_only_the_recipe_changes():
     UperNet; only the backbone, the class count, the padding and the sliding-window test change."""
     shipped = Path(importlib.util.find_spec('mmseg').origin).parent / '.mim' / 'configs' / '_base_'
     expected = Config.fromfile(shipped / 'models' / 'upernet_vit-b16_ln_mln.py').to_dict()['model']
-    ours = without_scope(Config.fromfile(CONFIGS / 'upernet_vit-b_incubation_80k_ade20k-512x512.py').to_dict()['model'])
+    # as built: the neck's in_channels and scales, derived from the backbone, are mmseg's own
+    ours = without_scope(built_config(CONFIGS / 'upernet_vit-b_incubation_80k_ade20k-512x512.py').to_dict()['model'])
     assert ours['backbone']['type'] == 'IncubationViTBackbone'
     expected['backbone'] = ours['backbone']  # replaced whole
     expected['pretrained'] = None  # the checkpoint is the backbone's init_cfg
@@ -286,6 +291,36 @@ def test_model_is_mmseg_vit_upernet_with_only_the_recipe_changes():
     expected['decode_head']['num_classes'] = expected['auxiliary_head']['num_classes'] = 150
     expected['test_cfg'] = dict(mode='slide', crop_size=(512, 512), stride=(341, 341))
     assert ours == expected
+
+
+# the tiny config's backbone with patch 4 (vit_digits_depth16: width 64), 8, 14 and 16; the strides
+# mmseg's multi-level neck then gives (powers of two: patch 14 gets the nearest, 3.5 to 28)
+NECK_STRIDES = {4: [4, 8, 16, 32], 8: [4, 8, 16, 32], 14: [3.5, 7, 14, 28], 16: [4, 8, 16, 32]}
+
+
+@pytest.mark.parametrize('patch', sorted(NECK_STRIDES))
+def test_the_multi_level_neck_follows_the_backbone(patch: int, tmp_path: Path, capsys):
+    """The config as tools/train.py builds it: the neck's input channels are the backbone's width
+    (once per output), its scales give strides 4-32 (measured on an image); given scales that do
+    not are refused in one line."""
+    from mmseg.registry import MODELS
+
+    train = load_tool('train')
+    size = 56 if patch == 14 else 64
+    backbone = ['model.backbone.arch=vit_digits_depth16'] if patch == 4 else [f'model.backbone.patch_size={patch}']
+    argv = [str(TINY), '--work-dir', str(tmp_path / 'w'), '--cfg-options', *backbone,
+            f'model.backbone.img_size={size}', 'model.backbone.init_cfg=None']
+    model = MODELS.build(train.build_config(train.parse_args(argv)).model).eval()
+    width = model.backbone.vit.embed_dim
+    assert model.backbone.vit.patch_size == patch and model.neck.in_channels == [width] * 4
+    with torch.no_grad():
+        levels = model.extract_feat(torch.zeros(1, 3, size, size))
+    assert [size / level.shape[-1] for level in levels] == NECK_STRIDES[patch]
+    if patch == 4:  # the patch-16 scales with a patch-4 backbone (strides 1 to 8): refused before building
+        assert train.cli([*argv, 'model.neck.scales=[4,2,1,0.5]']) == 2
+        err = capsys.readouterr().err
+        assert err.startswith('error: model.neck.scales=[4, 2, 1, 0.5]: the backbone model.backbone '
+                              '(vit_digits_depth16, patch 4, width 64) needs [1, 0.5, 0.25, 0.125]'), err
 
 
 def test_vit_h_pads_512_crops_to_518_and_ignores_the_padding(ade_root: Path):
@@ -334,7 +369,7 @@ def test_shipped_config_loads_exported_checkpoint(path: Path, tmp_path_factory, 
     """
     from mmseg.registry import MODELS
 
-    cfg = Config.fromfile(path)
+    cfg = built_config(path)
     if path == TINY:
         ckpt, fmt = exported, 'safetensors'
     else:
@@ -366,7 +401,7 @@ def test_shipped_config_loads_exported_checkpoint(path: Path, tmp_path_factory, 
 def test_tiny_segmentor_computes_both_losses_from_the_exported_checkpoint(exported, ade_root: Path):
     from mmengine.dataset import pseudo_collate
     from mmseg.registry import MODELS
-    cfg = Config.fromfile(TINY)
+    cfg = built_config(TINY)
     cfg.model.backbone.init_cfg.checkpoint = str(exported['pth'])
     model = MODELS.build(cfg.model)
     model.init_weights()
@@ -384,7 +419,7 @@ def test_every_trainable_parameter_gets_a_gradient(ade_root: Path):
     final norm is frozen, and the last of ``out_indices`` is the last block."""
     from mmengine.dataset import pseudo_collate
     from mmseg.registry import MODELS
-    cfg = Config.fromfile(TINY)
+    cfg = built_config(TINY)
     cfg.model.backbone.init_cfg = None
     model = MODELS.build(cfg.model)
     dataset = build_dataset(cfg, 'train_dataloader', ade_root)

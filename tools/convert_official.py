@@ -33,7 +33,8 @@ def main(argv=None) -> int:
                                 meta_depth=args.meta_depth, path=args.src)
         if ckpt.kind == 'model':
             written = export_timm(ckpt, args.dst)
-            print(f'{args.src}: finished model {tuple(ckpt.arch["depths"])} -> {written["pth"]}, {written["safetensors"]}')
+            print(f'{args.src}: finished model {tuple(ckpt.arch["depths"])} -> {written["pth"]}, {written["safetensors"]}, '
+                  f'{written["timm"]}')
         else:
             save_checkpoint(ckpt, args.dst)
             what = f'module {ckpt.module_idx}' if ckpt.kind == 'module' else 'meta model'

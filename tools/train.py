@@ -2,8 +2,10 @@
 
 The OpenMMLab ``tools/train.py`` shape; it works for classification, detection (mmdet) and
 segmentation (mmseg) configs of this repository alike. ``--resume`` without a path continues
-from the newest checkpoint in the work dir that loads (``runtime.checkpoint``). Errors a user
-can fix are one line (``--debug`` keeps the traceback).
+from the newest checkpoint in the work dir that loads (``runtime.checkpoint``). The config is
+checked before anything is built (``runtime.configs``): a key nothing reads, a pipeline config,
+a neck that does not fit the backbone are refused. Errors a user can fix are one line
+(``--debug`` keeps the traceback).
 """
 import argparse
 import os
@@ -12,15 +14,22 @@ import sys
 
 import _bootstrap  # noqa: F401
 from mmengine.config import Config, DictAction
+from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from runtime.cli import UserError, run_cli
+from runtime.cli import UserError, config_errors, run_cli
+from runtime.configs import check_config
 from runtime.schedule import fit_schedule_to_epochs
 from runtime.fastpaths import apply_fast_paths
 from runtime.vis import BACKENDS, apply_vis_backends
 
 
-def parse_args(argv=None):
+# --cfg-options examples, one per kind of config (tests/test_config_keys.py runs them)
+CFG_OPTIONS_EXAMPLES = {'classification': 'model.arch_overrides.drop_path_rate=0.2',
+                        'detection, segmentation': 'model.backbone.drop_path_rate=0.2'}
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description='Train a model from a config')
     parser.add_argument('config', help='config file path')
     parser.add_argument('--work-dir', help='where logs and checkpoints go (default: work_dirs/CONFIG_NAME)')
@@ -32,8 +41,9 @@ def parse_args(argv=None):
     parser.add_argument('--compile', action='store_true',
                         help='torch.compile the network (the optimizer step and logging stay eager)')
     parser.add_argument('--auto-scale-lr', action='store_true', help='scale lr by the actual batch size')
+    examples = ' or '.join(f'{option} ({kind})' for kind, option in CFG_OPTIONS_EXAMPLES.items())
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config entries, e.g. model.backbone.drop_path_rate=0.2')
+                        help=f'override config entries, e.g. {examples}; a key nothing reads is refused')
     parser.add_argument('--vis', nargs='+', choices=sorted(BACKENDS), metavar='BACKEND',
                         help='also log to these mmengine visualisation back-ends (tensorboard: event files in '
                              'WORK/<timestamp>/vis_data/, `tensorboard --logdir WORK`); the config key `vis` does '
@@ -41,7 +51,11 @@ def parse_args(argv=None):
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     parser.add_argument('--debug', action='store_true', help='show the traceback of expected errors too')
-    args = parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv=None):
+    args = build_parser().parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
@@ -51,7 +65,11 @@ def build_config(args) -> Config:
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+        try:
+            cfg.merge_from_dict(args.cfg_options)
+        except TypeError as exc:  # e.g. a dict option over a value that is not one
+            raise UserError(f'--cfg-options: {exc}') from exc
+    check_config(cfg, args.config)  # strict keys, the neck fitted to the backbone: before anything is built
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
@@ -88,11 +106,17 @@ def check_train_data(runner: Runner) -> None:
                     f'or add data')
 
 
+def build_runner(cfg: Config) -> Runner:
+    """The config's Runner (its ``runner_type`` when it names one, as OpenMMLab's tools do)."""
+    return RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+
+
 def train(args) -> None:
     cfg = build_config(args)
-    runner = Runner.from_cfg(cfg)
-    check_train_data(runner)
-    runner.train()
+    with config_errors(cfg):  # a key a constructor rejects: one line naming it
+        runner = build_runner(cfg)
+        check_train_data(runner)
+        runner.train()
 
 
 def main(argv=None) -> None:

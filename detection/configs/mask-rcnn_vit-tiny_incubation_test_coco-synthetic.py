@@ -3,7 +3,9 @@
 Same structure as ``mask-rcnn_vit-b_incubation_1x_coco.py`` (backbone, simple feature pyramid,
 LayerNorm heads, LSJ, AdamW + layer decay, CocoMetric for bbox and segm), scaled down:
   * backbone ``vit_tiny_test`` (width 32, 2 heads, patch 8, depths 2-2-2-2) at 64 x 64; its
-    stride-8 map gives strides 4-32 with scale factors (2, 1, 0.5, 0.25), + 64 by pooling;
+    stride-8 map gives strides 4-32 with scale factors (2, 1, 0.5, 0.25), + 64 by pooling (the
+    neck derives both from the backbone: ``model.backbone.arch=vit_digits_depth16``, patch 4,
+    width 64, gives (1, 0.5, 0.25, 0.125) and 64 input channels);
   * 32-channel neck and heads, 64 RoIs per image, LSJ at 64 x 64, fp32 (no AMP on the CPU),
     a few iterations, no worker processes;
   * data: a COCO-format set of 2 classes (``square``, ``triangle``) with polygon masks, e.g.
@@ -31,7 +33,7 @@ model = dict(
         img_size=image_size[0],
         drop_path_rate=0.0,
         init_cfg=dict(type='Pretrained', checkpoint='pretrained/vit-tiny-test_incubation.pth')),
-    neck=dict(in_channels=32, out_channels=channels, scale_factors=(2.0, 1.0, 0.5, 0.25)),
+    neck=dict(out_channels=channels),  # in_channels 32, scale_factors (2, 1, 0.5, 0.25): from the backbone
     rpn_head=dict(in_channels=channels, feat_channels=channels),
     roi_head=dict(
         bbox_roi_extractor=dict(out_channels=channels),

@@ -42,7 +42,7 @@ model = dict(
         out_indices=(1, 3, 5, 7),
         drop_path_rate=0.0,
         init_cfg=dict(type='Pretrained', checkpoint='pretrained/vit-tiny-test_incubation.pth')),
-    neck=dict(in_channels=[32] * 4, out_channels=32),
+    neck=dict(out_channels=32),  # in_channels [32] * 4 and scales (2, 1, 0.5, 0.25) follow the backbone
     decode_head=dict(in_channels=[32] * 4, channels=16, norm_cfg=norm_cfg),
     auxiliary_head=dict(in_channels=32, channels=8, norm_cfg=norm_cfg),
     test_cfg=dict(mode='slide', crop_size=crop_size, stride=(43, 43)))

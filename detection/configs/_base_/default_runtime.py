@@ -5,6 +5,9 @@ mmdet's runtime (``mmdet::_base_/default_runtime.py``) with these changes:
     its backbone, neck, ``LN2d``, the layer-decay constructor and the device-hours hook, so
     the configs run from ``tools/train.py`` and from ``mim train mmdet`` (with ``PYTHONPATH``
     at the repo root);
+  * ``runner_type='CheckedRunner'`` (``runtime/configs.py``): the model dict is checked and
+    completed before it is built, under every entry point: the backbone's unknown keys are
+    refused in one line, and the neck follows the backbone (``backbones/pyramid.py``);
   * ``DeviceHoursHook`` logs ``cost/device_hours`` with every evaluation and writes
     ``WORK_DIR/cost.json`` (the benchmark tables read both);
   * ``BackboneProvenanceHook`` records the backbone's checkpoint (sha256, size), the upstream run it
@@ -21,6 +24,9 @@ _base_ = ['mmdet::_base_/default_runtime.py']
 custom_imports = dict(imports=['runtime.openmmlab', 'backbones', 'detection'], allow_failed_imports=False)
 
 default_hooks = dict(checkpoint=dict(type='ResumableCheckpointHook', max_keep_ckpts=3))
+# builds the model from the checked config (runtime/configs.py): unknown backbone keys refused,
+# the neck fitted to the backbone, also under `mim train` and mmdet's / mmseg's own tools
+runner_type = 'CheckedRunner'
 custom_hooks = [dict(type='DeviceHoursHook'), dict(type='BackboneProvenanceHook')]
 
 visualizer = dict(_delete_=True, type='DetLocalVisualizer', vis_backends=[dict(type='LocalVisBackend')])

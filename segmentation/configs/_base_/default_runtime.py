@@ -6,6 +6,9 @@ of the ``tta_pipeline`` views) with these changes:
   * ``custom_imports`` applies this repository's mmengine compatibility fixes and registers
     its backbone, the layer-decay constructor and the device-hours hook, so the configs run
     from ``tools/train.py`` and from ``mim train mmseg`` (with ``PYTHONPATH`` at the repo root);
+  * ``runner_type='CheckedRunner'`` (``runtime/configs.py``): the model dict is checked and
+    completed before it is built, under every entry point: the backbone's unknown keys are
+    refused in one line, and the neck follows the backbone (``backbones/pyramid.py``);
   * ``DeviceHoursHook`` logs ``cost/device_hours`` with every evaluation and writes
     ``WORK_DIR/cost.json`` (the benchmark tables read both);
   * ``BackboneProvenanceHook`` records the backbone's checkpoint (sha256, size), the upstream run it
@@ -20,6 +23,9 @@ _base_ = ['mmseg::_base_/default_runtime.py']
 
 custom_imports = dict(imports=['runtime.openmmlab', 'backbones', 'segmentation'], allow_failed_imports=False)
 
+# builds the model from the checked config (runtime/configs.py): unknown backbone keys refused,
+# the neck fitted to the backbone, also under `mim train` and mmdet's / mmseg's own tools
+runner_type = 'CheckedRunner'
 custom_hooks = [dict(type='DeviceHoursHook'), dict(type='BackboneProvenanceHook')]
 
 visualizer = dict(_delete_=True, type='SegLocalVisualizer', vis_backends=[dict(type='LocalVisBackend')])

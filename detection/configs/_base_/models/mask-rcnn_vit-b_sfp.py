@@ -10,7 +10,8 @@ Sec. 3-4 and App. A.2; mmdetection ``projects/ViTDet``) changes in it:
     so E2E vs incubation compares the pre-training and nothing else);
   * neck: simple feature pyramid instead of the FPN, from the last block's stride-16 map to
     strides 4-32, plus a max-pooled stride 64 for the RPN, 256 channels, LayerNorm ("LN2d")
-    after every conv;
+    after every conv; its input channels and scale factors are derived from the backbone when
+    the config is built (``backbones/pyramid.py``), so another backbone needs no neck edits;
   * heads: RPN with 2 convs instead of 1; box head with 4 shared convs + 1 fc and LayerNorm
     instead of 2 fc; mask head with LayerNorm. Anchors, RoI extractors, losses, assigners,
     samplers and test settings stay mmdet's;
@@ -42,9 +43,11 @@ model = dict(
     neck=dict(
         _delete_=True,
         type='SimpleFeaturePyramid',
-        in_channels=768,
+        # in_channels and scale_factors follow the backbone (backbones/pyramid.py): the ViT's width
+        # and patch / stride for the anchor strides 4-32, here 768 and (4, 2, 1, 0.5)
+        in_channels=None,
         out_channels=256,
-        scale_factors=(4.0, 2.0, 1.0, 0.5),
+        scale_factors=None,
         in_index=-1,
         num_outs=5,
         norm_cfg=norm_cfg),

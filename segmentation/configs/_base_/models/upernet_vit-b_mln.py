@@ -10,7 +10,8 @@ al., ECCV 2018) with these changes:
     ``out_indices=(2, 5, 8, 11)``), all stride 16; drop path 0.1. The checkpoint is the
     backbone's ``init_cfg``, so the segmentor's ``pretrained`` is unset;
   * heads: 150 classes (ADE20K) instead of 19; mmseg's neck (``MultiLevelNeck``, scales
-    (4, 2, 1, 0.5) to strides 4-32, width kept at 768), UperNet decode head (PPM 1-2-3-6 + FPN,
+    (4, 2, 1, 0.5) to strides 4-32, width kept at 768; its input channels and scales are
+    derived from the backbone when the config is built), UperNet decode head (PPM 1-2-3-6 + FPN,
     512 channels, SyncBN, dropout 0.1) and auxiliary FCN head (1 conv, 256 channels, on the
     stride-32 level, loss weight 0.4) stay as they are;
   * data preprocessor: training batches padded to the 512 x 512 crop (label 255 = ignored),
@@ -41,6 +42,9 @@ model = dict(
         drop_path_rate=0.1,
         with_cp=False,
         init_cfg=dict(type='Pretrained', checkpoint='pretrained/vit-b_incubation_in1k.pth')),
+    # in_channels ([768] * 4) and scales ((4, 2, 1, 0.5): strides 4-32) follow the backbone
+    # (backbones/pyramid.py), so another backbone needs no neck edits
+    neck=dict(in_channels=None, scales=None),
     decode_head=dict(num_classes=150),
     auxiliary_head=dict(num_classes=150),
     test_cfg=dict(mode='slide', crop_size=(512, 512), stride=(341, 341)))

@@ -8,8 +8,9 @@ Changes from ViT-B and why:
     windows; predictions are cropped back to the image before scoring. Resizing the crops to
     518 or cropping 518 would change the data protocol between model sizes instead;
   * features after blocks 8, 16, 24 and 32 (``out_indices=(7, 15, 23, 31)``: the last block
-    of each of the K = 4 incubation modules); the neck's scales (4, 2, 1, 0.5) give strides
-    3.5 to 28 from the stride-14 maps, which UperNet accepts (it resizes between levels);
+    of each of the K = 4 incubation modules); the neck's scales, the powers of two nearest to
+    14 / (4, 8, 16, 32) (``backbones/pyramid.py``), are (4, 2, 1, 0.5): strides 3.5 to 28 from
+    the stride-14 maps, which UperNet accepts (it resizes between levels);
   * neck and head inputs 1280 wide; UperNet itself stays at 512 channels;
   * drop path 0.3 (BEiT-L's 0.2 for 24 blocks, raised with depth as in the ImageNet
     fine-tuning recipe: 0.1 / 0.5 / 0.6 for B / L / H);
@@ -28,7 +29,7 @@ model = dict(
         out_indices=(7, 15, 23, 31),
         drop_path_rate=0.3,
         init_cfg=dict(type='Pretrained', checkpoint='pretrained/vit-h_incubation_in1k.pth')),
-    neck=dict(in_channels=[1280] * 4, out_channels=1280),
+    neck=dict(out_channels=1280),  # in_channels [1280] * 4, scales (4, 2, 1, 0.5) follow the backbone
     decode_head=dict(in_channels=[1280] * 4),
     auxiliary_head=dict(in_channels=1280),
     test_cfg=dict(crop_size=(518, 518)))

@@ -17,6 +17,6 @@ model = dict(
         out_indices=(5, 11, 17, 23),
         drop_path_rate=0.2,
         init_cfg=dict(type='Pretrained', checkpoint='pretrained/vit-l_incubation_in1k.pth')),
-    neck=dict(in_channels=[1024] * 4, out_channels=1024),
+    neck=dict(out_channels=1024),  # in_channels [1024] * 4 follow the backbone
     decode_head=dict(in_channels=[1024] * 4),
     auxiliary_head=dict(in_channels=1024))
