@@ -204,8 +204,8 @@ def plot_data_trend(groups: Sequence[SeedGroup], out_dir: Path) -> List[Path]:
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     shares = sorted({g.first.data_percent for g in groups})
     for method, label, style, color in (('e2e', 'E2E', 'o-', 'tab:gray'), ('incubation', 'incubation', 's-', 'C0')):
-        points = sorted((g.first.data_percent, g.metric(metric)) for g in groups
-                        if g.first.method == method and g.metric(metric) is not None)
+        points = sorted(((g.first.data_percent, g.metric(metric)) for g in groups
+                         if g.first.method == method and g.metric(metric) is not None), key=lambda p: p[0])
         if not points:
             continue
         seeds = max(v.n for _, v in points)
