@@ -107,7 +107,8 @@ def test_smoke_preset_end_to_end(smoke, capsys):
     assert record['command'][:3] == ['python', '-m', 'benchmarks'] or record['command'][0] == 'python'
     assert record['seeds'] == [0, 1] and len(record_runs(record)) == 4
     assert all(e['checkpoints'] and e['best']['label'] == 'best' for e in record['runs'])
-    assert '[fashion] 0 run(s) in' in out and 'finished before: d8_e2e_seed0' in out  # the progress summary
+    summary = next(line for line in out.splitlines() if line.startswith('[fashion] 0 run(s) in'))  # the progress summary
+    assert 'd8_e2e_seed0' in summary.split('finished before: ')[1] and 'meta_seed0_data100' in summary
 
 
 def test_deep_and_data_presets_share_cells_at_toy_size(smoke, capsys):
