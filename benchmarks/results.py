@@ -9,8 +9,9 @@ it names::
     <!-- end generated -->
 
 ``NAME`` is one of :data:`GENERATORS`; ``from`` takes one or more record paths (relative to the
-repository root, separated by spaces). ``--write`` regenerates every block (and the figures the
-blocks show, under ``docs/figures/``); ``--check`` exits 1 naming each block whose committed text
+repository root, separated by spaces); markers inside fenced code blocks are examples, left
+alone. ``--write`` regenerates every block (and the figures the blocks show, under
+``docs/figures/``); ``--check`` exits 1 naming each block whose committed text
 differs from what its records generate, and each figure that is missing or was drawn from other
 records (a figure's PNG carries the sha256 of its records in its ``Description`` text chunk;
 ``--check`` reads it and draws nothing). A test runs ``--check`` on the repository.
@@ -321,11 +322,29 @@ def documents(root: Path) -> List[Path]:
     return [d for d in docs if d.is_file()]
 
 
+def fenced_spans(text: str) -> List[Tuple[int, int]]:
+    """The character spans of the document's fenced code blocks (a marker shown there is an example)."""
+    spans, start, offset = [], None, 0
+    for line in text.splitlines(keepends=True):
+        if line.lstrip().startswith('```'):
+            if start is None:
+                start = offset
+            else:
+                spans.append((start, offset + len(line)))
+                start = None
+        offset += len(line)
+    return spans
+
+
 def find_blocks(doc: Path) -> List[Block]:
-    """The generated blocks of one document; an opening marker without its end is an error."""
+    """The generated blocks of one document (outside code fences); an opening marker without its
+    end is an error."""
     text = doc.read_text()
-    blocks = [Block(doc, m['name'], m['sources'].split(), m['body'], m.span('body')) for m in BLOCK.finditer(text)]
-    if len(OPEN.findall(text)) != len(blocks):
+    fences = fenced_spans(text)
+    outside = lambda pos: not any(a <= pos < b for a, b in fences)  # noqa: E731
+    blocks = [Block(doc, m['name'], m['sources'].split(), m['body'], m.span('body')) for m in BLOCK.finditer(text)
+              if outside(m.start())]
+    if sum(outside(m.start()) for m in OPEN.finditer(text)) != len(blocks):
         raise ResultsError(f'{doc}: a `<!-- generated: NAME from RECORD -->` marker without its '
                            '`<!-- end generated -->` (or with a malformed first line)')
     return blocks

@@ -144,3 +144,28 @@ def test_deep_and_data_presets_share_cells_at_toy_size(smoke, capsys):
     with open(work / 'report-fashion-deep' / 'depth_fashion_ViT-W64_16px-5k.csv') as f:
         depths = [r['depth'] for r in csv.DictReader(f)]
     assert depths == ['8'] * 3 + ['64'] * 3
+
+
+def test_depth_table_and_figures_generated_from_the_record(smoke, tmp_path, capsys):
+    """The study's record alone regenerates its depth table and figures in a document (no work dir read)."""
+    import shutil
+
+    from benchmarks.results import figure_digest
+
+    work, _ = smoke
+    (tmp_path / 'docs' / 'results').mkdir(parents=True)
+    shutil.copyfile(work / 'results.json', tmp_path / 'docs' / 'results' / 'smoke.json')
+    blocks = ''.join(f'<!-- generated: {name} from docs/results/smoke.json -->\n<!-- end generated -->\n'
+                     for name in ('depth-table', 'depth-figure', 'efficiency-figure'))
+    (tmp_path / 'README.md').write_text('# x\n\n' + blocks)
+    assert cli(['results', '--check', '--root', str(tmp_path)]) == 1
+    assert cli(['results', '--write', '--root', str(tmp_path)]) == 0
+    text = (tmp_path / 'README.md').read_text()
+    assert '| Δ (incubation − E2E) |' in text and '](docs/figures/smoke_depth.png)' in text
+    for kind in ('depth', 'efficiency'):
+        assert figure_digest(tmp_path / 'docs' / 'figures' / f'smoke_{kind}.png')
+    capsys.readouterr()
+    assert cli(['results', '--check', '--root', str(tmp_path)]) == 0
+    (tmp_path / 'docs' / 'figures' / 'smoke_depth.png').unlink()
+    assert cli(['results', '--check', '--root', str(tmp_path)]) == 1
+    assert 'figure docs/figures/smoke_depth.png is missing' in capsys.readouterr().out
