@@ -279,7 +279,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--size', type=int, default=64, help='canvas side in pixels (default: %(default)s)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--data-root', help='Fashion-MNIST idx files (default: /usr/share/datasets/fashion-mnist)')
-    parser.add_argument('--debug', action='store_true', help='show the traceback of expected errors too')
 
 
 def run(args: argparse.Namespace) -> int:
@@ -290,4 +289,4 @@ def run(args: argparse.Namespace) -> int:
         counts = ', '.join(f'{split}: {summary[split]["counts"]["images"]} scenes, '
                            f'{summary[split]["counts"]["instances"]} instances' for split in SOURCE_SPLIT)
         print(f'{out} ({counts})')
-    return run_cli(main, debug=args.debug)
+    return run_cli(main, debug=getattr(args, 'debug', False))

@@ -784,7 +784,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--no-rerun', action='store_true',
                         help='refuse, instead of re-running, a finished run whose backbone file changed')
     parser.add_argument('--report-only', action='store_true', help='write the report from the runs there are')
-    parser.add_argument('--debug', action='store_true', help='show the traceback of expected errors too')
     group = parser.add_argument_group('Slurm (--launcher slurm)')
     group.add_argument('--launcher', choices=['local', 'slurm'], default='local')
     group.add_argument('--partition')
