@@ -241,7 +241,9 @@ class DeviceHoursHook(Hook):
         self._write(runner)
 
     def after_run(self, runner) -> None:
-        if runner.train_loop is not None and self._started_training:
+        # not ``runner.train_loop``: that property builds the loop, and with it the training data
+        # set, in a test-only run (tools/test.py), which then fails where no training data is
+        if self._started_training:
             self._write(runner)  # the latest point of the process a hook sees
 
     def cost_record(self, runner) -> Dict[str, Any]:
