@@ -24,12 +24,13 @@ from runtime.record import BENCHMARK_LABELS, DONE_STATES, MANIFEST, RecordError
 
 from .workdir import EvalPoint, RunError, Session, WorkDir, is_run_dir, normalise_metrics, read_config, read_work_dir
 
-TASKS = ('imagenet', 'cifar100', 'digits', 'fashion', 'coco', 'ade20k')
+TASKS = ('imagenet', 'cifar100', 'digits', 'fashion', 'coco', 'ade20k', 'fashion-scenes-det', 'fashion-scenes-seg')
 CLASSIFICATION_TASKS = ('imagenet', 'cifar100', 'digits', 'fashion')
 METHODS = ('e2e', 'incubation')
 # Metric each task's curves are drawn with.
 PRIMARY_METRIC = {'imagenet': 'accuracy/top1', 'cifar100': 'accuracy/top1', 'digits': 'accuracy/top1',
-                  'fashion': 'accuracy/top1', 'coco': 'coco/bbox_mAP', 'ade20k': 'mIoU'}
+                  'fashion': 'accuracy/top1', 'coco': 'coco/bbox_mAP', 'ade20k': 'mIoU',
+                  'fashion-scenes-det': 'coco/bbox_mAP', 'fashion-scenes-seg': 'mIoU'}
 _SCHEDULE = re.compile(r'^\d+\s*\+\s*\d+$')
 _DEPTH = re.compile(r'(?:^|[-_ ])D(\d+)(?=$|[-_ ])', re.IGNORECASE)  # 'ViT-D8-W64', 'DeiT-T-D32'
 _SUBSET = re.compile(r'[-_ ]?subset(\d+)(?=$|[-_ ])', re.IGNORECASE)  # '224-subset25', '16px-5k-subset50'

@@ -13,7 +13,8 @@ from .runs import CLASSIFICATION_TASKS, PRIMARY_METRIC, Run, data_share, norm_na
 
 TASK_TITLES = {'imagenet': 'ImageNet-1K', 'cifar100': 'CIFAR-100', 'digits': 'digits (scikit-learn)',
                'fashion': 'Fashion-MNIST',
-               'coco': 'COCO 2017 (Mask R-CNN)', 'ade20k': 'ADE20K (UperNet)'}
+               'coco': 'COCO 2017 (Mask R-CNN)', 'ade20k': 'ADE20K (UperNet)',
+               'fashion-scenes-det': 'Fashion-MNIST scenes (Mask R-CNN)', 'fashion-scenes-seg': 'Fashion-MNIST scenes (UperNet)'}
 # (metric key, column label) per task, in the paper's column order.
 CLASSIFICATION_METRICS = [('accuracy/top1', 'top-1'), ('accuracy/top5', 'top-5')]
 TASK_METRICS: Dict[str, List[Tuple[str, str]]] = {
@@ -23,7 +24,10 @@ TASK_METRICS: Dict[str, List[Tuple[str, str]]] = {
              ('coco/segm_mAP', 'APm'), ('coco/segm_mAP_50', 'APm50'), ('coco/segm_mAP_75', 'APm75')],
     'ade20k': [('mAcc', 'mAcc'), ('mIoU', 'mIoU'), ('mIoU-ms', 'mIoU-ms')],
 }
-VARIANT_LABEL = {'coco': 'schedule', 'ade20k': 'schedule'}
+# the scenes are reported as COCO and ADE20K are (the same mmdet / mmseg metrics), without the paper's numbers
+TASK_METRICS['fashion-scenes-det'] = TASK_METRICS['coco']
+TASK_METRICS['fashion-scenes-seg'] = TASK_METRICS['ade20k'][:2]
+VARIANT_LABEL = {'coco': 'schedule', 'ade20k': 'schedule', 'fashion-scenes-det': 'schedule', 'fashion-scenes-seg': 'schedule'}
 PHASE_ORDER = ('train', 'meta', 'incubate', 'assemble', 'finetune')
 DELTA_LABEL = 'Δ (incubation − E2E)'
 

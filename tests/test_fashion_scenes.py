@@ -139,10 +139,15 @@ def test_items_are_outside_the_upstream_subsets_and_used_once(scenes: Path, sour
         assert all(1 <= len(scene) <= 6 for scene in summary[split]['items']['per_scene'])
 
 
-def test_generation_is_deterministic_cached_and_atomic(scenes: Path, source, cache, tmp_path, monkeypatch):
+def test_generation_is_deterministic_cached_and_atomic(scenes: Path, source, cache, tmp_path, monkeypatch, capsys):
+    from benchmarks.__main__ import main
+
     before = _files(scenes)
     assert fs.write_fashion_scenes(str(scenes), num_train=16, num_val=8, data_root=str(source[0])) == scenes
+    assert main(['scenes', '--out', str(scenes), '--train', '16', '--val', '8', '--data-root', str(source[0])]) == 0
     assert _files(scenes) == before  # same parameters: nothing rewritten
+    assert main(['scenes', '--out', str(tmp_path / 'tiny'), '--size', '16']) == 2  # one line, exit status 2
+    assert 'at least 32 px' in capsys.readouterr().err
     again = fs.write_fashion_scenes(str(tmp_path / 'again'), num_train=16, num_val=8, data_root=str(source[0]))
     assert {k: v[1] for k, v in _files(again).items()} == {k: v[1] for k, v in before.items()}  # same bytes
 

@@ -128,3 +128,19 @@ def test_preloaded_backend_runs_a_script_as_a_fresh_interpreter_would(tmp_path):
     assert not preloaded.forkable(Command(python_argv('-c', 'pass'), 'x.out'))
     assert not preloaded.forkable(Command(torchrun_argv(str(script), nproc=2, port=29600), 'x.out'))
     assert not preloaded.forkable(Command(python_argv(str(script)), 'x.out', echo='[x] '))
+
+
+def test_device_hours_hook_leaves_a_test_runs_train_loop_unbuilt(tmp_path):
+    """After ``tools/test.py`` the hook must not touch ``runner.train_loop``: that property builds
+    the loop and its training data set, which a test-only run need not have."""
+    from runtime.hooks import DeviceHoursHook
+
+    class TestOnlyRunner:
+        work_dir = str(tmp_path)
+
+        @property
+        def train_loop(self):
+            raise AssertionError('the training loop was built')
+
+    DeviceHoursHook().after_run(TestOnlyRunner())
+    assert not (tmp_path / 'cost.json').exists()

@@ -4,7 +4,8 @@ The ADE20K base (``ade20k_512x512.py``: the same folder layout, ``images/{traini
 and ``annotations/{training,validation}``, mmseg's pipelines, ``IoUMetric`` for mIoU / mAcc /
 aAcc, a multi-scale + flip ``tta_pipeline``) scaled to the scenes:
   * ``FashionScenesDataset`` (``segmentation/datasets.py``): PNG images, 11 classes with 0 =
-    background a class, so ``reduce_zero_label=False`` here and in every ``LoadAnnotations``;
+    background a class, so ``reduce_zero_label=False`` (the data set's, which ``LoadAnnotations``
+    takes when given none: mmseg warns about the argument there);
     255 (slivers of items too occluded to annotate, and padding) is ignored;
     default ``data/fashion-scenes``, what ``python -m benchmarks scenes`` writes by default;
   * train: mmseg's ADE20K augmentation at 1/8 the size: resize to a shorter side of
@@ -22,7 +23,7 @@ short_side = 64
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', reduce_zero_label=False),
+    dict(type='LoadAnnotations'),
     dict(type='RandomResize', scale=(4 * short_side, short_side), ratio_range=(0.5, 2.0), keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
     dict(type='RandomFlip', prob=0.5),
@@ -32,7 +33,7 @@ train_pipeline = [
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(4 * short_side, short_side), keep_ratio=True),
-    dict(type='LoadAnnotations', reduce_zero_label=False),
+    dict(type='LoadAnnotations'),
     dict(type='PackSegInputs'),
 ]
 tta_pipeline = [
@@ -44,7 +45,7 @@ tta_pipeline = [
              for r in [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]],
             [dict(type='RandomFlip', prob=0.0, direction='horizontal'),
              dict(type='RandomFlip', prob=1.0, direction='horizontal')],
-            [dict(type='LoadAnnotations', reduce_zero_label=False)],
+            [dict(type='LoadAnnotations')],
             [dict(type='PackSegInputs')],
         ]),
 ]
