@@ -51,14 +51,17 @@ class IncubationViTBackbone(BaseModule):
                                  f'{self.vit.division.depth} network')
         self.out_channels = [self.vit.embed_dim] * len(self.out_indices)
         self.num_layers = self.vit.division.depth + 2
+        self.load_report: Optional[Dict[str, Any]] = None
 
     def init_weights(self) -> None:
         """Load ``init_cfg``'s pretrained checkpoint into the ViT, or run mmengine's initialisers."""
         cfg = self.init_cfg or {}
         if cfg.get('type') == 'Pretrained':
-            load_pretrained(self.vit, cfg['checkpoint'])
+            # kept for the run's record (runtime.hooks.BackboneProvenanceHook): file, resampled, dropped
+            self.load_report = load_pretrained(self.vit, cfg['checkpoint'])
             self._is_init = True
         else:
+            self.load_report = None
             super().init_weights()
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:

@@ -221,14 +221,18 @@ def load_pretrained(model: IncubationViT, path: PathLike) -> Dict[str, Any]:
 
     timm's ``checkpoint_filter_fn`` resamples the position embedding to this network's grid;
     the head is dropped when its size differs (e.g. an ImageNet-1k head into a 10-class or a
-    dense model).
+    dense model). Every other tensor of the network must come from the file: a checkpoint that
+    leaves any of them uninitialised (a truncated or a foreign file) is refused, naming it.
 
     Args:
         model: the network to load into (its architecture is checked against the file's).
         path: a whole-network checkpoint in any format :func:`load_checkpoint` reads.
 
     Returns:
-        ``{'skipped': [names of the checkpoint's head tensors that were not loaded]}``.
+        The load report: ``{'checkpoint': path, 'kind': the file's kind, 'loaded': number of
+        tensors loaded, 'resampled': {name: [shape in the file, shape loaded]}, 'dropped': [names of
+        the checkpoint's head tensors that were not loaded], 'skipped'`` (the same list, its older name)``,
+        'initialised': [names of the network's tensors left at their initialisation]}``.
     """
     from timm.models.vision_transformer import checkpoint_filter_fn
 
@@ -238,10 +242,14 @@ def load_pretrained(model: IncubationViT, path: PathLike) -> Dict[str, Any]:
     check_arch(ckpt, model.arch_config(), 'network being initialised')
     state = checkpoint_filter_fn(dict(ckpt.state_dict), model)
     own = model.state_dict()
-    skipped = [k for k in list(state) if k.startswith('head.') and (k not in own or own[k].shape != state[k].shape)]
-    for key in skipped:
+    dropped = [k for k in list(state) if k.startswith('head.') and (k not in own or own[k].shape != state[k].shape)]
+    for key in dropped:
         del state[key]
     check_state_shapes(Checkpoint(ckpt.kind, state, path=str(path)), own, f'network {model.division}',
                        ignore=('head.',))
+    resampled = {k: [list(ckpt.state_dict[k].shape), list(v.shape)] for k, v in state.items()
+                 if k in ckpt.state_dict and tuple(ckpt.state_dict[k].shape) != tuple(v.shape)}
     model.load_state_dict(state, strict=False)
-    return {'skipped': skipped}
+    initialised = sorted(k for k in own if k not in state)
+    return dict(checkpoint=str(path), kind=ckpt.kind, loaded=len(state), resampled=resampled, dropped=dropped,
+                skipped=dropped, initialised=initialised)

@@ -35,6 +35,13 @@ Reference numbers (:mod:`benchmarks.reference`, data in ``benchmarks/reference.j
     ``reference_for(run) -> dict | None``,
     ``reference_value(entry, method, metric)``, ``reference_cost(entry, method)``.
 
+Result records (:mod:`benchmarks.records`; one versioned JSON file per study, under
+``docs/results/`` for the runs the docs quote)
+    ``write_record(path, study, command, runs, seeds=(), extra=None) -> dict``: command line, git
+        commit and dirty flag, date, machine, library versions, seeds, and per run its last and
+        best (labelled) metrics, three costs and final checkpoints' sha256; ``read_record(path)
+        -> dict``; ``record_runs(record) -> list[Run]`` (the report's tables from a record alone).
+
 Speed (:mod:`benchmarks.speed`)
     ``measure(arch='vit_base_patch16_224', batch=32, device=None, steps=10, warmup=1, amp=None)
         -> dict`` and ``format_table(result) -> str`` (Markdown).
@@ -52,6 +59,7 @@ _EXPORTS = {
     'write_plots': 'plots',
     'load_reference': 'reference', 'find_reference': 'reference', 'reference_for': 'reference',
     'measure': 'speed', 'format_table': 'speed',
+    'write_record': 'records', 'read_record': 'records', 'record_runs': 'records',
 }
 
 __all__ = sorted(_EXPORTS)

@@ -75,6 +75,17 @@ def train_step_flops(network: torch.nn.Module, input_shape: Tuple[int, ...]) -> 
     return int(counter.get_total_flops())
 
 
+def _batch_key(data_batch: Any) -> Optional[Tuple[int, ...]]:
+    """(images, largest height, largest width) of a batch of image tensors before padding: what a
+    padded detector or segmentor batch costs depends on little else."""
+    inputs = data_batch.get('inputs') if isinstance(data_batch, dict) else None
+    if isinstance(inputs, torch.Tensor):
+        return tuple(inputs.shape)
+    if isinstance(inputs, (list, tuple)) and inputs and all(isinstance(t, torch.Tensor) for t in inputs):
+        return (len(inputs), max(int(t.shape[-2]) for t in inputs), max(int(t.shape[-1]) for t in inputs))
+    return None
+
+
 def _input_shape(data_batch: Any) -> Optional[Tuple[int, ...]]:
     inputs = data_batch.get('inputs') if isinstance(data_batch, dict) else None
     if isinstance(inputs, torch.Tensor):
@@ -101,7 +112,10 @@ class DeviceHoursHook(Hook):
       since it started, on GPUs the wall clock since it started x devices).
     * ``flops``: training FLOPs (forward + backward; :func:`train_step_flops`), counted once per
       distinct batch shape and added for every iteration: deterministic, free of machine noise.
-      ``None`` for models without a classification ``network`` whose input is one tensor.
+      A model without a classification ``network`` taking one tensor (a detector, a segmentor) has
+      the first real training step of each batch shape counted as it runs (``FlopCounterMode``
+      around it: the losses and backward of that step, with whatever RoIs it sampled); data-
+      dependent parts (the number of positive RoIs) make that count an estimate for the others.
 
     ``overhead`` splits the wall clock (seconds, every session summed): ``startup`` (process start
     to the first training iteration), ``train`` (the counted iterations), ``eval``
@@ -122,6 +136,7 @@ class DeviceHoursHook(Hook):
         self.count_flops = count_flops
         self.flops: Optional[int] = 0 if count_flops else None
         self._flops_by_shape: Dict[Tuple[int, ...], Optional[int]] = {}
+        self._live: Optional[Tuple[Tuple[int, ...], Any]] = None  # a step being counted as it runs
         self._tick: Optional[float] = None
         self._wall_tick: Optional[float] = None
         self._eval_tick: Optional[float] = None
@@ -185,10 +200,12 @@ class DeviceHoursHook(Hook):
         if not self._started_training:
             self._started_training = True
             self.overhead['startup'] = time.time() - self._process_start
+        self._start_live_count(runner, data_batch)
         self._tick = self._clock()
         self._wall_tick = time.perf_counter()
 
     def after_train_iter(self, runner, batch_idx: int, data_batch: Any = None, outputs=None) -> None:
+        self._end_live_count()
         if self._tick is not None:
             self.device_hours += (self._clock() - self._tick) * get_world_size() / 3600.0
             self.overhead['train'] += time.perf_counter() - self._wall_tick
@@ -198,8 +215,40 @@ class DeviceHoursHook(Hook):
             self.images += len(batch) * get_world_size()
             self._add_flops(runner, data_batch)
 
+    def _start_live_count(self, runner, data_batch: Any) -> None:
+        """For a detector or segmentor: count this step as it runs when its batch shape is new."""
+        self._live = None
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        if self.flops is None or hasattr(model, 'network') or not isinstance(data_batch, dict):
+            return
+        shape = _batch_key(data_batch)
+        if shape is None or shape in self._flops_by_shape:
+            return
+        from torch.utils.flop_counter import FlopCounterMode
+
+        counter = FlopCounterMode(display=False)
+        counter.__enter__()
+        self._live = (shape, counter)
+
+    def _end_live_count(self) -> None:
+        if self._live is not None:
+            shape, counter = self._live
+            counter.__exit__(None, None, None)
+            self._flops_by_shape[shape] = int(counter.get_total_flops())
+            self._live = None
+
     def _add_flops(self, runner, data_batch: dict) -> None:
         if self.flops is None:
+            return
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        if not hasattr(model, 'network'):
+            self._end_live_count()
+            count = self._flops_by_shape.get(_batch_key(data_batch))
+            if count is None:
+                self.flops = None
+                runner.logger.warning('DeviceHoursHook: training FLOPs are not counted for this model')
+            else:
+                self.flops += count * get_world_size()
             return
         shape = _input_shape(data_batch)
         if shape not in self._flops_by_shape:
@@ -271,3 +320,39 @@ class DeviceHoursHook(Hook):
         # it) already holds the earlier sessions' end-to-end hours; take the larger
         if float(cost.get('e2e_device_hours') or 0.0) > self._before_e2e:
             self._keep_previous(cost)
+
+
+@HOOKS.register_module()
+class BackboneProvenanceHook(Hook):
+    """Records where a downstream run's backbone came from: ``WORK/backbone.json`` and the log.
+
+    Reads what the backbone kept when it was initialised (``load_report``: the checkpoint, what was
+    loaded, resampled and dropped; see :mod:`runtime.provenance`) once the runner has initialised
+    the weights (``before_train``: mmengine initialises them after ``before_run``). A backbone
+    without pretrained weights is recorded as ``init: random``. Written every session, so a
+    resumed run records the file it was resumed with too.
+    """
+
+    priority = 'VERY_LOW'
+
+    def before_train(self, runner) -> None:
+        from runtime.fileio import atomic_write_json
+        from runtime.provenance import BACKBONE_RECORD, backbone_record
+
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        backbone = getattr(model, 'backbone', None)
+        if backbone is None or not is_main_process():
+            return
+        report = getattr(backbone, 'load_report', None)
+        entry = backbone_record(report.get('checkpoint') if report else None, report)
+        atomic_write_json(os.path.join(runner.work_dir, BACKBONE_RECORD), entry)
+        if entry['init'] == 'random':
+            runner.logger.info('backbone: random initialisation (no pretrained checkpoint)')
+            return
+        up = entry['upstream'] or {}
+        load = entry['load']
+        runner.logger.info(
+            f'backbone: {entry["checkpoint"]} (sha256 {entry["file"]["sha256"][:12]}, {entry["file"]["size"]} bytes); '
+            f'upstream {up.get("work_dir", "unknown")} (method {up.get("method")}, seed {up.get("seed")}, '
+            f'phase {up.get("phase")}); loaded {load.get("loaded")} tensors, resampled {load.get("resampled") or "none"}, '
+            f'dropped {load.get("dropped") or "none"}')

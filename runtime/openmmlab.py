@@ -9,10 +9,11 @@ configs' ``default_hooks.checkpoint``) is registered here too.
 from . import compat
 from .checkpoint import ResumableCheckpointHook
 from .fastpaths import AutocastOptimWrapper, CompileNetworkHook, DeferredRuntimeInfoHook, FastOptimWrapperConstructor
-from .hooks import DeviceHoursHook
+from .hooks import BackboneProvenanceHook, DeviceHoursHook
 from .optim import LayerDecayOptimWrapperConstructor
 
 compat.apply()
 
-__all__ = ['ResumableCheckpointHook', 'DeviceHoursHook', 'LayerDecayOptimWrapperConstructor', 'AutocastOptimWrapper',
+__all__ = ['ResumableCheckpointHook', 'DeviceHoursHook', 'BackboneProvenanceHook',
+           'LayerDecayOptimWrapperConstructor', 'AutocastOptimWrapper',
            'CompileNetworkHook', 'DeferredRuntimeInfoHook', 'FastOptimWrapperConstructor']

@@ -14,8 +14,10 @@ with mmengine's ``--launcher slurm``; ``--gpus 0`` is a CPU job that requests no
 
 ``--after-pipeline DIR`` starts the run once the incubation pipeline submitted into DIR
 (``tools/incubate.py --launcher slurm``) has its final model: ``afterok`` on its final job
-while that is queued or running, no dependency once the model exists; pass the model itself
-with ``-- --cfg-options model.backbone.init_cfg.checkpoint=DIR/finetune/model.pth``.
+while that is queued or running, no dependency once the model exists. The model is handed to
+a detection or segmentation run by reference: ``model.backbone.init_cfg.checkpoint=DIR/finetune/model.pth``
+is added to its ``--cfg-options`` (a checkpoint given there yourself is kept). For a whole chain of upstream and
+downstream runs, see ``python -m benchmarks suite --launcher slurm``.
 
 Prints the job id alone on stdout (``JOB=$(python tools/slurm_submit.py ...)``, then
 ``--after $JOB`` chains the next run); the log is ``DIR/slurm-<job id>.out``.
@@ -106,11 +108,33 @@ def pipeline_dependency(work_dir: str) -> List[str]:
     return [job.id]
 
 
+def has_backbone(config: str) -> bool:
+    """Whether a config's model has a ``backbone`` (a detector or segmentor) to hand the model to."""
+    from mmengine.config import Config
+
+    model = Config.fromfile(config, import_custom_modules=False).get('model') or {}
+    return isinstance(model.get('backbone'), dict)
+
+
+def with_pipeline_checkpoint(command: List[str], work_dir: str) -> List[str]:
+    """``command`` with the pipeline's final model as the backbone checkpoint, unless it names one."""
+    key = 'model.backbone.init_cfg.checkpoint='
+    if any(word.startswith(key) for word in command):
+        return command
+    final = osp.join(osp.abspath(work_dir), record.FINETUNE, record.artifact_name('assembled'))
+    if '--cfg-options' in command:
+        at = command.index('--cfg-options') + 1
+        return command[:at] + [key + final] + command[at:]
+    return command + ['--cfg-options', key + final]
+
+
 def main(argv: Optional[Sequence[str]] = None) -> str:
     args, train_args = parse_args(argv)
     command, options = build_job(args, train_args)
     if args.after_pipeline:
         args.after = [*args.after, *pipeline_dependency(args.after_pipeline)]
+        if has_backbone(args.config):
+            command = with_pipeline_checkpoint(command, args.after_pipeline)
     if args.dry_run:
         if args.after:
             print(f'# sbatch {slurm.dependency_arg(args.after)}')

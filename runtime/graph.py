@@ -1,0 +1,327 @@
+"""A run graph: ordinary training commands linked by the files they hand on, and two executors.
+
+A :class:`Node` is one command (``tools/train.py CONFIG ...`` or ``tools/incubate.py CONFIG ...``)
+with its work dir, its log, the nodes whose artifacts it reads (``needs``) and a test of whether
+it is done (its artifact exists and its records say it finished). Nothing is copied between
+nodes: a node's command names the files of the nodes it needs, where they are.
+
+* :func:`run_local` runs the graph on this machine, at most N commands at a time, each as soon as
+  everything it needs is done (a failed node stops only what depends on it).
+* :func:`submit_slurm` submits it as Slurm batch jobs, each ``afterok`` on the jobs of the nodes it
+  needs that are still queued or running, records the job ids in a state file, and on a second
+  call reports each node and resubmits only what failed, was cancelled or was lost. A node whose
+  command is itself a submitter (``tools/incubate.py --launcher slurm``, which submits its own
+  dependent jobs and returns) is run here, and its final job stands for the node.
+
+Torch-free, like :mod:`runtime.launch` and :mod:`runtime.slurm` that it drives.
+"""
+from __future__ import annotations
+
+import json
+import os
+import os.path as osp
+import shlex
+import subprocess
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from . import slurm
+from .cli import UserError
+from .fileio import atomic_write_bytes
+from .launch import Backend, Command, Job, latest_progress
+
+FAILURES = ('failed', 'cancelled', 'timeout', 'lost')
+
+
+class GraphError(UserError):
+    """A graph that cannot run: an unknown or cyclic dependency, a node that failed."""
+
+
+@dataclass
+class Node:
+    """One command of the graph.
+
+    Args:
+        name: unique in the graph, e.g. ``upstream/e2e_seed0`` or ``det/incubation_seed0``.
+        argv: the command, run from ``cwd``.
+        work_dir: where it writes (its log goes to ``log`` inside it by default).
+        needs: names of the nodes whose artifacts it reads.
+        done: ``done()`` is True once the node's artifact exists and its records say it finished.
+        log: its combined output.
+        submits: the command submits its own Slurm jobs when given ``slurm_argv`` and returns;
+            ``final_job(node)`` then reads the id of the job that finishes it (under Slurm only).
+        labels: what the reports show (method, seed, task, ...); not used to run it.
+    """
+
+    name: str
+    argv: List[str]
+    work_dir: str
+    needs: Tuple[str, ...] = ()
+    done: Callable[[], bool] = lambda: False
+    log: str = ''
+    submits: bool = False
+    slurm_argv: Tuple[str, ...] = ()
+    final_job: Optional[Callable[['Node'], Optional[str]]] = None
+    labels: Dict[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.log:
+            self.log = osp.join(self.work_dir, f'{osp.basename(self.work_dir.rstrip("/")) or "run"}.out')
+
+    def __str__(self) -> str:
+        return shlex.join(self.argv)
+
+
+def check_graph(nodes: Sequence[Node]) -> List[Node]:
+    """The nodes in an order where every node comes after what it needs; raises on bad edges."""
+    by_name: Dict[str, Node] = {}
+    for node in nodes:
+        if node.name in by_name:
+            raise GraphError(f'two nodes are named {node.name!r}')
+        by_name[node.name] = node
+    for node in nodes:
+        unknown = [n for n in node.needs if n not in by_name]
+        if unknown:
+            raise GraphError(f'{node.name} needs {", ".join(unknown)}, which the graph does not have')
+    ordered: List[Node] = []
+    state: Dict[str, str] = {}
+
+    def visit(node: Node, path: Tuple[str, ...]) -> None:
+        if state.get(node.name) == 'done':
+            return
+        if state.get(node.name) == 'visiting':
+            raise GraphError(f'cyclic dependency: {" -> ".join(path + (node.name,))}')
+        state[node.name] = 'visiting'
+        for need in node.needs:
+            visit(by_name[need], path + (node.name,))
+        state[node.name] = 'done'
+        ordered.append(node)
+
+    for node in nodes:
+        visit(node, ())
+    return ordered
+
+
+def describe(nodes: Sequence[Node], launcher: str = 'local') -> str:
+    """The graph as text: one block per node, in run order, with its command and what it waits for."""
+    lines = []
+    for i, node in enumerate(check_graph(nodes), 1):
+        after = f'  (after {", ".join(node.needs)})' if node.needs else ''
+        how = 'submits its own jobs' if launcher == 'slurm' and node.submits else (
+            'sbatch, afterok' if launcher == 'slurm' and node.needs else 'sbatch' if launcher == 'slurm' else 'run')
+        lines.append(f'{i:>3}. {node.name} [{how}]{after}')
+        argv = list(node.argv) + (list(node.slurm_argv) if launcher == 'slurm' and node.submits else [])
+        lines.append(f'     {shlex.join(argv)}')
+    return '\n'.join(lines)
+
+
+# --- on this machine ---------------------------------------------------------------------------
+
+
+def run_local(nodes: Sequence[Node], backend: Backend, slots: int,
+              on_start: Callable[[Node], None] = lambda node: None,
+              on_exit: Callable[[Node, int], None] = lambda node, code: None,
+              on_progress: Optional[Callable[[Sequence[Node]], None]] = None,
+              env: Optional[Mapping[str, str]] = None, cwd: Optional[str] = None,
+              poll_seconds: float = 0.5, progress_seconds: float = 30.0) -> Tuple[List[Node], List[Node]]:
+    """Run every node that is not done, at most ``slots`` at a time, each once what it needs is done.
+
+    Returns ``(ran, failed)``. A node whose needs failed is not started (it is in neither list but
+    counted by the caller from ``done()``). Every job still running when this returns or raises is
+    stopped.
+    """
+    ordered = check_graph(nodes)
+    pending = [n for n in ordered if not n.done()]
+    finished = {n.name for n in ordered if n not in pending}
+    broken: set = set()
+    running: List[Tuple[Node, Job]] = []
+    ran: List[Node] = []
+    failed: List[Node] = []
+    last = time.monotonic()
+    try:
+        while pending or running:
+            for node in list(pending):
+                if len(running) >= max(1, slots):
+                    break
+                if any(n in broken for n in node.needs):
+                    pending.remove(node)
+                    broken.add(node.name)
+                    continue
+                if all(n in finished for n in node.needs):
+                    pending.remove(node)
+                    os.makedirs(node.work_dir, exist_ok=True)
+                    on_start(node)
+                    running.append((node, backend.start(Command(list(node.argv), node.log, env=dict(env or {}) or None,
+                                                                cwd=cwd))))
+            if not running:
+                break  # everything left waits on a failure
+            time.sleep(poll_seconds)
+            for entry in list(running):
+                node, job = entry
+                code = job.poll()
+                if code is None:
+                    continue
+                running.remove(entry)
+                ran.append(node)
+                if code == 0 and node.done():
+                    finished.add(node.name)
+                else:
+                    failed.append(node)
+                    broken.add(node.name)
+                on_exit(node, code)
+            if running and on_progress is not None and time.monotonic() - last > progress_seconds:
+                last = time.monotonic()
+                on_progress([n for n, _ in running])
+    finally:
+        for _node, job in running:
+            job.stop()
+    return ran, failed
+
+
+def progress_line(node: Node) -> str:
+    """The newest mmengine progress line of a running node's log."""
+    return f'{node.name} | {latest_progress(node.log)}'
+
+
+# --- on a Slurm cluster ------------------------------------------------------------------------
+
+
+@dataclass
+class SlurmState:
+    """One node under Slurm: its job, what Slurm or the disk says of it, and what this pass did."""
+
+    node: Node
+    job: Optional[str] = None
+    log: Optional[str] = None
+    verdict: str = 'not submitted'   # done | pending | running | failed | cancelled | timeout | lost | not submitted
+    action: str = ''
+
+    @property
+    def active(self) -> bool:
+        return self.verdict in ('pending', 'running')
+
+
+def read_state(path: str) -> Dict[str, Dict[str, str]]:
+    """The recorded job of each node (``{name: {"job": id, "log": path}}``), empty when there is none."""
+    if not osp.isfile(path):
+        return {}
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, ValueError) as e:
+        raise GraphError(f'{path}: unreadable Slurm state ({e}); move it away to start the bookkeeping afresh') from None
+    return dict(data.get('jobs', {})) if isinstance(data, dict) else {}
+
+
+def write_state(path: str, states: Sequence[SlurmState]) -> None:
+    jobs = {s.node.name: dict(job=s.job, log=s.log) for s in states if s.job}
+    atomic_write_bytes(path, json.dumps(dict(jobs=jobs), indent=1).encode())
+
+
+def _verdict(info: Optional[slurm.JobInfo], done: bool) -> str:
+    if done:
+        return 'done'
+    if info is None:
+        return 'lost'
+    return {slurm.PENDING: 'pending', slurm.RUNNING: 'running', slurm.FAILED: 'failed',
+            slurm.CANCELLED: 'cancelled', slurm.TIMEOUT: 'timeout'}.get(info.state, 'lost')
+
+
+def inspect_slurm(nodes: Sequence[Node], state_path: str) -> List[SlurmState]:
+    """Each node's state from the recorded jobs, Slurm and the disk."""
+    ordered = check_graph(nodes)
+    recorded = read_state(state_path)
+    ids = [r['job'] for r in recorded.values() if r.get('job')]
+    infos = slurm.job_info(ids) if ids else {}
+    states = []
+    for node in ordered:
+        entry = recorded.get(node.name, {})
+        state = SlurmState(node, entry.get('job'), entry.get('log'))
+        if node.done():
+            state.verdict = 'done'
+        elif state.job:
+            state.verdict = _verdict(infos.get(state.job), False)
+        states.append(state)
+    return states
+
+
+def submit_slurm(nodes: Sequence[Node], state_path: str, options: Callable[[Node], slurm.SbatchOptions],
+                 env: Optional[Mapping[str, str]] = None, cwd: Optional[str] = None,
+                 status_only: bool = False) -> List[SlurmState]:
+    """Submit every node that is not done, queued or running, behind the active jobs it needs.
+
+    A node whose needs are neither done nor active (failed, not submitted) is left, with the
+    reason; a node queued behind a job that this pass replaces is cancelled and resubmitted.
+    The state file is written after every submission, so a refused one keeps the others' ids.
+    """
+    states = inspect_slurm(nodes, state_path)
+    if status_only:
+        return states
+    by_name = {s.node.name: s for s in states}
+    replaced: set = set()
+    try:
+        for state in states:
+            node = state.node
+            if state.verdict == 'done':
+                continue
+            stale = [n for n in node.needs if n in replaced]
+            if state.active and not stale:
+                state.action = 'kept'
+                continue
+            missing = [n for n in node.needs if by_name[n].verdict != 'done' and not by_name[n].active]
+            if missing:
+                if state.active:
+                    slurm.cancel(state.job)
+                    state.action = f'cancelled job {state.job}; '
+                state.verdict = 'not submitted'
+                state.action += f'waits for {", ".join(missing)} (not done, not queued)'
+                continue
+            if state.active:
+                slurm.cancel(state.job)
+                state.action = f'cancelled job {state.job} (its dependency was replaced); '
+            after = [by_name[n].job for n in node.needs if by_name[n].active]
+            os.makedirs(node.work_dir, exist_ok=True)
+            if node.submits:
+                job = _run_submitter(node, after, env, cwd)
+                log = node.log
+            else:
+                opts = options(node)
+                job = slurm.submit(node.argv, opts, after_ok=after,
+                                   script_path=osp.join(node.work_dir, 'suite.sbatch'))
+                log = (opts.output or '').replace('%j', job)
+            state.job, state.log, state.verdict = job, log, 'pending'
+            state.action += f'submitted job {job}' + (f' (afterok {":".join(after)})' if after else '')
+            replaced.add(node.name)
+            write_state(state_path, states)
+    finally:
+        write_state(state_path, states)
+    return states
+
+
+def _run_submitter(node: Node, after: Sequence[str], env: Optional[Mapping[str, str]], cwd: Optional[str]) -> str:
+    """Run a node whose command submits its own jobs; return the id of the job that finishes it.
+
+    Its first jobs wait for ``after`` through ``--sbatch-arg=--dependency=afterok:...``.
+    """
+    argv = list(node.argv) + list(node.slurm_argv)
+    if after:
+        argv.append(f'--sbatch-arg=--dependency=afterok:{":".join(after)}')
+    with open(node.log, 'a') as log:
+        proc = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, env=dict(env) if env else None, cwd=cwd)
+    if proc.returncode != 0:
+        raise GraphError(f'{node.name}: `{shlex.join(argv)}` failed (exit {proc.returncode}); see {node.log}')
+    job = node.final_job(node) if node.final_job else None
+    if not job:
+        raise GraphError(f'{node.name}: its submitter returned but recorded no final job; see {node.log}')
+    return job
+
+
+def slurm_report(states: Sequence[SlurmState], title: str) -> str:
+    """One line per node: its state, job, log, and what this pass did."""
+    lines = [title, f'  {"node":<28} {"state":<14} {"job":>8}  log']
+    for s in states:
+        log = s.log if s.log and (osp.isfile(s.log) or s.active) else ''
+        line = f'  {s.node.name:<28} {s.verdict:<14} {s.job or "-":>8}  {log}'
+        lines.append(line + (f'  <- {s.action}' if s.action else ''))
+    return '\n'.join(lines)
