@@ -328,8 +328,7 @@ def _seed_notes(groups: Sequence[SeedGroup], ratio_cost: str) -> List[str]:
         'Training device-h: training steps only (runtime.DeviceHoursHook: GPU wall clock x GPUs, or the '
         'process\'s CPU time); end-to-end device-h: process start to exit (start-up, data, evaluation, '
         'checkpoints); incubation sums meta, the four incubations and the fine-tune.']
-    shared = sorted({Path(p.work_dir.path).name for g in groups for r in g.runs for p in r.phases
-                     if getattr(p, 'charged', False) and p.work_dir is not None})
+    shared = sorted({Path(p.charged_from).name for g in groups for r in g.runs for p in r.phases if p.charged})
     if shared:
         notes.append('The meta model is trained once per seed and data set and shared by every depth and budget '
                      '(tools/incubate.py --meta); its full cost (all three costs) is charged to every incubation row '
