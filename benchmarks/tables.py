@@ -322,7 +322,8 @@ def _cell_rows(table: Table, head: List[Cell], e2e_groups: List[SeedGroup], inc_
 def _seed_notes(groups: Sequence[SeedGroup], ratio_cost: str) -> List[str]:
     notes = [
         'Mean ± sample standard deviation over the seeds; Δ: the mean ± std of the per-seed differences '
-        '(incubation − E2E of the same seed). A cost a run does not record is shown as –, never as 0.',
+        '(incubation − E2E of the same seed). A cost a run does not record is shown as –, never as 0. '
+        'In a partial cell only its finished runs are counted (n=k of m).',
         f'Cost ratio = incubation / E2E, both mean over seeds, in {COST_LABELS[ratio_cost]}'
         + (' (deterministic: the same for every seed and machine).' if ratio_cost == 'train_flops' else '.'),
         'Training device-h: training steps only (runtime.DeviceHoursHook: GPU wall clock x GPUs, or the '
