@@ -115,11 +115,20 @@ class SeedGroup:
         done = sum(r.status == 'done' for r in self.runs)
         return 'done' if done == len(self.runs) else f'partial ({done}/{len(self.runs)} done)'
 
+    @property
+    def counted(self) -> List[Run]:
+        """The runs the cell's numbers come from: the finished ones, once one has finished (an
+        unfinished run's last evaluation would pull the mean down); all of them before that."""
+        done = [r for r in self.runs if r.status == 'done']
+        return done or list(self.runs)
+
     def metric(self, metric: str) -> Optional[MeanStd]:
-        return mean_std([r.metrics.get(metric) for r in self.runs])
+        counted = self.counted
+        return mean_std([r.metrics.get(metric) if r in counted else None for r in self.runs])
 
     def cost(self, name: str) -> Optional[MeanStd]:
-        return mean_std([r.costs()[name] for r in self.runs])
+        counted = self.counted
+        return mean_std([r.costs()[name] if r in counted else None for r in self.runs])
 
 
 def seed_groups(runs: Sequence[Run]) -> List[SeedGroup]:
@@ -134,9 +143,10 @@ def seed_groups(runs: Sequence[Run]) -> List[SeedGroup]:
 
 
 def paired_deltas(e2e: SeedGroup, inc: SeedGroup, metric: str) -> Optional[MeanStd]:
-    """Incubation − E2E per seed that both have (paired differences), as mean ± std."""
-    by_seed = {r.seed: r.metrics.get(metric) for r in e2e.runs if r.seed is not None}
-    deltas = [r.metrics[metric] - by_seed[r.seed] for r in inc.runs
+    """Incubation − E2E per seed that both have (paired differences; finished runs once a pair
+    has finished, see :attr:`SeedGroup.counted`), as mean ± std."""
+    by_seed = {r.seed: r.metrics.get(metric) for r in e2e.counted if r.seed is not None}
+    deltas = [r.metrics[metric] - by_seed[r.seed] for r in inc.counted
               if r.seed in by_seed and by_seed[r.seed] is not None and metric in r.metrics]
     return mean_std(deltas) if deltas else None
 

@@ -59,7 +59,7 @@ def run_costs(run: Any) -> Dict[str, Optional[float]]:
     out = record_costs(run.cost.get('record'))
     out['train_device_hours'] = run.cost.get('total')
     training = [p for p in run.phases if p.name != record.ASSEMBLE and p.status != 'given']
-    charged = [p for p in run.phases if getattr(p, 'charged', False)]  # a shared meta model's own run
+    charged = [p for p in run.phases if p.charged and p.work_dir is not None]  # a shared meta model's own run
     for name in ('e2e_device_hours', 'train_flops'):
         if out[name] is None:
             out[name] = _sum([record_costs(p.work_dir.cost if p.work_dir else None)[name] for p in training])

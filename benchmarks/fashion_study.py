@@ -119,7 +119,11 @@ def add_fashion_arguments(parser: argparse.ArgumentParser) -> None:
                        help='cpu: the 16x16 5,000-image configs; cuda: the full-data 28x28 configs')
     group.add_argument('--depths', type=int, nargs='+',
                        help='override the preset\'s depths (configs exist for 8 16 32 64 on the CPU)')
+    group.add_argument('--data', type=int, nargs='+', metavar='PERCENT',
+                       help='override the preset\'s shares of the training data (fashion-data: 100 50 25)')
     group.add_argument('--jobs', type=int, help='runs at the same time (default: 2 on the CPU, 1 on a GPU)')
+    group.add_argument('--report-only', action='store_true',
+                       help='train nothing: write the result record and the report of what the work dir holds')
     group.add_argument('--smoke', action='store_true',
                        help='run the preset\'s path at toy size (1 epoch a phase, 200 training images; not a result)')
 
@@ -292,6 +296,10 @@ def run_study(args: argparse.Namespace) -> int:
     preset = dict(FASHION_PRESETS[args.preset], **(SMOKE if getattr(args, 'smoke', False) else {}))
     seeds = tuple(args.seeds) if args.seeds else preset['seeds']
     depths = tuple(args.depths) if args.depths else preset['depths']
+    if getattr(args, 'data', None):
+        if any(not 0 < share <= 100 for share in args.data):
+            raise SystemExit(f'{PREFIX} --data {" ".join(map(str, args.data))}: shares are percents in 1..100')
+        preset['data'] = tuple(args.data)
     work = osp.abspath(args.work_dir or default_work_dir(args.preset, args.device, getattr(args, 'smoke', False)))
     jobs = args.jobs or (2 if args.device == 'cpu' else 1)
     data_root = osp.abspath(args.data_root) if args.data_root else None
@@ -300,25 +308,49 @@ def run_study(args: argparse.Namespace) -> int:
           f'{", ".join(f"d{c.depth}/{c.data}%/{c.budget}x" for c in cells(preset, depths))}, seeds {seeds}, '
           f'{len(runs)} runs, {jobs} at a time -> {work}', flush=True)
     start = time.monotonic()
-    ran, skipped = execute(runs, jobs, args.threads)
-    print(f'{PREFIX} training: {len(ran)} run(s) in {(time.monotonic() - start) / 60:.1f} minutes, '
-          f'{len(skipped)} finished before', flush=True)
+    if getattr(args, 'report_only', False):
+        ran, skipped = [], [r for r in runs if is_finished(r)]
+        print(f'{PREFIX} --report-only: {len(skipped)} of {len(runs)} runs finished, nothing trained', flush=True)
+    else:
+        ran, skipped = execute(runs, jobs, args.threads)
+    minutes = (time.monotonic() - start) / 60
+    print(f'{PREFIX} training: {len(ran)} run(s) in {minutes:.1f} minutes, {len(skipped)} finished before',
+          flush=True)
     shown = plan(preset, depths, seeds, work, args.device, data_root, args.threads, args.cfg_options,
                  cells_=cells(preset, depths, report=True))
     # the cells the report adds (other depths, the 1x budget) where they have run; metas are charged
     # to the pipelines that use them, not shown as runs
-    dirs = [r.work_dir for r in shown if r.method != 'meta' and (r in runs or osp.isdir(r.work_dir))]
-    return report(dirs, report_dir(work, args.preset))
+    dirs = [r.work_dir for r in shown if r.method != 'meta' and osp.isdir(r.work_dir)]
+    extra = dict(preset=args.preset, smoke=bool(getattr(args, 'smoke', False)), device=args.device,
+                 cells=[vars(c) for c in cells(preset, depths, report=True)], jobs=jobs, threads=args.threads,
+                 trained_runs=[r.name for r in ran], minutes_this_command=round(minutes, 2),
+                 shared_meta_runs=sorted(r.name for r in runs if r.method == 'meta'))
+    return report(dirs, report_dir(work, args.preset), record=result_record_path(work, args.preset),
+                  study=args.preset, seeds=seeds, extra=extra)
 
 
-def report(run_dirs: Sequence[str], out: str) -> int:
-    from benchmarks.records import write_study_record
+def result_record_path(work: str, name: str) -> str:
+    """``WORK/results.json`` for the depth study, ``WORK/results-<preset>.json`` for the others
+    (they share ``WORK``)."""
+    from benchmarks.records import study_record_path
+
+    path = study_record_path(work)
+    return path if name in ('fashion', 'fashion-smoke') else osp.splitext(path)[0] + f'-{name}.json'
+
+
+def report(run_dirs: Sequence[str], out: str, record: Optional[str] = None, study: str = 'fashion',
+           seeds: Sequence[int] = (), extra: Optional[Dict] = None) -> int:
+    """The result record of the runs (``record``), then the report generated from that record alone."""
+    from benchmarks.records import record_runs, write_record
     from benchmarks.report import collect_runs, write_report
 
-    results = collect_runs(run_dirs)
-    written = write_report(results, out)
-    write_study_record(osp.dirname(out), osp.basename(osp.dirname(out)), results)
-    depth = [t for name, t in written['tables'].items() if name.startswith('depth_')]
+    runs = collect_runs(run_dirs)
+    if record:
+        runs = record_runs(write_record(record, study, [sys.executable, '-m', 'benchmarks', *sys.argv[1:]]
+                                        if sys.argv[0].endswith('__main__.py') else sys.argv, runs, seeds, extra))
+        print(f'{PREFIX} result record: {record}', flush=True)
+    written = write_report(runs, out)
+    depth = [t for name, t in written['tables'].items() if name.startswith(('depth_', 'data_'))]
     print('\n'.join(t.to_markdown() for t in depth) or written['markdown_text'], flush=True)
     print(f'{PREFIX} every table and plot in {out} (report: {written["report"]})', flush=True)
     return 0

@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from .analysis import SeedGroup, band, efficiency_pairs, speedup
+from .analysis import MeanStd, SeedGroup, band, efficiency_pairs, speedup
 from .costs import COST_LABELS, DEFAULT_RATIO_COST
 from .runs import PRIMARY_METRIC, Run, is_schedule, norm_name
 
@@ -203,15 +203,20 @@ def plot_data_trend(groups: Sequence[SeedGroup], out_dir: Path) -> List[Path]:
     metric = PRIMARY_METRIC.get(first.task, 'accuracy/top1')
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     shares = sorted({g.first.data_percent for g in groups})
-    for method, label, style, color in (('e2e', 'E2E', 'o-', 'tab:gray'), ('incubation', 'incubation', 's-', 'C0')):
-        points = sorted(((g.first.data_percent, g.metric(metric)) for g in groups
-                         if g.first.method == method and g.metric(metric) is not None), key=lambda p: p[0])
-        if not points:
-            continue
+    lines: Dict[Tuple[str, str], List[Tuple[int, MeanStd]]] = {}  # one line per method and m+n schedule
+    for group in groups:
+        value = group.metric(metric)
+        if value is not None:
+            lines.setdefault((group.first.method, group.first.schedule), []).append((group.first.data_percent, value))
+    styles = {'e2e': ('E2E', 'o-', ['tab:gray']), 'incubation': ('incubation', 's-', ['C0', 'C1', 'C2', 'C3'])}
+    for (method, schedule), points in sorted(lines.items(), key=lambda kv: kv[0][0] != 'e2e'):
+        label, style, colors = styles[method]
+        n = [k for k in lines if k[0] == method].index((method, schedule))
+        points.sort(key=lambda p: p[0])
         seeds = max(v.n for _, v in points)
         ax.errorbar([d for d, _ in points], [v.mean for _, v in points],
-                    yerr=[v.std or 0.0 for _, v in points], fmt=style, color=color, capsize=4,
-                    label=f'{label} (mean ± std, {seeds} seed{"s" if seeds != 1 else ""})')
+                    yerr=[v.std or 0.0 for _, v in points], fmt=style, color=colors[n % len(colors)], capsize=4,
+                    label=f'{label} {schedule} (mean ± std, {seeds} seed{"s" if seeds != 1 else ""})'.replace('  ', ' '))
     ax.set_xscale('log', base=2)
     ax.set_xticks(shares, [f'{s}%' for s in shares])
     ax.minorticks_off()

@@ -228,7 +228,7 @@ def run_entry(run: Run, base: Optional[PathLike] = None) -> Dict[str, Any]:
         evals=[_eval_dict(p) for p in run.evals], cost_offset=run.cost_offset, flops_offset=run.flops_offset,
         eval_cost=run.eval_cost,
         phases=[dict(name=p.name, status=p.status, device_hours=p.device_hours, images=p.images,
-                     metrics=dict(p.metrics), module_idx=p.module_idx,
+                     metrics=dict(p.metrics), module_idx=p.module_idx, charged_from=p.charged_from,
                      cost=p.work_dir.cost if p.work_dir is not None else None) for p in run.phases],
         checkpoints=final_checkpoints(run))
 
@@ -335,7 +335,8 @@ def entry_run(entry: Mapping[str, Any]) -> RecordedRun:
                          images=p.get('images')) for p in entry.get('evals') or []],
         cost_offset=float(entry.get('cost_offset') or 0.0), cost=dict(entry.get('cost') or {}),
         phases=[Phase(name=p['name'], status=p['status'], device_hours=p.get('device_hours'), images=p.get('images'),
-                      metrics=dict(p.get('metrics') or {}), module_idx=p.get('module_idx'))
+                      metrics=dict(p.get('metrics') or {}), module_idx=p.get('module_idx'),
+                      charged_from=str(p.get('charged_from') or ''))
                 for p in entry.get('phases') or []],
         sources=[], seed=entry.get('seed'), eval_cost=entry.get('eval_cost'),
         flops_offset=entry.get('flops_offset'))

@@ -16,9 +16,12 @@ Presets (the whole schedule of each side; ``--seeds`` repeats the pair):
   long  E2E 100 epochs | meta 100, incubation 4 x 50, fine-tune 25, seeds 0 1 2 (about an hour
         on 2 cores, estimated from the cpu preset)
 
-The Fashion-MNIST depth study (``--preset fashion``, see :mod:`benchmarks.fashion_study`): E2E and
+The Fashion-MNIST studies (see :mod:`benchmarks.fashion_study`): ``--preset fashion``, E2E and
 incubation of width-64 ViTs at depths 8, 16 and 32, seeds 0 1 2, each side's schedule from its
-``vit-fashion-d<depth>_*_fashion.py`` configs (``--device cuda``: the full-data ``*_fashion-full.py``).
+``vit-fashion-d<depth>_*_fashion.py`` configs (``--device cuda``: the full-data ``*_fashion-full.py``);
+``fashion-deep`` (depth 64), ``fashion-data`` (25% and 50% of the training images at depth 32) and
+``fashion-2x`` (twice the budget at depth 32), all in one shared work dir with one meta model per
+seed and data set.
 """
 from __future__ import annotations
 

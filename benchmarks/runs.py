@@ -109,7 +109,11 @@ class Phase:
     metrics: Dict[str, float] = field(default_factory=dict)
     module_idx: Optional[int] = None
     work_dir: Optional[WorkDir] = None
-    charged: bool = False  # a meta checkpoint handed to the pipeline, its training run's cost counted
+    charged_from: str = ''  # a meta checkpoint handed to the pipeline: the run that trained it, whose cost counts
+
+    @property
+    def charged(self) -> bool:
+        return bool(self.charged_from)
 
 
 @dataclass
@@ -326,7 +330,7 @@ def _manifest_phase(entry: record.PhaseRecord, base: Path, recorded_hours: Mappi
                   metrics=normalise_metrics(entry.metrics), images=entry.images)
     meta = _given_meta(entry)
     if meta is not None:
-        phase.work_dir, phase.charged = meta, True
+        phase.work_dir, phase.charged_from = meta, str(meta.path)
         phase.device_hours, phase.images = meta.device_hours, meta.images
         phase.metrics = phase.metrics or dict(meta.final_metrics)
         return phase

@@ -5,7 +5,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from .analysis import SeedGroup, efficiency_pairs, paired_deltas, seed_groups, speedup
+from runtime import record
+
+from .analysis import SeedGroup, efficiency_pairs, mean_std, paired_deltas, seed_groups, speedup
 from .costs import COST_LABELS, COSTS, DEFAULT_RATIO_COST
 from .reference import find_reference, load_reference, reference_cost, reference_for, reference_value
 from .render import Cell, Table
@@ -324,14 +326,14 @@ def _cell_rows(table: Table, head: List[Cell], e2e_groups: List[SeedGroup], inc_
 def _seed_notes(groups: Sequence[SeedGroup], ratio_cost: str) -> List[str]:
     notes = [
         'Mean ± sample standard deviation over the seeds; Δ: the mean ± std of the per-seed differences '
-        '(incubation − E2E of the same seed). A cost a run does not record is shown as –, never as 0.',
+        '(incubation − E2E of the same seed). A cost a run does not record is shown as –, never as 0. '
+        'In a partial cell only its finished runs are counted (n=k of m).',
         f'Cost ratio = incubation / E2E, both mean over seeds, in {COST_LABELS[ratio_cost]}'
         + (' (deterministic: the same for every seed and machine).' if ratio_cost == 'train_flops' else '.'),
         'Training device-h: training steps only (runtime.DeviceHoursHook: GPU wall clock x GPUs, or the '
         'process\'s CPU time); end-to-end device-h: process start to exit (start-up, data, evaluation, '
         'checkpoints); incubation sums meta, the four incubations and the fine-tune.']
-    shared = sorted({Path(p.work_dir.path).name for g in groups for r in g.runs for p in r.phases
-                     if getattr(p, 'charged', False) and p.work_dir is not None})
+    shared = sorted({Path(p.charged_from).name for g in groups for r in g.runs for p in r.phases if p.charged})
     if shared:
         notes.append('The meta model is trained once per seed and data set and shared by every depth and budget '
                      '(tools/incubate.py --meta); its full cost (all three costs) is charged to every incubation row '
@@ -407,6 +409,44 @@ def data_table(groups: Sequence[SeedGroup], ratio_cost: str = DEFAULT_RATIO_COST
     return table
 
 
+def phase_table(runs: Sequence[Run]) -> Optional[Table]:
+    """What each phase of the seed-grouped pipelines reached (mean ± std over seeds): the meta
+    model, each module's hybrid, the assembled network before fine-tuning, the final network,
+    with the epochs per module; None when no depth or data study has a pipeline."""
+    studied = {id(r) for _key, groups in depth_studies(runs) + data_studies(runs) for g in groups for r in g.runs}
+    groups = [g for g in seed_groups([r for r in runs if id(r) in studied and r.kind == 'pipeline'])]
+    if not groups:
+        return None
+    groups.sort(key=lambda g: (norm_name(g.first.family), data_share(g.first.variant)[0], g.first.data_percent,
+                               g.first.depth or 0, norm_name(g.first.variant), norm_name(g.first.schedule)))
+    first = groups[0].first
+    metric = PRIMARY_METRIC.get(first.task, 'accuracy/top1')
+    incubations = sorted({p.name for g in groups for r in g.runs for p in r.phases if record.is_incubation(p.name)},
+                         key=lambda n: int(n[len(record.INCUBATE_PREFIX):]))
+    columns = (['model', 'depth', 'variant', 'schedule', 'seeds', 'meta'] + [f'{n} (hybrid)' for n in incubations]
+               + ['assembled, before fine-tune', 'fine-tuned'])
+    table = Table(f'phases_{first.task}', f'{TASK_TITLES.get(first.task, first.task)}: top-1 after each phase of '
+                                          'the incubation pipelines (mean ± std over seeds)',
+                  columns, align=['l'] * 5 + ['r'] * (len(columns) - 5))
+
+    def phase_metric(group: SeedGroup, name: str):
+        return mean_std([next((p.metrics.get(metric) for p in r.phases if p.name == name), None) for r in group.runs])
+
+    for group in groups:
+        run = group.first
+        cells = [Cell(run.model), Cell(run.depth, 'int'), Cell(run.variant), Cell(run.schedule),
+                 Cell(', '.join('–' if s is None else str(s) for s in group.seeds))]
+        cells += [Cell(phase_metric(group, name), 'meanstd:metric')
+                  for name in [record.META, *incubations, record.ASSEMBLE]]
+        cells.append(Cell(group.metric(metric), 'meanstd:metric'))
+        table.add(cells)
+    table.notes += ['A hybrid is the meta model with one module replaced by the target\'s, the others frozen: its '
+                    'top-1 is that of the whole hybrid after the module\'s incubation. Schedule: incubation epochs '
+                    'per module + fine-tune epochs. A shared meta model is the same for every row of its seed and '
+                    'data set.']
+    return table
+
+
 def depth_tables(runs: Sequence[Run], ratio_cost: str = DEFAULT_RATIO_COST) -> List[Table]:
     return [depth_table(groups, ratio_cost) for _key, groups in depth_studies(runs)]
 
@@ -427,6 +467,8 @@ def build_tables(runs: Sequence[Run], reference: Optional[Dict[str, Any]] = None
     order = ['imagenet', 'cifar100', 'digits', 'fashion', 'coco', 'ade20k']
     tasks.sort(key=lambda t: (order.index(t) if t in order else len(order), t))
     tables = depth_tables(runs, ratio_cost) + data_tables(runs, ratio_cost)
+    phases = phase_table(runs)
+    tables += [phases] if phases is not None else []
     tables += [metric_table(task, runs, reference) for task in tasks]
     tables.append(cost_table(runs, reference))
     if any(r.task in CLASSIFICATION_TASKS for r in runs):

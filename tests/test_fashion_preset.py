@@ -120,11 +120,11 @@ def test_deep_and_data_presets_share_cells_at_toy_size(smoke, capsys):
     capsys.readouterr()
     with pytest.MonkeyPatch.context() as env:
         env.setenv('INCUBATION_VIT_CACHE', str(work.parent / 'cache'))
-        assert cli(['reproduce', '--preset', 'fashion-data', '--depths', '8', *common]) == 0
+        assert cli(['reproduce', '--preset', 'fashion-data', '--depths', '8', '--data', '100', '25', *common]) == 0
         out = capsys.readouterr().out
         for shared in ('meta_seed0_data100', 'd8_e2e_seed0', 'd8_incubation_seed0'):
             assert f'{shared}: finished before, skipped' in out
-        assert out.count('[fashion] start') == 6  # two metas, two E2E runs, two pipelines
+        assert out.count('[fashion] start') == 3  # the 25% meta model, E2E run and pipeline
         assert cli(['reproduce', '--preset', 'fashion-deep', *common]) == 0
         out = capsys.readouterr().out
     assert 'meta_seed0_data100: finished before, skipped' in out and out.count('[fashion] start') == 2
@@ -133,7 +133,7 @@ def test_deep_and_data_presets_share_cells_at_toy_size(smoke, capsys):
     with open(work / 'report-fashion-data' / 'data_fashion_ViT-D8-W64_16px-5k.csv') as f:
         rows = list(csv.DictReader(f))
     assert [(r['data (%)'], r['method']) for r in rows] == [
-        (f, m) for f in ('25', '50', '100') for m in ('E2E', 'incubation', 'Δ (incubation − E2E)')]
+        (f, m) for f in ('25', '100') for m in ('E2E', 'incubation', 'Δ (incubation − E2E)')]
     # the shared meta model's cost is charged to every pipeline that uses it
     meta = json.loads((work / 'meta_seed0_data25' / 'cost.json').read_text())
     runs = json.loads((work / 'report-fashion-data' / 'runs.json').read_text())
@@ -141,6 +141,13 @@ def test_deep_and_data_presets_share_cells_at_toy_size(smoke, capsys):
     own = sum(json.loads((work / inc['name'] / p / 'cost.json').read_text())['flops']
               for p in ('incubate_0', 'incubate_1', 'incubate_2', 'incubate_3', 'finetune'))
     assert inc['costs']['train_flops'] == pytest.approx(own + meta['flops'])
+    report = work / 'report-fashion-data'
+    assert 'meta_seed0_data25' in (report / 'data_fashion_ViT-D8-W64_16px-5k.md').read_text()  # the note says so
+    with open(report / 'phases_fashion.csv') as f:
+        phases = list(csv.DictReader(f))
+    assert [r['variant'] for r in phases] == ['16px-5k-subset25', '16px-5k']
+    assert all(r['meta'] and r['assembled, before fine-tune'] and r['incubate_3 (hybrid)'] for r in phases)
+    assert (report / 'data_fashion_ViT-D8-W64_16px-5k.png').read_bytes().startswith(b'\x89PNG')
     with open(work / 'report-fashion-deep' / 'depth_fashion_ViT-W64_16px-5k.csv') as f:
         depths = [r['depth'] for r in csv.DictReader(f)]
     assert depths == ['8'] * 3 + ['64'] * 3
