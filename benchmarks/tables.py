@@ -364,8 +364,8 @@ def depth_table(groups: Sequence[SeedGroup], ratio_cost: str = DEFAULT_RATIO_COS
 
 def data_studies(runs: Sequence[Run]) -> List[Tuple[Tuple[str, str, str], List[SeedGroup]]]:
     """((task, model, variant without its subset), seed groups) for every model trained on
-    several shares of its data (variants ``<base>`` = 100% and ``<base>-subset<N>``) by both
-    methods, each group sorted by the share."""
+    several shares of its data (variants ``<base>`` = 100% and ``<base>-subset<N>``), each group
+    sorted by the share."""
     studies: Dict[Tuple[str, str, str], List[SeedGroup]] = {}
     for group in seed_groups(runs):
         run = group.first
@@ -374,9 +374,7 @@ def data_studies(runs: Sequence[Run]) -> List[Tuple[Tuple[str, str, str], List[S
         studies.setdefault((run.task, norm_name(run.model), norm_name(data_share(run.variant)[0])), []).append(group)
     out = []
     for key, groups in studies.items():
-        # a comparison across data shares needs both methods at several shares
-        shares = [{g.first.data_percent for g in groups if g.first.method == m} for m in ('e2e', 'incubation')]
-        if all(len(s) > 1 for s in shares):
+        if len({g.first.data_percent for g in groups}) > 1:
             groups.sort(key=lambda g: (g.first.data_percent, g.first.method != 'e2e', norm_name(g.first.schedule)))
             out.append((key, groups))
     return out
