@@ -28,6 +28,11 @@ Generators (each gets the records and the document's folder, returns Markdown):
 * ``repeatability``: what repeated bit for bit (:mod:`benchmarks.repeatability`'s record);
 * ``speed-table``, ``loop-table``: a ``benchmarks speed`` record;
 * ``provenance``: one line per record: machine, commit, date, command.
+* ``data-table``, ``data-figure``: a data-efficiency study's table and plot (top-1 against the
+  share of the training data); ``phase-table``: what each pipeline phase reached;
+* ``suite-table``, ``suite-runs``, ``suite-figure``: a downstream suite's summary (with a verdict
+  per metric and whether the random-init control is beaten), its every-run table, and its
+  score-vs-total-cost plot.
 """
 from __future__ import annotations
 
@@ -257,6 +262,134 @@ def efficiency_figure(ctx: Context) -> Generated:
     return _figure(ctx, 'efficiency', draw, 'top-1 against cumulative training FLOPs: mean and one std over seeds')
 
 
+def _data_groups(ctx: Context, name: str):
+    from .tables import data_studies
+
+    studies = [groups for rec in ctx.records for _key, groups in data_studies(record_runs(rec))]
+    if not studies:
+        raise ResultsError(f'{name}: the record holds no data study (one model on several shares of its data)')
+    return studies
+
+
+def data_table(ctx: Context) -> Generated:
+    """A data-efficiency study's table: per share of the data E2E, incubation and the paired Δ."""
+    from .tables import data_table as build
+
+    record = _one(ctx, 'data-table')
+    text = '\n'.join(build(groups).to_markdown(title=False) for groups in _data_groups(ctx, 'data-table'))
+    return Generated(text + f'\nMeasured on {provenance(record)}: `{command_text(record)}`.\n')
+
+
+def data_figure(ctx: Context) -> Generated:
+    from .plots import plot_data_trend
+    from .tables import data_studies
+
+    _data_groups(ctx, 'data-figure')
+
+    def draw(runs, folder):
+        return [p for _k, groups in data_studies(runs) for p in plot_data_trend(groups, folder)]
+
+    return _figure(ctx, 'data', draw, 'top-1 against the share of the training data, both methods: mean and one std '
+                                      'over seeds')
+
+
+def phase_table(ctx: Context) -> Generated:
+    """What each phase of a study's incubation pipelines reached (meta, hybrids, assembled, fine-tuned)."""
+    from .tables import phase_table as build
+
+    table = build(record_runs(_one(ctx, 'phase-table')))
+    if table is None:
+        raise ResultsError('phase-table: the record holds no pipeline of a depth or data study')
+    return Generated(table.to_markdown(title=False))
+
+
+def _suite_rows(ctx: Context, name: str):
+    from .suite import SuiteError, rows_from_record
+
+    record = _one(ctx, name)
+    if record.get('study') != 'suite':
+        raise ResultsError(f'{name} takes a suite record (python -m benchmarks suite), not a {record.get("study")!r} one')
+    try:
+        return record, rows_from_record(record)
+    except SuiteError as err:
+        raise ResultsError(f'{name}: {err}') from err
+
+
+def _paired(rows, init_a: str, init_b: str, key: str) -> Optional[MeanStd]:
+    a = {r.seed: r.metric(key) for r in rows if r.init == init_a}
+    b = {r.seed: r.metric(key) for r in rows if r.init == init_b}
+    return mean_std([a[s] - b[s] for s in sorted(a) if s in b and a[s] is not None and b[s] is not None])
+
+
+def _separation(rows, key: str, label: str) -> str:
+    """Whether the pretrained backbones beat the random-init control on ``key``, paired by seed."""
+    from .suite import CONTROL, INIT_LABEL
+
+    parts, clear = [], True
+    for init in ('e2e', 'incubation'):
+        d = _paired(rows, init, CONTROL, key)
+        if d is None:
+            return f'{label}: no paired control run.'
+        se = (d.std / d.n ** 0.5) if d.std is not None and d.n > 1 else None
+        clear = clear and se is not None and d.mean > 2 * se
+        parts.append(f'{INIT_LABEL[init]} − control {d.mean:+.2f}' + (f' ± {d.std:.2f}' if d.std is not None else ''))
+    ok = ('both pretrained backbones are ahead of the control by more than two standard errors' if clear else
+          'not both pretrained backbones are ahead of the control by more than two standard errors')
+    return f'{label}: {", ".join(parts)} (paired by seed): {ok}.'
+
+
+def suite_table(ctx: Context) -> Generated:
+    """A suite's summary table (mean ± std per backbone, paired Δ, the control) with a verdict per
+    metric, whether the control separates the backbones, and what the runs cost."""
+    from .suite import METRICS, UPSTREAM_METRIC, suite_tables
+
+    record, rows = _suite_rows(ctx, 'suite-table')
+    summary = suite_tables(rows, str((record.get('extra') or {}).get('title') or 'suite'))[0]
+    lines = [summary.to_markdown(title=False).rstrip('\n'), '']
+    for key, label in [(UPSTREAM_METRIC, 'upstream top-1')] + [(k, lab) for _t, k, lab in METRICS]:
+        lines.append(f'- {label}: {verdict(_paired(rows, "incubation", "e2e", key), label)}')
+    for _t, key, label in METRICS:
+        lines.append(f'- Control, {_separation(rows, key, label)}')
+    hours = {}
+    for row in rows:
+        for part, run in [('upstream', row.upstream)] + [('downstream', r) for r in row.downstream.values()]:
+            if run is not None:
+                hours.setdefault(part, {})[run.path] = run.costs().get('e2e_device_hours')
+    spent = {k: sum(v for v in d.values() if v is not None) for k, d in hours.items()}
+    counts = {k: len(d) for k, d in hours.items()}
+    if spent:
+        lines.append('- Cost of the runs in the record (end-to-end device-hours; on the CPU core-hours of the '
+                     'processes, one thread each): '
+                     + '; '.join(f'{counts[k]} {k} runs {spent[k]:.2f} h' for k in ('upstream', 'downstream') if k in spent)
+                     + (f', i.e. {spent["downstream"] / 2 * 60:.0f} minutes of 2 cores for the downstream runs alone'
+                        if 'downstream' in spent else '') + '.')
+    lines.append(f'\nMeasured on {provenance(record)}: `{command_text(record)}`.\n')
+    return Generated('\n'.join(lines))
+
+
+def suite_runs_table(ctx: Context) -> Generated:
+    """A suite's every-run table (one row per backbone and seed)."""
+    from .suite import suite_tables
+
+    record, rows = _suite_rows(ctx, 'suite-runs')
+    return Generated(suite_tables(rows, 'suite')[1].to_markdown(title=False))
+
+
+def suite_figure(ctx: Context) -> Generated:
+    from .suite import plot_rows
+
+    record, rows = _suite_rows(ctx, 'suite-figure')
+    title = str((record.get('extra') or {}).get('title') or 'suite').replace('`', '')
+
+    path = ctx.figure_path('score_vs_cost')
+
+    def drawer(folder: Path) -> Path:
+        return Path(next(p for p in plot_rows(rows, str(folder), title) if p.endswith('.png')))
+
+    return Generated(f'![downstream score against total training FLOPs (upstream + downstream), one point per run]'
+                     f'({ctx.link(path)})\n', {path: drawer})
+
+
 def repeatability_table(ctx: Context) -> Generated:
     from .repeatability import repeatability_table as build
 
@@ -295,7 +428,8 @@ def provenance_lines(ctx: Context) -> Generated:
 GENERATORS: Dict[str, Callable[[Context], Generated]] = {
     'results-table': results_table, 'depth-table': depth_table, 'depth-figure': depth_figure,
     'efficiency-figure': efficiency_figure, 'repeatability': repeatability_table, 'speed-table': speed_table,
-    'loop-table': loop_table, 'provenance': provenance_lines,
+    'loop-table': loop_table, 'provenance': provenance_lines, 'data-table': data_table, 'data-figure': data_figure,
+    'phase-table': phase_table, 'suite-table': suite_table, 'suite-runs': suite_runs_table, 'suite-figure': suite_figure,
 }
 
 

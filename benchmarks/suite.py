@@ -623,6 +623,40 @@ def read_rows(plan: Plan) -> List[SuiteRow]:
     return sorted(rows.values(), key=lambda r: (INITS.index(r.init) if r.init in INITS else 9, r.seed))
 
 
+def record_rows(rows: Sequence[SuiteRow], runs: Sequence[Any]) -> List[Dict[str, Any]]:
+    """The rows as the suite's result record keeps them: init, seed, sha256 and the record paths
+    of the upstream and downstream runs (relative to the runs' common folder, as
+    :func:`benchmarks.records.build_record` writes them)."""
+    from .records import _common_base
+
+    base = _common_base(list(runs))
+
+    def rel(run: Any) -> Optional[str]:
+        return None if run is None else (run.path if base is None else osp.relpath(run.path, base))
+
+    return [dict(init=r.init, seed=r.seed, sha256=r.sha256, upstream=rel(r.upstream),
+                 downstream={task: rel(run) for task, run in r.downstream.items()}) for r in rows]
+
+
+def rows_from_record(data: Dict[str, Any]) -> List[SuiteRow]:
+    """The suite's rows rebuilt from its result record (what :func:`record_rows` wrote), for the
+    docs' generated tables; the work dirs need not exist."""
+    from .records import record_runs
+
+    by_path = {run.path: run for run in record_runs(data)}
+    rows = []
+    for entry in (data.get('extra') or {}).get('rows') or []:
+        row = SuiteRow(str(entry['init']), int(entry['seed']), entry.get('sha256'))
+        missing = [p for p in [entry.get('upstream'), *(entry.get('downstream') or {}).values()]
+                   if p is not None and p not in by_path]
+        if missing:
+            raise SuiteError(f'the suite record names run {missing[0]!r}, which it does not hold')
+        row.upstream = by_path.get(entry.get('upstream')) if entry.get('upstream') else None
+        row.downstream = {task: by_path[path] for task, path in (entry.get('downstream') or {}).items()}
+        rows.append(row)
+    return rows
+
+
 def _hash(sha: Optional[str], init: str) -> str:
     return 'random' if init == CONTROL else (sha[:12] if sha else '–')
 
@@ -752,7 +786,8 @@ def write_suite_report(plan: Plan, out_dir: Optional[str] = None) -> Dict[str, A
     runs = [r.upstream for r in rows if r.upstream is not None] + [d for r in rows for d in r.downstream.values()]
     unique = list({run.path: run for run in runs}.values())
     write_study_record(plan.work_dir, 'suite', unique, extra=dict(
-        preset=plan.preset, rows=[dict(init=e['init'], seed=e['seed'], sha256=e['sha256']) for e in entries]))
+        preset=plan.preset, title=title, rows=record_rows(rows, unique),
+        scenes=PRESETS.get(plan.preset, {}).get('scenes')))
     markdown = '\n'.join(t.to_markdown() for t in tables)
     report = osp.join(out, 'report.md')
     with open(report, 'w') as f:

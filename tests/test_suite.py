@@ -76,6 +76,20 @@ def test_smoke_suite_end_to_end(smoke, capsys):
     assert json.loads((work / 'seg' / 'random-init_seed0' / BACKBONE_RECORD).read_text())['init'] == 'random'
     assert 'backbone: ' in (work / 'det' / 'e2e_seed0' / 'train.out').read_text()
 
+    # the result record alone (work dirs not read) regenerates the summary the report wrote
+    from benchmarks.records import read_record
+    from benchmarks.results import GENERATORS, Context
+
+    record = read_record(work / 'results.json')
+    assert record['study'] == 'suite' and record['extra']['rows'][0]['downstream'].keys() == {'det', 'seg'}
+    ctx = Context([record], ['results.json'], ROOT / 'README.md', ROOT)
+    generated = GENERATORS['suite-table'](ctx).text
+    assert (work / 'report' / f'{SUMMARY}.md').read_text().split('\n', 2)[2].strip().split('\n- ')[0] in generated
+    assert 'Control, mIoU: E2E − control' in generated and 'downstream runs' in generated
+    record['extra']['rows'][0]['downstream']['det'] = 'det/gone'
+    with pytest.raises(Exception, match='det/gone'):
+        GENERATORS['suite-table'](Context([record], ['results.json'], ROOT / 'README.md', ROOT))
+
     # again: everything is done, nothing runs, the same report
     capsys.readouterr()
     assert cli(args) == 0
