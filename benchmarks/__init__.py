@@ -15,7 +15,9 @@ manifest and the other records through :mod:`runtime.record`)
         .status ('done' | 'partial' | 'test only')
         .status_detail .metrics (percent) .cost {'by_phase', 'total', 'wall_parallel', 'images',
         'device_type'} .curve(metric=None) -> [(cumulative device-hours, value)]
-        .own_curve(metric=None) (fine-tune cost only) .phases .to_dict()``.
+        .own_curve(metric=None) (fine-tune cost only) .phases .to_dict()``; a downstream run's
+        ``.upstream`` (the finished run ``backbone.json`` names, or None; ``.upstream_note`` says
+        why) ``.upstream_label .backbone_sha256 .upstream_costs() .total_costs() .pair_key``.
 
 Report (:mod:`benchmarks.report`, :mod:`benchmarks.tables`, :mod:`benchmarks.plots`; the table
 renderer :mod:`benchmarks.render`; speed-up analysis :mod:`benchmarks.analysis`)

@@ -7,7 +7,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from .analysis import MeanStd, SeedGroup, band, efficiency_pairs, speedup
 from .costs import COST_LABELS, DEFAULT_RATIO_COST
-from .runs import PRIMARY_METRIC, Run, is_schedule, norm_name
+from .runs import DOWNSTREAM_TASKS, PRIMARY_METRIC, Run, is_schedule, norm_name
 
 METRIC_LABELS = {'accuracy/top1': 'top-1 accuracy (%)', 'coco/bbox_mAP': 'box AP', 'mIoU': 'mIoU (%)'}
 FORMATS = ('png', 'svg')
@@ -272,11 +272,56 @@ def plot_seed_efficiency(e2e: Optional[SeedGroup], inc: Optional[SeedGroup], out
     return paths
 
 
+# --- downstream tasks ------------------------------------------------------------------------
+
+
+def downstream_points(runs: Sequence[Run], task: str, cost: str) -> List[Tuple[Run, float, float]]:
+    """(run, total cost, score) of ``task``'s runs that have both: the total is the upstream run's
+    training cost + the downstream run's (:meth:`Run.total_costs`), so only runs whose upstream
+    is attached (or that start from random weights) have one."""
+    metric = PRIMARY_METRIC[task]
+    points = []
+    for run in runs:
+        if run.task == task and run.kind != 'test' and metric in run.metrics:
+            total = run.total_costs()[cost]
+            if total is not None:
+                points.append((run, total, run.metrics[metric]))
+    return points
+
+
+def plot_downstream(task: str, runs: Sequence[Run], out_dir: Path, cost: str = DEFAULT_RATIO_COST) -> List[Path]:
+    """A downstream task's final score (box AP, mIoU) against the total training cost (upstream +
+    downstream), one point per run; ``cost`` when every point has it, else training device-hours."""
+    axis = cost if cost in ('train_device_hours', 'train_flops') else 'train_device_hours'
+    points = downstream_points(runs, task, axis)
+    if axis != 'train_device_hours' and len(points) < len(downstream_points(runs, task, 'train_device_hours')):
+        axis, points = 'train_device_hours', downstream_points(runs, task, 'train_device_hours')
+    plt = _pyplot()
+    metric = PRIMARY_METRIC[task]
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    styles = {'e2e': ('o', 'tab:gray'), 'incubation': ('s', 'C0')}
+    for run, x, y in points:
+        marker, color = ('x', 'k') if run.random_init else styles[run.method]
+        ax.plot([x], [y], marker, color=color, ms=7)
+        name = f'{run.method_label} [{run.name}]' if run.status == 'done' else f'{run.method_label} ({run.status})'
+        ax.annotate(f'{run.model} {run.variant}: {name}', (x, y), textcoords='offset points', xytext=(6, 4), fontsize=7)
+    device = _device([r for r, _, _ in points]) if axis == 'train_device_hours' else ''
+    ax.set_xlabel(f'total {COST_LABELS[axis]} (upstream + downstream{device})')
+    ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+    ax.set_title(f'{task}: score vs total training cost')
+    ax.grid(alpha=0.3)
+    paths = _save(fig, out_dir, 'score_vs_total_cost_' + _slug(task))
+    plt.close(fig)
+    return paths
+
+
 def write_plots(runs: Sequence[Run], out_dir: Path, cost: str = DEFAULT_RATIO_COST) -> List[Path]:
     """Every plot: for a depth study (several depths or seeds, see :func:`benchmarks.tables.depth_studies`)
     its depth trend and one seed-band efficiency plot per depth; for a data study (several shares
     of the training data, see :func:`benchmarks.tables.data_studies`) its trend; for the other runs, every
-    efficiency plot (an E2E run and the incubation runs compared with it) and convergence plot."""
+    efficiency plot (an E2E run and the incubation runs compared with it) and convergence plot;
+    for each downstream task (COCO, ADE20K, the scenes) with a run whose total cost (upstream +
+    downstream) is known, its score against that total (:func:`plot_downstream`)."""
     from .tables import by_model, data_studies, depth_studies
 
     out_dir = Path(out_dir)
@@ -293,10 +338,13 @@ def write_plots(runs: Sequence[Run], out_dir: Path, cost: str = DEFAULT_RATIO_CO
                 paths += plot_seed_efficiency(e2e, inc, out_dir, cost)
     for _key, groups in data_studies(runs):
         paths += plot_data_trend(groups, out_dir)
-    runs = [r for r in runs if id(r) not in studied]
+    every, runs = runs, [r for r in runs if id(r) not in studied]
     for e2e, incs in efficiency_groups(runs):
         if any(r.curve() for r in [e2e, *incs] if r is not None):
             paths += plot_efficiency(e2e, incs, out_dir)
     for name, incs in convergence_groups(runs):
         paths += plot_convergence(name, incs, out_dir)
+    for task in DOWNSTREAM_TASKS:
+        if downstream_points(every, task, 'train_device_hours'):
+            paths += plot_downstream(task, every, out_dir, cost)
     return paths

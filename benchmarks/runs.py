@@ -9,6 +9,11 @@ variant=..., schedule=..., phase=...)``; runs are paired by ``(task, model, vari
 schedule when there is no variant, as for COCO's ``1x``); a pipeline's ``schedule`` (m+n) and a
 single phase's ``phase`` (e.g. a high-resolution fine-tune, or one phase of a pipeline read on
 its own) label the run; a phase run is kept off the cost axis, its cost being only its own.
+
+A downstream run (detection, segmentation) records its backbone in ``WORK/backbone.json``
+(:mod:`runtime.provenance`); when that names an upstream run of this project that exists and
+has finished, :func:`attach_upstream` attaches it (``Run.upstream``): its cost is the
+downstream run's upstream cost, and its task, variant and schedule join the run's ``key``.
 """
 from __future__ import annotations
 
@@ -20,12 +25,15 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from runtime import record
 from runtime.cli import UserError, check_keys
+from runtime.provenance import read_backbone_record
 from runtime.record import BENCHMARK_LABELS, DONE_STATES, MANIFEST, RecordError
 
 from .workdir import EvalPoint, RunError, Session, WorkDir, is_run_dir, normalise_metrics, read_config, read_work_dir
 
 TASKS = ('imagenet', 'cifar100', 'digits', 'fashion', 'coco', 'ade20k', 'fashion-scenes-det', 'fashion-scenes-seg')
 CLASSIFICATION_TASKS = ('imagenet', 'cifar100', 'digits', 'fashion')
+# Tasks fine-tuned from an upstream (classification) backbone, which ``backbone.json`` names.
+DOWNSTREAM_TASKS = ('coco', 'ade20k', 'fashion-scenes-det', 'fashion-scenes-seg')
 METHODS = ('e2e', 'incubation')
 # Metric each task's curves are drawn with.
 PRIMARY_METRIC = {'imagenet': 'accuracy/top1', 'cifar100': 'accuracy/top1', 'digits': 'accuracy/top1',
@@ -143,6 +151,9 @@ class Run:
     seed: Optional[int] = None
     eval_cost: Optional[Dict[str, Any]] = None  # cost.json of the work dir that ``evals`` come from
     flops_offset: Optional[float] = 0.0  # training FLOPs before the first of ``evals`` (None: unknown)
+    backbone: Optional[Dict[str, Any]] = None  # WORK/backbone.json of a downstream run (None: it has none)
+    upstream: Optional['Run'] = None  # the finished upstream run whose final model the backbone is
+    upstream_note: str = ''  # why ``upstream`` is None although ``backbone`` names a checkpoint
 
     @property
     def task(self) -> str:
@@ -190,16 +201,87 @@ class Run:
         return data_share(self.variant)[1]
 
     @property
-    def key(self) -> Tuple[str, ...]:
-        """What E2E and incubation runs are paired by in the tables."""
+    def base_key(self) -> Tuple[str, ...]:
+        """(task, model, variant): the run's own benchmark labels, without its upstream."""
         return (self.task, norm_name(self.model), norm_name(self.variant))
 
     @property
+    def upstream_tag(self) -> Tuple[str, ...]:
+        """(task, variant, schedule) of the attached upstream run, normalised; () when none is attached."""
+        up = self.upstream
+        return () if up is None else (up.task, norm_name(up.variant), norm_name(up.schedule))
+
+    @property
+    def key(self) -> Tuple[str, ...]:
+        """The run's identity in the tables: (task, model, variant), plus the upstream's task,
+        variant and schedule for a downstream run whose upstream is attached (two downstream runs
+        from the 25+25 and the 100+100 upstream, or from the 224 and the 384 one, differ)."""
+        return self.base_key + self.upstream_tag
+
+    @property
+    def pair_key(self) -> Tuple[str, ...]:
+        """What E2E and incubation runs are paired by: :attr:`key` without the upstream's schedule
+        (an E2E-pretrained and an incubation-pretrained downstream run of one upstream variant meet)."""
+        return self.base_key + self.upstream_tag[:2]
+
+    @property
+    def upstream_schedule(self) -> str:
+        """The attached upstream run's schedule (its m+n), else ''."""
+        return self.upstream.schedule if self.upstream is not None else ''
+
+    @property
+    def backbone_sha256(self) -> Optional[str]:
+        """The sha256 of the backbone checkpoint ``backbone.json`` recorded, else None."""
+        sha = ((self.backbone or {}).get('file') or {}).get('sha256')
+        return str(sha) if sha else None
+
+    @property
+    def random_init(self) -> bool:
+        """A downstream run whose ``backbone.json`` says it started from random weights."""
+        return (self.backbone or {}).get('init') == 'random'
+
+    @property
+    def upstream_label(self) -> str:
+        """``incubation 224 100+100`` / ``E2E 224`` (an attached upstream: method, variant, schedule);
+        ``random init``; the recorded method and why the upstream is not attached (``incubation
+        (upstream not found)``); '' for a run without ``backbone.json``."""
+        up = self.upstream
+        if up is not None:
+            parts = ['E2E' if up.method == 'e2e' else 'incubation', up.variant, up.schedule]
+            return ' '.join(p for p in parts if p) + (f' ({up.phase} phase)' if up.phase else '')
+        if self.backbone is None and not self.upstream_note:
+            return ''
+        if self.random_init:
+            return 'random init'
+        method = str(((self.backbone or {}).get('upstream') or {}).get('method') or '').lower()
+        method = {'e2e': 'E2E', 'incubation': 'incubation'}.get(method, '')
+        why = self.upstream_note.split(':', 1)[0] or 'upstream unknown'
+        return f'{method} ({why})'.strip()
+
+    def upstream_costs(self) -> Dict[str, Optional[float]]:
+        """The attached upstream run's three costs; 0 for a run from random weights (it has no
+        upstream); None each where the upstream is unknown."""
+        from .costs import COSTS
+
+        if self.upstream is not None:
+            return self.upstream.costs()
+        return {name: 0.0 if self.random_init else None for name in COSTS}
+
+    def total_costs(self) -> Dict[str, Optional[float]]:
+        """Upstream + this run, each of the three costs (None when either part is unknown)."""
+        own, up = self.costs(), self.upstream_costs()
+        return {name: None if own[name] is None or up[name] is None else float(own[name] + up[name])
+                for name in own}
+
+    @property
     def method_label(self) -> str:
-        """``E2E``, ``incubation``, ``incubation 25+25``, ``incubation (finetune phase)``."""
+        """``E2E``, ``incubation``, ``incubation 25+25``, ``incubation (finetune phase)``; a
+        downstream run adds its upstream's schedule (``incubation 100+100``: fine-tuned from the
+        100+100 pipeline's model)."""
         label = 'E2E' if self.method == 'e2e' else 'incubation'
-        if self.schedule:
-            label += f' {self.schedule}'
+        for schedule in (self.schedule, self.upstream_schedule):
+            if schedule:
+                label += f' {schedule}'
         if self.phase:
             label += f' ({self.phase} phase)'
         return label
@@ -255,7 +337,10 @@ class Run:
                     curve={m: self.curve(m) for m in sorted({k for p in self.evals for k in p.metrics})},
                     phases=[dict(name=p.name, status=p.status, device_hours=p.device_hours, images=p.images,
                                  metrics=p.metrics, module_idx=p.module_idx) for p in self.phases],
-                    sources=self.sources)
+                    sources=self.sources, backbone_sha256=self.backbone_sha256,
+                    upstream=None if self.backbone is None and not self.upstream_note else dict(
+                        path=None if self.upstream is None else self.upstream.path, label=self.upstream_label,
+                        note=self.upstream_note, costs=self.upstream_costs(), total_costs=self.total_costs()))
 
 
 # --- building runs ---------------------------------------------------------------------------
@@ -423,14 +508,56 @@ def run_from_manifest(path: os.PathLike) -> Run:
     return run
 
 
-def read_run(path: os.PathLike) -> Run:
-    """One run directory: a pipeline (``manifest.json``), a training work dir, or a test-only dir."""
+def attach_upstream(run: Run, known: Optional[Mapping[Path, Run]] = None) -> Run:
+    """Read ``run``'s ``backbone.json`` and attach the upstream run it names, when that exists and
+    has finished (``known``: runs already read, by resolved path, used instead of reading again).
+
+    Never raises: a missing or damaged record, an upstream work dir that is gone, unreadable or
+    unfinished leaves ``run.upstream`` None and says why in ``run.upstream_note`` (the report
+    then shows the upstream cost as missing).
+    """
+    try:
+        recorded = read_backbone_record(run.path)
+    except (RecordError, OSError) as exc:
+        run.upstream_note = f'backbone.json unreadable: {exc}'
+        return run
+    if recorded is None:
+        return run
+    run.backbone = recorded
+    if recorded.get('init') != 'pretrained':
+        return run
+    work_dir = (recorded.get('upstream') or {}).get('work_dir')
+    if not work_dir:
+        run.upstream_note = f'upstream unknown: {recorded.get("checkpoint")} is not the final model of a run of this project'
+        return run
+    path = Path(work_dir)
+    if not path.is_dir():
+        run.upstream_note = f'upstream not found: {path}'
+        return run
+    upstream = (known or {}).get(path.resolve())
+    if upstream is None:
+        try:
+            upstream = read_run(path, upstream=False)
+        except (RecordError, OSError) as exc:
+            run.upstream_note = f'upstream unreadable: {exc}'
+            return run
+    if upstream.status != 'done':
+        run.upstream_note = f'upstream unfinished: {path} is {upstream.status}'
+        return run
+    run.upstream = upstream
+    return run
+
+
+def read_run(path: os.PathLike, upstream: bool = True) -> Run:
+    """One run directory: a pipeline (``manifest.json``), a training work dir, or a test-only dir;
+    a downstream run with its upstream run attached (:func:`attach_upstream`; ``upstream=False``: not)."""
     path = Path(path)
     if not path.is_dir():
         raise RunError(f'{path}: no such directory')
     if (path / MANIFEST).is_file():
         return run_from_manifest(path)
-    return run_from_work_dir(path)
+    run = run_from_work_dir(path)
+    return attach_upstream(run) if upstream else run
 
 
 def find_run_dirs(path: os.PathLike) -> List[Path]:
@@ -479,8 +606,12 @@ def collect_runs(paths: Sequence[os.PathLike], ms_tests: Sequence[os.PathLike] =
                 tests.append((test_run, work, forced))
             else:
                 runs.append(run_from_work_dir(run_dir, work))
-    for test_run, work, forced in tests:
-        target = next((r for r in runs if r.key == test_run.key and r.method == test_run.method
+    known = {Path(r.path).resolve(): r for r in runs}
+    for run in runs:
+        if run.kind != 'pipeline':
+            attach_upstream(run, known)
+    for test_run, work, forced in tests:  # a test dir records no backbone: matched without the upstream
+        target = next((r for r in runs if r.base_key == test_run.base_key and r.method == test_run.method
                        and r.kind != 'test'), None)
         _add_tests(target or test_run, work.tests, force_ms=forced)
         if target is None:

@@ -11,7 +11,7 @@ from .analysis import SeedGroup, efficiency_pairs, mean_std, paired_deltas, seed
 from .costs import COST_LABELS, COSTS, DEFAULT_RATIO_COST
 from .reference import find_reference, load_reference, reference_cost, reference_for, reference_value
 from .render import Cell, Table
-from .runs import CLASSIFICATION_TASKS, PRIMARY_METRIC, Run, data_share, norm_name, same_seed
+from .runs import CLASSIFICATION_TASKS, DOWNSTREAM_TASKS, PRIMARY_METRIC, Run, data_share, norm_name, same_seed
 
 TASK_TITLES = {'imagenet': 'ImageNet-1K', 'cifar100': 'CIFAR-100', 'digits': 'digits (scikit-learn)',
                'fashion': 'Fashion-MNIST',
@@ -38,15 +38,33 @@ DELTA_LABEL = 'Δ (incubation − E2E)'
 
 
 def _groups(runs: Sequence[Run]) -> List[Tuple[Tuple[str, ...], List[Run], List[Run]]]:
-    """(key, E2E runs, incubation runs) per pairing key, in the order the keys first appear."""
+    """(key, E2E runs, incubation runs) per pairing key, in the order the keys first appear.
+
+    The key is :attr:`Run.pair_key` (a downstream run's upstream task and variant join its task,
+    model and variant; the upstream's schedule does not, so the runs from every m+n upstream meet
+    the one E2E-pretrained run, each in its own row) when every run of that task, model and
+    variant has its upstream attached; else the task, model and variant alone, so that a run
+    whose upstream is unknown (gone, unfinished) is still compared.
+    """
+    complete: Dict[Tuple[str, ...], bool] = {}
+    for run in runs:
+        complete[run.base_key] = complete.get(run.base_key, True) and run.upstream is not None
     order: List[Tuple[str, ...]] = []
     by_key: Dict[Tuple[str, ...], Tuple[List[Run], List[Run]]] = {}
     for run in runs:
-        if run.key not in by_key:
-            order.append(run.key)
-            by_key[run.key] = ([], [])
-        by_key[run.key][0 if run.method == 'e2e' else 1].append(run)
+        key = run.pair_key if complete[run.base_key] else run.base_key
+        if key not in by_key:
+            order.append(key)
+            by_key[key] = ([], [])
+        by_key[key][0 if run.method == 'e2e' else 1].append(run)
     return [(key, *by_key[key]) for key in order]
+
+
+def _partner(run: Run, e2e_runs: Sequence[Run]) -> Run:
+    """The E2E run ``run`` is compared with: one from the same upstream variant where there is
+    one (a downstream run), then the one of the same seed (:func:`same_seed`)."""
+    same = [r for r in e2e_runs if r.upstream_tag[:2] == run.upstream_tag[:2]]
+    return same_seed(run, same or list(e2e_runs))
 
 
 @dataclass
@@ -84,7 +102,7 @@ def _group_rows(e2e_runs: List[Run], inc_runs: List[Run], task: str, model: str,
             rows.append(_Row(method, label, run=run, entry=reference_for(run, reference) if run else default))
     incs = labelled('incubation', inc_runs)
     for label, inc in incs:
-        e2e = (same_seed(inc, e2e_runs) if inc else e2e_runs[0]) if e2e_runs else None
+        e2e = (_partner(inc, e2e_runs) if inc else e2e_runs[0]) if e2e_runs else None
         e2e_entry = reference_for(e2e, reference) if e2e else default
         delta = DELTA_LABEL if len(incs) == 1 else f'Δ ({label} − E2E)'
         rows.append(_Row('delta', delta, e2e=e2e, inc=inc, entry=reference_for(inc, reference) if inc else default,
@@ -112,19 +130,69 @@ def _display(runs: Sequence[Run], attr: str) -> str:
     return getattr(runs[0], attr) if runs else ''
 
 
+# The downstream tables' measured upstream and total costs: (column, cost, kind, delta kind).
+UPSTREAM_COLUMNS = [('upstream training device-h', 'train_device_hours', 'hours', 'hoursdelta'),
+                    ('total training device-h (upstream + downstream)', 'train_device_hours', 'hours', 'hoursdelta'),
+                    ('upstream training FLOPs', 'train_flops', 'flops', 'flops'),
+                    ('total training FLOPs (upstream + downstream)', 'train_flops', 'flops', 'flops')]
+
+
+def _cost_cells(run: Optional[Run]) -> List[Cell]:
+    """A downstream row's upstream label, backbone sha256, and upstream and total costs."""
+    if run is None:
+        return [Cell(None) for _ in range(2 + len(UPSTREAM_COLUMNS))]
+    sha = run.backbone_sha256
+    cells = [Cell(run.upstream_label or None), Cell('random' if run.random_init else sha[:12] if sha else None)]
+    up, total = run.upstream_costs(), run.total_costs()
+    for label, cost, kind, _ in UPSTREAM_COLUMNS:
+        cells.append(Cell((total if label.startswith('total') else up)[cost], kind))
+    return cells
+
+
+def _cost_delta_cells(e2e: Optional[Run], inc: Optional[Run]) -> List[Cell]:
+    cells = [Cell(None, 'na'), Cell(None, 'na')]
+    for label, cost, _, kind in UPSTREAM_COLUMNS:
+        part = (lambda r: r.total_costs()) if label.startswith('total') else (lambda r: r.upstream_costs())
+        cells.append(Cell(_sub(part(inc)[cost] if inc else None, part(e2e)[cost] if e2e else None), kind))
+    return cells
+
+
+def _upstream_notes(runs: Sequence[Run]) -> List[str]:
+    notes = ['upstream: the run whose final model the backbone checkpoint is (the downstream run\'s '
+             'backbone.json); its training cost (E2E training, or the whole incubation pipeline: meta, '
+             'incubations, fine-tune) is the upstream cost, added to the downstream run\'s own in the totals; '
+             'backbone sha256: the first 12 hex digits of that checkpoint. A run from random weights has no '
+             'upstream cost (0).']
+    missing = [f'{r.name} ({r.upstream_note})' for r in runs if r.upstream is None and r.upstream_note]
+    unrecorded = [r.name for r in runs if r.kind == 'train' and r.backbone is None and not r.upstream_note]
+    if missing:
+        notes.append('Upstream cost unknown (–): ' + '; '.join(missing) + '.')
+    if unrecorded:
+        notes.append('No backbone.json (upstream unknown, –): ' + ', '.join(unrecorded) + '.')
+    return notes
+
+
 def metric_table(task: str, runs: Sequence[Run], reference: Optional[Dict[str, Any]] = None) -> Table:
-    """One task's table: per (model, variant) E2E, incubation and Δ rows; each metric next to the paper's."""
+    """One task's table: per (model, variant) E2E, incubation and Δ rows; each metric next to the paper's.
+
+    A downstream task's table (:data:`benchmarks.runs.DOWNSTREAM_TASKS`) adds each row's upstream
+    run, backbone sha256, and the upstream and total (upstream + downstream) training device-hours
+    and FLOPs; the paper's pre-training GPU-hours where ``reference.json`` has them (ADE20K).
+    """
     reference = reference or load_reference()
     runs = [r for r in runs if r.task == task]
     metrics = TASK_METRICS.get(task) or [(k, k) for k in sorted({k for r in runs for k in r.metrics})]
     columns = ['model', VARIANT_LABEL.get(task, 'variant'), 'method', 'status']
     for _, label in metrics:
         columns += [label, f'{label} (paper)']
-    pretrain = task == 'ade20k'
+    downstream = task in DOWNSTREAM_TASKS
+    if downstream:
+        columns += ['upstream', 'backbone sha256'] + [label for label, *_ in UPSTREAM_COLUMNS]
+    pretrain = any('pretrain_cost' in e for e in reference['entries'] if e['task'] == task)
     if pretrain:
         columns.append('pre-training GPU-h (paper)')
     table = Table(task, f'{TASK_TITLES.get(task, task)}: incubation vs E2E', columns,
-                  align=['l'] * 4 + ['r'] * (len(columns) - 4))
+                  align=['l' if i < 4 or c in ('upstream', 'backbone sha256') else 'r' for i, c in enumerate(columns)])
     for _key, e2e_runs, inc_runs in _groups(runs):
         members = e2e_runs + inc_runs
         model, variant = _display(members, 'model'), _display(members, 'variant')
@@ -137,6 +205,8 @@ def metric_table(task: str, runs: Sequence[Run], reference: Optional[Dict[str, A
                     paper = _sub(reference_value(row.entry, 'incubation', metric),
                                  reference_value(row.e2e_entry, 'e2e', metric))
                     cells += [Cell(ours, 'delta'), Cell(paper, 'refdelta')]
+                if downstream:
+                    cells += _cost_delta_cells(row.e2e, row.inc)
                 if pretrain:
                     cells.append(Cell(_sub(reference_cost(row.entry, 'incubation', 'pretrain_cost'),
                                            reference_cost(row.e2e_entry, 'e2e', 'pretrain_cost')), 'costdelta'))
@@ -146,6 +216,8 @@ def metric_table(task: str, runs: Sequence[Run], reference: Optional[Dict[str, A
                 for metric, _ in metrics:
                     cells += [Cell(run.metrics.get(metric) if run else None, 'metric'),
                               Cell(reference_value(row.entry, row.kind, metric), 'ref')]
+                if downstream:
+                    cells += _cost_cells(run)
                 if pretrain:
                     cells.append(Cell(reference_cost(row.entry, row.kind, 'pretrain_cost'), 'cost'))
             table.add(cells)
@@ -153,6 +225,11 @@ def metric_table(task: str, runs: Sequence[Run], reference: Optional[Dict[str, A
         table.notes.append('COCO AP from mmdet CocoMetric, shown x100 like the paper.')
     if task == 'ade20k':
         table.notes.append('mIoU-ms: multi-scale + flip test (tools/test.py --tta).')
+    if downstream:
+        table.notes += _upstream_notes(runs)
+    if pretrain:
+        table.notes.append('Pre-training GPU-h (paper): the paper\'s ImageNet pre-training cost, A100 GPU-hours read '
+                           'off its efficiency figure; not measured here.')
     table.notes.append('Paper numbers: Deep Incubation (ICCV 2023); E2E = the DeiT recipe. '
                        'Missing values are shown as –.')
     return table
@@ -190,7 +267,7 @@ def cost_table(runs: Sequence[Run], reference: Optional[Dict[str, Any]] = None) 
         paper_cost = (lambda entry, method: None) if task == 'ade20k' else reference_cost
         for row in _group_rows(e2e_runs, inc_runs, task, model, variant, reference):
             head = [Cell(task), Cell(model), Cell(variant), Cell(row.label)]
-            e2e = (same_seed(row.run or row.inc, e2e_runs) if (row.run or row.inc) else e2e_runs[0]) if e2e_runs else None
+            e2e = (_partner(row.run or row.inc, e2e_runs) if (row.run or row.inc) else e2e_runs[0]) if e2e_runs else None
             e2e_total = e2e.cost.get('total') if e2e else None
             if row.kind == 'delta':
                 ref_inc, ref_e2e = paper_cost(row.entry, 'incubation'), paper_cost(row.e2e_entry, 'e2e')
@@ -294,6 +371,12 @@ def _ratio(inc: SeedGroup, e2e: Optional[SeedGroup], cost: str) -> Optional[floa
 COST_KINDS = {'train_device_hours': 'hours', 'e2e_device_hours': 'hours', 'train_flops': 'flops'}
 
 
+def _schedule(run: Run) -> str:
+    """What tells a seed group's runs from another's of the same cell: its m+n schedule, or a
+    downstream run's upstream schedule."""
+    return run.schedule or run.upstream_schedule
+
+
 def _cell_rows(table: Table, head: List[Cell], e2e_groups: List[SeedGroup], inc_groups: List[SeedGroup],
                metric: str, ratio_cost: str) -> None:
     """One cell of a seed-grouped table: its E2E row(s), incubation row(s) and Δ row(s)."""
@@ -301,7 +384,7 @@ def _cell_rows(table: Table, head: List[Cell], e2e_groups: List[SeedGroup], inc_
     rows: List[Tuple[str, Optional[SeedGroup]]] = []
     for label, method_groups in (('E2E', e2e_groups), ('incubation', inc_groups)):
         several = len(method_groups) > 1  # e.g. two m+n schedules: told apart by it
-        rows += [(f'{label} {g.first.schedule}'.strip() if several else label, g) for g in method_groups]
+        rows += [(f'{label} {_schedule(g.first)}'.strip() if several else label, g) for g in method_groups]
         rows += [] if method_groups else [(label, None)]
     for label, group in rows:
         if group is None:
@@ -317,7 +400,7 @@ def _cell_rows(table: Table, head: List[Cell], e2e_groups: List[SeedGroup], inc_
     for inc in inc_groups if e2e is not None else []:
         delta = paired_deltas(e2e, inc, metric)
         seeds = sorted({r.seed for r in inc.runs if r.seed is not None} & {r.seed for r in e2e.runs})
-        label = DELTA_LABEL if len(inc_groups) == 1 else f'Δ (incubation {inc.first.schedule} − E2E)'
+        label = DELTA_LABEL if len(inc_groups) == 1 else f'Δ (incubation {_schedule(inc.first)} − E2E)'
         table.add(head + [Cell(label), Cell(', '.join(map(str, seeds)) or None),
                           Cell('done' if e2e.status == inc.status == 'done' else 'partial'),
                           Cell(delta, 'meanstd:delta')] + [Cell(None, 'na') for _ in COSTS] + [Cell(None, 'na')])

@@ -283,26 +283,34 @@ def test_imagenet_table(report):
     ])
 
 
+UPSTREAM_COLUMNS = ['upstream', 'backbone sha256', 'upstream training device-h',
+                    'total training device-h (upstream + downstream)', 'upstream training FLOPs',
+                    'total training FLOPs (upstream + downstream)']
+NO_UPSTREAM = ['–'] * 6  # a run without backbone.json: upstream and totals unknown, never 0
+NO_UPSTREAM_DELTA = ['', '', '–', '–', '–', '–']
+
+
 def test_coco_table(report):
     labels = ['APb', 'APb50', 'APb75', 'APm', 'APm50', 'APm75']
-    columns = ['model', 'schedule', 'method', 'status'] + [c for m in labels for c in (m, f'{m} (paper)')]
+    columns = (['model', 'schedule', 'method', 'status'] + [c for m in labels for c in (m, f'{m} (paper)')]
+               + UPSTREAM_COLUMNS)  # no pre-training cost of the paper's for COCO in reference.json
     check_table(report, 'coco', columns, [
         ['ViT-B', '1x', 'E2E', 'done', '44.10', '44.1', '67.70', '67.7', '48.50', '48.5',
-         '–', '40.4', '–', '64.2', '–', '43.1'],
+         '–', '40.4', '–', '64.2', '–', '43.1', *NO_UPSTREAM],
         ['ViT-B', '1x', 'incubation', 'partial: epoch 2/3', '45.50', '45.7', '69.00', '69.6', '50.00', '50.3',
-         '41.50', '41.8', '65.50', '66.1', '44.50', '44.7'],
+         '41.50', '41.8', '65.50', '66.1', '44.50', '44.7', *NO_UPSTREAM],
         ['ViT-B', '1x', DELTA, 'partial', '+1.40', '+1.6', '+1.30', '+1.9', '+1.50', '+1.8',
-         '–', '+1.4', '–', '+1.9', '–', '+1.6'],
+         '–', '+1.4', '–', '+1.9', '–', '+1.6', *NO_UPSTREAM_DELTA],
     ])
 
 
 def test_ade20k_table(report):
-    columns = ['model', 'schedule', 'method', 'status', 'mAcc', 'mAcc (paper)', 'mIoU', 'mIoU (paper)', 'mIoU-ms',
-               'mIoU-ms (paper)', 'pre-training GPU-h (paper)']
+    columns = (['model', 'schedule', 'method', 'status', 'mAcc', 'mAcc (paper)', 'mIoU', 'mIoU (paper)', 'mIoU-ms',
+                'mIoU-ms (paper)'] + UPSTREAM_COLUMNS + ['pre-training GPU-h (paper)'])
     check_table(report, 'ade20k', columns, [
-        ['ViT-L', '80k', 'E2E', 'done', '58.00', '58.5', '46.90', '47.0', '47.50', '47.8', '1090'],
-        ['ViT-L', '80k', 'incubation', 'done', '60.00', '60.8', '49.00', '49.2', '49.80', '50.0', '890'],
-        ['ViT-L', '80k', DELTA, 'done', '+2.00', '+2.3', '+2.10', '+2.2', '+2.30', '+2.2', '-200'],
+        ['ViT-L', '80k', 'E2E', 'done', '58.00', '58.5', '46.90', '47.0', '47.50', '47.8', *NO_UPSTREAM, '1090'],
+        ['ViT-L', '80k', 'incubation', 'done', '60.00', '60.8', '49.00', '49.2', '49.80', '50.0', *NO_UPSTREAM, '890'],
+        ['ViT-L', '80k', DELTA, 'done', '+2.00', '+2.3', '+2.10', '+2.2', '+2.30', '+2.2', *NO_UPSTREAM_DELTA, '-200'],
     ])
 
 
@@ -483,6 +491,191 @@ def test_single_phase_run(runs_root):
     assert [(efficiency.cell(i, 'E2E variant').text(), efficiency.cell(i, 'incubation variant').text())
             for i in range(len(efficiency.rows))] == [('–', '224'), ('224', '–')]
     assert efficiency.cell(0, 'speed-up').text() == efficiency.cell(1, 'speed-up').text() == '–'
+
+
+# --- downstream runs and their upstream (backbone.json) ---------------------------------------
+
+
+def _checkpoint(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def upstream_e2e(work: Path, variant, hours, flops, data: bytes) -> Path:
+    """A finished ImageNet ViT-B E2E run; returns its final model (``WORK/model.pth``)."""
+    write_work_dir(work, dict(task='imagenet', model='ViT-B', method='e2e', variant=variant),
+                   dict(type='EpochBasedTrainLoop', max_epochs=1),
+                   [('20260101_000000', [train_line(1, 10), val_line(1, top(81.0), hours, 1000)])],
+                   cost=dict(device_hours=hours, images=1000, epoch=1, iter=10, flops=flops))
+    return _checkpoint(work / 'model.pth', data)
+
+
+def upstream_pipeline(base: Path, schedule, hours, flops, data: bytes) -> Path:
+    """A finished ImageNet ViT-B 224 pipeline (manifest only); ``hours``/``flops``: (meta, each of
+    the 4 incubations, fine-tune). Returns its final model (``BASE/finetune/model.pth``)."""
+    benchmark = dict(task='imagenet', model='ViT-B', method='incubation', variant='224', schedule=schedule)
+    final = base / 'finetune' / 'model.pth'
+    records = ([PhaseRecord('meta', 'done', checkpoint=str(base / 'meta.pth'), metrics=top(60.0),
+                            device_hours=hours[0], flops=int(flops[0]))]
+               + [PhaseRecord(f'incubate_{i}', 'done', checkpoint=str(base / f'module_{i}.pth'), metrics=top(70.0),
+                              device_hours=hours[1], flops=int(flops[1]), module_idx=i) for i in range(4)]
+               + [PhaseRecord('assemble', 'done', checkpoint=str(base / 'assembled.pth'), device_hours=0.0),
+                  PhaseRecord('finetune', 'done', checkpoint=str(final), metrics=top(82.0), device_hours=hours[2],
+                              flops=int(flops[2]))])
+    base.mkdir(parents=True)
+    record.write_manifest(base, Manifest.from_phases('classification/configs/x.py', records, benchmark))
+    return _checkpoint(final, data)
+
+
+def downstream_run(work: Path, task, method, checkpoint, metrics, hours, flops=2e13, schedule='1x'):
+    """A finished COCO / ADE20K ViT-B run fine-tuned from ``checkpoint`` (None: random weights), with
+    the ``backbone.json`` that runtime.BackboneProvenanceHook writes (runtime.provenance.backbone_record)."""
+    from runtime.provenance import BACKBONE_RECORD, backbone_record
+
+    write_work_dir(work, dict(task=task, model='ViT-B', method=method, schedule=schedule),
+                   dict(type='EpochBasedTrainLoop', max_epochs=1),
+                   [('20260301_000000', [train_line(1, 10), val_line(1, metrics, hours, 100)])],
+                   cost=dict(device_hours=hours, images=100, epoch=1, iter=10, flops=flops))
+    (work / BACKBONE_RECORD).write_text(json.dumps(backbone_record(None if checkpoint is None else str(checkpoint))))
+    return work
+
+
+def _sha(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()[:12]
+
+
+@pytest.fixture(scope='module')
+def downstream_report(tmp_path_factory):
+    """COCO runs from four upstream runs: E2E 224 (10 h, 1 PFLOP), incubation 100+100 (6 h,
+    600 TFLOP), incubation 25+25 (3 h, 300 TFLOP) and E2E 384 (1.5 h, 200 TFLOP); each COCO
+    run 2 h + 0.5 h x i and 20 TFLOP of its own. ADE20K: one E2E and one 100+100 run."""
+    root = tmp_path_factory.mktemp('downstream')
+    up = root / 'upstream'
+    e2e = upstream_e2e(up / 'e2e_224', '224', 10.0, 1e15, b'e2e-224')
+    inc100 = upstream_pipeline(up / 'inc_100', '100+100', (2.0, 0.5, 2.0), (2e14, 5e13, 2e14), b'inc-100')
+    inc25 = upstream_pipeline(up / 'inc_25', '25+25', (2.0, 0.125, 0.5), (2e14, 1.25e13, 5e13), b'inc-25')
+    e2e384 = upstream_e2e(up / 'e2e_384', '384', 1.5, 2e14, b'e2e-384')
+    box = lambda ap: {'coco/bbox_mAP': ap}  # noqa: E731
+    names = []
+    for name, method, ckpt, ap, hours in (('coco_e2e', 'e2e', e2e, 0.441, 2.0),
+                                          ('coco_inc100', 'incubation', inc100, 0.457, 2.5),
+                                          ('coco_inc25', 'incubation', inc25, 0.430, 2.25),
+                                          ('coco_e2e384', 'e2e', e2e384, 0.450, 2.0)):
+        names.append(downstream_run(root / name, 'coco', method, ckpt, box(ap), hours))
+    for name, method, ckpt, miou in (('ade_e2e', 'e2e', e2e, 45.0), ('ade_inc100', 'incubation', inc100, 47.5)):
+        names.append(downstream_run(root / name, 'ade20k', method, ckpt, dict(mIoU=miou, mAcc=55.0), 1.0,
+                                    schedule='80k'))
+    out = root / 'report'
+    assert cli(['report', *map(str, names), '--out', str(out), '--quiet']) == 0
+    return root, out
+
+
+def _column(table, name):
+    return [table.cell(i, name).text() for i in range(len(table.rows))]
+
+
+def test_downstream_runs_carry_their_upstream(downstream_report):
+    root, _ = downstream_report
+    runs = {r.name: r for r in collect_runs([root / n for n in ('coco_e2e', 'coco_inc100', 'coco_inc25',
+                                                                'coco_e2e384')])}
+    assert runs['coco_inc100'].upstream.path == str(root / 'upstream' / 'inc_100')
+    assert runs['coco_inc100'].upstream_label == 'incubation 224 100+100'
+    assert runs['coco_e2e'].upstream_label == 'E2E 224' and runs['coco_e2e384'].upstream_label == 'E2E 384'
+    assert runs['coco_inc25'].backbone_sha256[:12] == _sha(b'inc-25')
+    assert runs['coco_inc100'].total_costs() == dict(train_device_hours=8.5, e2e_device_hours=None,
+                                                     train_flops=6.2e14)
+    # the upstream schedule and resolution are part of the key; E2E and incubation of one
+    # upstream variant are paired (pair_key) whatever their schedules
+    keys = {name: run.key for name, run in runs.items()}
+    assert len(set(keys.values())) == 4
+    assert runs['coco_inc100'].pair_key == runs['coco_inc25'].pair_key == runs['coco_e2e'].pair_key
+    assert runs['coco_e2e384'].pair_key != runs['coco_e2e'].pair_key
+    # read on its own too (read_run), and in runs.json
+    from benchmarks.runs import read_run
+
+    assert read_run(root / 'coco_inc25').upstream_label == 'incubation 224 25+25'
+    saved = {r['name']: r for r in json.loads((downstream_report[1] / 'runs.json').read_text())}
+    assert saved['coco_inc25']['upstream']['costs']['train_device_hours'] == 3.0
+    assert saved['coco_inc25']['upstream']['total_costs']['train_device_hours'] == 5.25
+
+
+def test_coco_table_adds_upstream_cost_and_splits_upstream_schedules(downstream_report):
+    from benchmarks.report import write_report
+
+    root, out = downstream_report
+    written = write_report(collect_runs([root / n for n in ('coco_e2e', 'coco_inc100', 'coco_inc25', 'coco_e2e384',
+                                                            'ade_e2e', 'ade_inc100')]), root / 'again')
+    coco = written['tables']['coco']
+    assert 'pre-training GPU-h (paper)' not in coco.columns  # reference.json has none for COCO
+    # (b) the 100+100 and the 25+25 upstream: two rows, each with its Δ against the one E2E run;
+    # the E2E 384 upstream is another comparison (no incubation run from a 384 upstream)
+    assert _column(coco, 'method') == ['E2E', 'incubation 100+100', 'incubation 25+25',
+                                       'Δ (incubation 100+100 − E2E)', 'Δ (incubation 25+25 − E2E)',
+                                       'E2E', 'incubation', DELTA]
+    assert _column(coco, 'status') == ['done'] * 5 + ['done', 'no run', '–']
+    assert _column(coco, 'APb') == ['44.10', '45.70', '43.00', '+1.60', '-1.10', '45.00', '–', '–']
+    assert _column(coco, 'upstream') == ['E2E 224', 'incubation 224 100+100', 'incubation 224 25+25', '', '',
+                                         'E2E 384', '–', '']
+    assert _column(coco, 'backbone sha256') == [_sha(b'e2e-224'), _sha(b'inc-100'), _sha(b'inc-25'), '', '',
+                                                _sha(b'e2e-384'), '–', '']
+    # (a) total = upstream + downstream, in device-hours and FLOPs; Δ of each
+    assert _column(coco, 'upstream training device-h') == ['10.00', '6.00', '3.00', '-4.00', '-7.00', '1.50', '–',
+                                                           '–']
+    assert _column(coco, 'total training device-h (upstream + downstream)') == [
+        '12.00', '8.50', '5.25', '-3.50', '-6.75', '3.50', '–', '–']
+    assert _column(coco, 'upstream training FLOPs') == ['1 PFLOP', '600 TFLOP', '300 TFLOP', '-400 TFLOP',
+                                                        '-700 TFLOP', '200 TFLOP', '–', '–']
+    assert _column(coco, 'total training FLOPs (upstream + downstream)') == [
+        '1.02 PFLOP', '620 TFLOP', '320 TFLOP', '-400 TFLOP', '-700 TFLOP', '220 TFLOP', '–', '–']
+    # the files the command wrote say the same (Markdown and CSV)
+    header, rows = read_md(out / 'coco.md')
+    assert rows[2][header.index('method')] == 'incubation 25+25' and rows[2][header.index('upstream')] == (
+        'incubation 224 25+25')
+    header, rows = read_csv(out / 'coco.csv')
+    assert [float(r[header.index('total training device-h (upstream + downstream)')]) for r in rows[:3]] == [
+        12.0, 8.5, 5.25]
+    # ADE20K: the measured costs, and the paper's pre-training cost labelled as the paper's
+    ade = written['tables']['ade20k']
+    assert ade.columns[-1] == 'pre-training GPU-h (paper)'
+    assert _column(ade, 'total training device-h (upstream + downstream)') == ['11.00', '7.00', '-4.00']
+    assert _column(ade, 'mIoU') == ['45.00', '47.50', '+2.50']
+    # one score-vs-total-cost plot per downstream task
+    for stem in ('score_vs_total_cost_coco', 'score_vs_total_cost_ade20k'):
+        assert (out / f'{stem}.png').read_bytes().startswith(b'\x89PNG')
+    assert 'total training FLOPs (upstream + downstream' in (out / 'score_vs_total_cost_coco.svg').read_text()
+
+
+def test_downstream_run_whose_upstream_is_gone(tmp_path):
+    import shutil
+
+    e2e = upstream_e2e(tmp_path / 'up_e2e', '224', 10.0, 1e15, b'e2e')
+    inc = upstream_pipeline(tmp_path / 'up_inc', '100+100', (2.0, 0.5, 2.0), (2e14, 5e13, 2e14), b'inc')
+    runs = [downstream_run(tmp_path / 'coco_e2e', 'coco', 'e2e', e2e, {'coco/bbox_mAP': 0.441}, 2.0),
+            downstream_run(tmp_path / 'coco_inc', 'coco', 'incubation', inc, {'coco/bbox_mAP': 0.457}, 2.5),
+            downstream_run(tmp_path / 'coco_random', 'coco', 'e2e', None, {'coco/bbox_mAP': 0.20}, 2.0,
+                           schedule='1x-random')]
+    shutil.rmtree(tmp_path / 'up_inc')
+    out = tmp_path / 'out'
+    assert cli(['report', *map(str, runs), '--out', str(out), '--quiet']) == 0
+    header, rows = read_md(out / 'coco.md')
+    col = lambda name: [r[header.index(name)] for r in rows]  # noqa: E731
+    # still reported and still compared with the E2E run; its upstream cost and total are missing
+    assert col('method') == ['E2E', 'incubation', DELTA, 'E2E', 'incubation', DELTA]
+    assert col('upstream') == ['E2E 224', 'incubation (upstream not found)', '', 'random init', '–', '']
+    assert col('backbone sha256') == [_sha(b'e2e'), _sha(b'inc'), '', 'random', '–', '']
+    assert col('APb')[:3] == ['44.10', '45.70', '+1.60']
+    assert col('upstream training device-h') == ['10.00', '–', '–', '0', '–', '–']
+    assert col('total training device-h (upstream + downstream)') == ['12.00', '–', '–', '2.00', '–', '–']
+    text = (out / 'coco.md').read_text()
+    assert f'coco_inc (upstream not found: {tmp_path / "up_inc"})' in text
+    # a damaged backbone.json is named, not raised
+    (tmp_path / 'coco_inc' / 'backbone.json').write_text('{"init": ')
+    (run,) = collect_runs([tmp_path / 'coco_inc'])
+    assert run.upstream is None and run.upstream_label == '(backbone.json unreadable)'
+    assert run.total_costs()['train_device_hours'] is None
 
 
 # --- the run-record contract (runtime.record) ------------------------------------------------
