@@ -179,7 +179,7 @@ def _downstream_done(work_dir: str) -> bool:
     if not osp.isdir(work_dir):
         return False
     try:
-        return read_run(work_dir).status == 'done'
+        return read_run(work_dir, upstream=False).status == 'done'
     except RunError:
         return False
 
@@ -611,7 +611,7 @@ def read_rows(plan: Plan) -> List[SuiteRow]:
             continue
         row = rows.setdefault((down.init, down.seed), SuiteRow(down.init, down.seed))
         if down.node.done():
-            row.downstream[down.task] = read_run(down.node.work_dir)
+            row.downstream[down.task] = read_run(down.node.work_dir, upstream=False)
             recorded = read_backbone_record(down.node.work_dir) or {}
             sha = (recorded.get('file') or {}).get('sha256')
             if row.sha256 and sha and sha != row.sha256:
