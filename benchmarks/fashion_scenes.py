@@ -1,6 +1,6 @@
 """Fashion-MNIST scenes: real clothes pasted on small canvases, for detection and segmentation.
 
-``python -m benchmarks scenes --out DIR [--train N --val N --size 64 --seed 0]`` (or
+``python -m benchmarks scenes --out DIR [--train N --val N --size 64 --seed 0 --style tinted]`` (or
 :func:`write_fashion_scenes`) writes one image set with two annotation formats:
 
 ```
@@ -15,10 +15,16 @@ A scene is a ``size`` x ``size`` canvas with 1-6 Fashion-MNIST items, each resiz
 (uniform per item) and placed at a uniform position fully inside the canvas; items are pasted in
 order, so later ones hide earlier ones where they overlap. An item's mask is its resized
 grayscale image above :data:`THRESHOLD`, and it is pasted with exactly that mask, so the
-visible masks are exact. Neither intensity nor colour tells items from background or classes
-from each other: the background is a random base colour with a smooth random variation and
-pixel noise, and each item is its grayscale texture tinted with a random colour (at least
-:data:`MIN_TINT_DISTANCE` away from the background's base colour in RGB, so it stays visible).
+visible masks are exact. Two styles (:data:`STYLES`):
+
+* ``plain``: the items as Fashion-MNIST shows them, grayscale on black, so the scenes
+  are in the domain the upstream runs trained on; only the class needs more than intensity.
+* ``tinted`` (default): neither intensity nor colour tells items from background or classes from each
+  other: the background is a random base colour with a smooth random variation and pixel noise,
+  and each item is its grayscale texture tinted with a random colour (at least
+  :data:`MIN_TINT_DISTANCE` away from the background's base colour in RGB, so it stays visible).
+  A harder, out-of-domain set. At the ``fashion`` suite's budget nothing learned on either
+  style: a random-init UperNet ends all background on plain scenes too.
 
 * **COCO** (through pycocotools): each kept item's *visible* mask as compressed RLE
   (``mask.encode``), its bbox tight to that mask (``mask.toBbox``), area = the visible area,
@@ -58,6 +64,7 @@ from runtime.cli import UserError, run_cli
 from runtime.fileio import atomic_write_json
 
 FORMAT_VERSION = 1
+STYLES = ('plain', 'tinted')
 STAMP = 'scenes.json'
 FASHION_CLASSES = ('T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag',
                    'Ankle boot')
@@ -107,15 +114,19 @@ def _tint(rng: np.random.Generator, background: np.ndarray) -> np.ndarray:
 
 
 def render_scene(rng: np.random.Generator, items: Sequence[np.ndarray], size: int,
-                 item_size: Tuple[int, int] = ITEM_SIZE) -> Tuple[np.ndarray, np.ndarray, List[np.ndarray]]:
-    """One scene from 28x28 grayscale ``items``, pasted in order.
+                 item_size: Tuple[int, int] = ITEM_SIZE,
+                 style: str = 'tinted') -> Tuple[np.ndarray, np.ndarray, List[np.ndarray]]:
+    """One scene from 28x28 grayscale ``items``, pasted in order, in one of :data:`STYLES`.
 
     Returns:
         the RGB image ``(size, size, 3)`` uint8; ``owner``, the index of the item visible at
         each pixel (-1: background); and each item's full mask, as pasted, on the canvas.
     """
     import cv2
-    canvas, base = _background(rng, size)
+    if style == 'tinted':
+        canvas, base = _background(rng, size)
+    else:
+        canvas, base = np.zeros((size, size, 3)), None
     owner = np.full((size, size), -1, np.int64)
     full_masks = []
     for k, item in enumerate(items):
@@ -123,8 +134,10 @@ def render_scene(rng: np.random.Generator, items: Sequence[np.ndarray], size: in
         x, y = (int(v) for v in rng.integers(0, size - side + 1, 2))
         gray = cv2.resize(item.astype(np.float32), (side, side), interpolation=cv2.INTER_AREA)
         mask = gray > THRESHOLD
-        colour = _tint(rng, base)
-        patch = colour * (0.25 + 0.75 * gray[..., None] / 255.0)
+        if base is None:
+            patch = np.repeat(gray[..., None], 3, axis=2)
+        else:
+            patch = _tint(rng, base) * (0.25 + 0.75 * gray[..., None] / 255.0)
         canvas[y:y + side, x:x + side][mask] = patch[mask]
         owner[y:y + side, x:x + side][mask] = k
         full = np.zeros((size, size), bool)
@@ -139,7 +152,7 @@ def is_kept(visible_px: int, full_px: int) -> bool:
 
 
 def _write_split(root: Path, split: str, num: int, size: int, seed: int, images: np.ndarray, labels: np.ndarray,
-                 pool: np.ndarray) -> Dict[str, Any]:
+                 pool: np.ndarray, style: str = 'tinted') -> Dict[str, Any]:
     """Scenes of one split: images, label maps, COCO annotations; returns the counts and items used."""
     import cv2
     from pycocotools import mask as mask_util
@@ -161,7 +174,7 @@ def _write_split(root: Path, split: str, num: int, size: int, seed: int, images:
                             f'items no upstream run saw; ask for fewer scenes')
         chosen = [int(i) for i in order[next_item:next_item + count]]
         next_item += count
-        image, owner, full_masks = render_scene(rng, [images[i] for i in chosen], size)
+        image, owner, full_masks = render_scene(rng, [images[i] for i in chosen], size, style=style)
         semantic = np.zeros((size, size), np.uint8)
         for k, index in enumerate(chosen):
             visible = owner == k
@@ -190,13 +203,17 @@ def _write_split(root: Path, split: str, num: int, size: int, seed: int, images:
                            pool=int(len(pool)), per_scene=used))
 
 
-def scene_params(num_train: int, num_val: int, size: int, seed: int, data_root: str) -> Dict[str, Any]:
+def scene_params(num_train: int, num_val: int, size: int, seed: int, data_root: str,
+                 style: str = 'tinted') -> Dict[str, Any]:
     """What a scene set is a function of: the stamp compared on every call."""
-    return dict(version=FORMAT_VERSION, num=dict(training=num_train, validation=num_val), size=size, seed=seed,
-                data_root=str(Path(data_root).expanduser().resolve()), items_per_scene=list(ITEMS_PER_SCENE),
-                item_size=list(ITEM_SIZE), threshold=THRESHOLD, min_visible_px=MIN_VISIBLE_PX,
-                min_visible_fraction=MIN_VISIBLE_FRACTION, min_tint_distance=MIN_TINT_DISTANCE,
-                excluded_subsets=UPSTREAM_SUBSETS)
+    params = dict(version=FORMAT_VERSION, num=dict(training=num_train, validation=num_val), size=size, seed=seed,
+                  data_root=str(Path(data_root).expanduser().resolve()), style=style,
+                  items_per_scene=list(ITEMS_PER_SCENE), item_size=list(ITEM_SIZE), threshold=THRESHOLD,
+                  min_visible_px=MIN_VISIBLE_PX, min_visible_fraction=MIN_VISIBLE_FRACTION,
+                  excluded_subsets=UPSTREAM_SUBSETS)
+    if style == 'tinted':
+        params['min_tint_distance'] = MIN_TINT_DISTANCE
+    return params
 
 
 def read_stamp(out_dir: Path) -> Optional[Dict[str, Any]]:
@@ -208,7 +225,7 @@ def read_stamp(out_dir: Path) -> Optional[Dict[str, Any]]:
 
 
 def write_fashion_scenes(out_dir: str, num_train: int = 1000, num_val: int = 200, size: int = 64, seed: int = 0,
-                         data_root: Optional[str] = None) -> Path:
+                         data_root: Optional[str] = None, style: str = 'tinted') -> Path:
     """Write the scene set (layout in the module docstring) unless ``out_dir`` already holds it.
 
     Args:
@@ -218,6 +235,7 @@ def write_fashion_scenes(out_dir: str, num_train: int = 1000, num_val: int = 200
         size: canvas side in pixels (at least the largest item, 32).
         seed: the only source of randomness.
         data_root: Fashion-MNIST's idx files (default: Debian's ``/usr/share/datasets/fashion-mnist``).
+        style: one of :data:`STYLES` (module docstring).
 
     Returns:
         ``out_dir`` as a :class:`~pathlib.Path`.
@@ -227,7 +245,9 @@ def write_fashion_scenes(out_dir: str, num_train: int = 1000, num_val: int = 200
         raise UserError(f'--size {size}: scenes must be at least {ITEM_SIZE[1]} px, the largest item')
     if num_train < 1 or num_val < 1:
         raise UserError(f'--train {num_train} --val {num_val}: both splits need at least one scene')
-    params = scene_params(num_train, num_val, size, seed, data_root or DEFAULT_DATA_ROOT)
+    if style not in STYLES:
+        raise UserError(f'--style {style}: choose one of {", ".join(STYLES)}')
+    params = scene_params(num_train, num_val, size, seed, data_root or DEFAULT_DATA_ROOT, style)
     if read_stamp(out) == params:
         return out
     if out.exists() and (not out.is_dir() or (read_stamp(out) is None and any(out.iterdir()))):
@@ -244,7 +264,7 @@ def write_fashion_scenes(out_dir: str, num_train: int = 1000, num_val: int = 200
             labels = labels.numpy()
             pool = unseen_items(labels, UPSTREAM_SUBSETS[source])
             summary[split] = _write_split(staging, split, params['num'][split], size, seed, images.numpy(), labels,
-                                          pool)
+                                          pool, style)
         atomic_write_json(staging / STAMP, summary)  # last: a folder without it is not a finished set
         _swap_in(staging, out, params)
     finally:
@@ -279,12 +299,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--size', type=int, default=64, help='canvas side in pixels (default: %(default)s)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--data-root', help='Fashion-MNIST idx files (default: /usr/share/datasets/fashion-mnist)')
+    parser.add_argument('--style', choices=STYLES, default='tinted',
+                        help='plain: grayscale on black, as Fashion-MNIST; tinted: coloured items on noisy colour '
+                             '(default: %(default)s)')
 
 
 def run(args: argparse.Namespace) -> int:
     def main() -> None:
         out = write_fashion_scenes(args.out, num_train=args.train, num_val=args.val, size=args.size, seed=args.seed,
-                                   data_root=args.data_root)
+                                   data_root=args.data_root, style=args.style)
         summary = json.loads((out / STAMP).read_text())
         counts = ', '.join(f'{split}: {summary[split]["counts"]["images"]} scenes, '
                            f'{summary[split]["counts"]["instances"]} instances' for split in SOURCE_SPLIT)

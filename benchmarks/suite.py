@@ -470,12 +470,14 @@ def write_scenes(plan: Plan, args: argparse.Namespace) -> None:
     from .fashion_scenes import write_fashion_scenes
 
     preset = PRESETS[args.preset]
-    kwargs = dict(num_train=preset['scenes']['train'], num_val=preset['scenes']['val'])
+    kwargs = dict(num_train=preset['scenes']['train'], num_val=preset['scenes']['val'],
+                  style=preset['scenes'].get('style', 'tinted'))
     if args.data_root:
         kwargs['data_root'] = osp.abspath(args.data_root)
     started = time.monotonic()
     write_fashion_scenes(plan.scenes, **kwargs)
-    print(f'{PREFIX} scenes in {plan.scenes} ({kwargs["num_train"]} training, {kwargs["num_val"]} validation; '
+    print(f'{PREFIX} scenes in {plan.scenes} ({kwargs["num_train"]} training, {kwargs["num_val"]} validation, '
+          f'{kwargs["style"]}; '
           f'{time.monotonic() - started:.1f} s)', flush=True)
 
 

@@ -118,6 +118,21 @@ def test_later_items_hide_earlier_ones():
     assert overlaps  # the check above was not vacuous
 
 
+@pytest.mark.parametrize('style', fs.STYLES)
+def test_scene_styles(style):
+    """plain: Fashion-MNIST's look (grayscale items, black background); tinted: colour everywhere."""
+    rng = np.random.default_rng(1)
+    items = [np.tile(np.linspace(60, 255, 28, dtype=np.float32), (28, 1)).astype(np.uint8)] * 3
+    image, owner, _ = fs.render_scene(rng, items, 64, style=style)
+    background, item = image[owner < 0], image[owner >= 0]
+    assert len(background) and len(item)
+    gray = (image == image[..., :1]).all()
+    if style == 'plain':
+        assert gray and not background.any() and (item >= fs.THRESHOLD).all()
+    else:
+        assert not gray and background.mean() > 0
+
+
 def test_items_are_outside_the_upstream_subsets_and_used_once(scenes: Path, source):
     from classification.fashion import subset_indices
 
