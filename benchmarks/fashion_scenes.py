@@ -65,6 +65,7 @@ from runtime.fileio import atomic_write_json
 
 FORMAT_VERSION = 1
 STYLES = ('plain', 'tinted')
+DEFAULT_STYLE = 'tinted'  # what the committed suite record was generated with
 STAMP = 'scenes.json'
 FASHION_CLASSES = ('T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag',
                    'Ankle boot')
@@ -115,7 +116,7 @@ def _tint(rng: np.random.Generator, background: np.ndarray) -> np.ndarray:
 
 def render_scene(rng: np.random.Generator, items: Sequence[np.ndarray], size: int,
                  item_size: Tuple[int, int] = ITEM_SIZE,
-                 style: str = 'tinted') -> Tuple[np.ndarray, np.ndarray, List[np.ndarray]]:
+                 style: str = DEFAULT_STYLE) -> Tuple[np.ndarray, np.ndarray, List[np.ndarray]]:
     """One scene from 28x28 grayscale ``items``, pasted in order, in one of :data:`STYLES`.
 
     Returns:
@@ -152,7 +153,7 @@ def is_kept(visible_px: int, full_px: int) -> bool:
 
 
 def _write_split(root: Path, split: str, num: int, size: int, seed: int, images: np.ndarray, labels: np.ndarray,
-                 pool: np.ndarray, style: str = 'tinted') -> Dict[str, Any]:
+                 pool: np.ndarray, style: str = DEFAULT_STYLE) -> Dict[str, Any]:
     """Scenes of one split: images, label maps, COCO annotations; returns the counts and items used."""
     import cv2
     from pycocotools import mask as mask_util
@@ -204,7 +205,7 @@ def _write_split(root: Path, split: str, num: int, size: int, seed: int, images:
 
 
 def scene_params(num_train: int, num_val: int, size: int, seed: int, data_root: str,
-                 style: str = 'tinted') -> Dict[str, Any]:
+                 style: str = DEFAULT_STYLE) -> Dict[str, Any]:
     """What a scene set is a function of: the stamp compared on every call."""
     params = dict(version=FORMAT_VERSION, num=dict(training=num_train, validation=num_val), size=size, seed=seed,
                   data_root=str(Path(data_root).expanduser().resolve()), style=style,
@@ -225,7 +226,7 @@ def read_stamp(out_dir: Path) -> Optional[Dict[str, Any]]:
 
 
 def write_fashion_scenes(out_dir: str, num_train: int = 1000, num_val: int = 200, size: int = 64, seed: int = 0,
-                         data_root: Optional[str] = None, style: str = 'tinted') -> Path:
+                         data_root: Optional[str] = None, style: str = DEFAULT_STYLE) -> Path:
     """Write the scene set (layout in the module docstring) unless ``out_dir`` already holds it.
 
     Args:
@@ -299,7 +300,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--size', type=int, default=64, help='canvas side in pixels (default: %(default)s)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--data-root', help='Fashion-MNIST idx files (default: /usr/share/datasets/fashion-mnist)')
-    parser.add_argument('--style', choices=STYLES, default='tinted',
+    parser.add_argument('--style', choices=STYLES, default=DEFAULT_STYLE,
                         help='plain: grayscale on black, as Fashion-MNIST; tinted: coloured items on noisy colour '
                              '(default: %(default)s)')
 

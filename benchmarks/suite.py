@@ -467,11 +467,11 @@ def _env(threads: int) -> Dict[str, str]:
 def write_scenes(plan: Plan, args: argparse.Namespace) -> None:
     if plan.scenes is None:
         return
-    from .fashion_scenes import write_fashion_scenes
+    from .fashion_scenes import DEFAULT_STYLE, write_fashion_scenes
 
     preset = PRESETS[args.preset]
     kwargs = dict(num_train=preset['scenes']['train'], num_val=preset['scenes']['val'],
-                  style=preset['scenes'].get('style', 'tinted'))
+                  style=preset['scenes'].get('style', DEFAULT_STYLE))
     if args.data_root:
         kwargs['data_root'] = osp.abspath(args.data_root)
     started = time.monotonic()
