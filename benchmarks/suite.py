@@ -803,7 +803,7 @@ def write_suite_report(plan: Plan, out_dir: Optional[str] = None) -> Dict[str, A
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--preset', choices=sorted(PRESETS), default='smoke',
-                        help='; '.join(f'{k}: {v["about"]}' for k, v in PRESETS.items()))
+                        help='; '.join(f'{k}: {v["about"]}' for k, v in PRESETS.items()).replace('%', '%%'))
     parser.add_argument('--work-dir', help='default: work_dirs/suite-<preset>')
     parser.add_argument('--upstream-dir', help='where the upstream runs live (default: WORK_DIR/upstream); point it '
                                                'at finished runs to reuse them, e.g. the depth study\'s work dir')

@@ -22,11 +22,15 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     """``paramwise_cfg=dict(layer_decay_rate=0.7)``: lr of layer ``l`` is scaled by
     ``rate ** (num_layers - 1 - l)``; the backbone's embedding is layer 0, block ``i`` layer
     ``i + 1``, and everything outside the backbone (neck, heads) the last layer (scale 1).
+    ``head_lr_mult`` (default 1) scales the lr of everything outside the backbone once more: a
+    short fine-tune of a pretrained backbone needs its newly initialised neck and heads to learn
+    faster than the backbone may move (mmseg's SegFormer configs use ``lr_mult=10`` for heads).
     Norm weights, biases, the position embedding and the class token get no weight decay.
     """
 
     def add_params(self, params: List[Dict[str, Any]], module: nn.Module, **kwargs) -> None:
         rate = float(self.paramwise_cfg.get('layer_decay_rate', 1.0))
+        head_lr_mult = float(self.paramwise_cfg.get('head_lr_mult', 1.0))
         backbone = getattr(module, 'backbone', None)
         if backbone is None or not hasattr(backbone, 'get_layer_id'):
             raise TypeError('LayerDecayOptimWrapperConstructor needs model.backbone.get_layer_id(name)')
@@ -35,14 +39,12 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         for name, param in module.named_parameters():
             if not param.requires_grad:
                 continue
-            if name.startswith('backbone.'):
-                layer_id = backbone.get_layer_id(name[len('backbone.'):])
-            else:
-                layer_id = num_layers - 1
+            in_backbone = name.startswith('backbone.')
+            layer_id = backbone.get_layer_id(name[len('backbone.'):]) if in_backbone else num_layers - 1
             no_decay = param.ndim == 1 or name.endswith('.bias') or name.split('.')[-1] in NO_DECAY_NAMES
-            key = f'layer_{layer_id}_{"no_decay" if no_decay else "decay"}'
+            key = f'{"layer" if in_backbone else "head"}_{layer_id}_{"no_decay" if no_decay else "decay"}'
             if key not in groups:
-                scale = rate ** (num_layers - 1 - layer_id)
+                scale = rate ** (num_layers - 1 - layer_id) * (1.0 if in_backbone else head_lr_mult)
                 groups[key] = dict(params=[], param_names=[], lr=self.base_lr * scale, lr_scale=scale,
                                    weight_decay=0.0 if no_decay else self.base_wd, group_name=key)
             groups[key]['params'].append(param)
@@ -50,5 +52,5 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         rank, _ = get_dist_info()
         if rank == 0:
             MMLogger.get_current_instance().info(
-                f'layer decay {rate} over {num_layers} layers: {len(groups)} parameter groups')
+                f'layer decay {rate} over {num_layers} layers, head lr x{head_lr_mult}: {len(groups)} parameter groups')
         params.extend(groups.values())

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from mmengine.config import Config
 
+from benchmarks.__main__ import available_commands
 from benchmarks.__main__ import main as cli
 from benchmarks.analysis import reach_cost, speedup
 from benchmarks.report import collect_runs
@@ -904,3 +905,12 @@ def test_schedules_without_seeds_are_no_depth_study(runs_root):
 
     # two m+n schedules of ViT-B differ by more than a seed: they stay rows of the per-run tables
     assert depth_studies(collect_runs([runs_root / n for n in RUN_ORDER])) == []
+
+
+@pytest.mark.parametrize('command', [c[0] for c in available_commands()])
+def test_every_command_explains_itself(command, capsys):
+    """``--help`` renders for every subcommand (a '%' in a generated help text once crashed argparse)."""
+    with pytest.raises(SystemExit) as exit_info:
+        cli([command, '--help'])
+    assert exit_info.value.code == 0
+    assert f'python -m benchmarks {command}' in capsys.readouterr().out

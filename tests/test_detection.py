@@ -251,7 +251,10 @@ def test_shipped_config_builds(path: Path, coco_root: Path, monkeypatch):
     groups = {g['group_name']: g for g in wrapper.optimizer.param_groups}
     top = model.backbone.num_layers - 1
     assert groups['layer_0_decay']['lr'] == pytest.approx(base_lr * rate ** top)  # patch embedding
-    assert groups[f'layer_{top}_decay']['lr'] == pytest.approx(base_lr)  # neck and heads
+    head_lr = base_lr * cfg.optim_wrapper.paramwise_cfg.get('head_lr_mult', 1.0)
+    assert groups[f'head_{top}_decay']['lr'] == pytest.approx(head_lr)  # neck and heads
+    assert all(n.startswith('backbone.') == g['group_name'].startswith('layer_')
+               for g in groups.values() for n in g['param_names'])
     assert all(p.ndim > 1 for g in groups.values() if g['weight_decay'] > 0 for p in g['params'])
     trainable = [p for p in model.parameters() if p.requires_grad]
     assert sum(len(g['params']) for g in groups.values()) == len(trainable)

@@ -211,7 +211,10 @@ def test_shipped_config_builds(path: Path, ade_root: Path, monkeypatch):
     top = model.backbone.num_layers - 1
     assert groups['layer_0_decay']['lr'] == pytest.approx(base_lr * rate ** top)  # patch embedding
     assert groups['layer_1_decay']['lr'] == pytest.approx(base_lr * rate ** (top - 1))  # block 0
-    assert groups[f'layer_{top}_decay']['lr'] == pytest.approx(base_lr)  # neck and heads
+    head_lr = base_lr * cfg.optim_wrapper.paramwise_cfg.get('head_lr_mult', 1.0)
+    assert groups[f'head_{top}_decay']['lr'] == pytest.approx(head_lr)  # neck and heads
+    assert all(n.startswith('backbone.') == g['group_name'].startswith('layer_')
+               for g in groups.values() for n in g['param_names'])
     assert all(p.ndim > 1 for g in groups.values() if g['weight_decay'] > 0 for p in g['params'])
     trainable = [p for p in model.parameters() if p.requires_grad]
     assert sum(len(g['params']) for g in groups.values()) == len(trainable)
@@ -431,6 +434,29 @@ def test_every_trainable_parameter_gets_a_gradient(ade_root: Path):
         'backbone.vit.norm.weight', 'backbone.vit.norm.bias'}
     for path in SHIPPED:
         assert not Config.fromfile(path).get('find_unused_parameters', False), path.name
+
+
+def test_head_lr_mult_scales_only_what_is_outside_the_backbone():
+    """``paramwise_cfg.head_lr_mult``: the neck and heads learn faster, the backbone's layer-decayed
+    lrs are untouched, and every trainable parameter is in exactly one group."""
+    from mmengine.optim import build_optim_wrapper
+    from mmseg.registry import MODELS
+    cfg = built_config(TINY)
+    cfg.model.backbone.init_cfg = None
+    model = MODELS.build(cfg.model)
+    optim = dict(type='OptimWrapper', constructor='LayerDecayOptimWrapperConstructor',
+                 optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05), paramwise_cfg=dict(layer_decay_rate=0.5))
+    plain = {g['group_name']: g['lr'] for g in build_optim_wrapper(model, optim).optimizer.param_groups}
+    optim['paramwise_cfg']['head_lr_mult'] = 10.0
+    groups = build_optim_wrapper(model, optim).optimizer.param_groups
+    for group in groups:
+        inside = [n.startswith('backbone.') for n in group['param_names']]
+        assert all(inside) or not any(inside), group['group_name']
+        expected = plain[group['group_name']] * (1.0 if inside[0] else 10.0)
+        assert group['lr'] == pytest.approx(expected), group['group_name']
+    assert any(not g['group_name'].startswith('layer_') for g in groups)
+    names = [n for g in groups for n in g['param_names']]
+    assert sorted(names) == sorted(n for n, p in model.named_parameters() if p.requires_grad)
 
 
 # --- end to end on the CPU ----------------------------------------------------------------------
