@@ -1,4 +1,4 @@
-"""``python -m benchmarks {report,speed,reproduce,suite,scenes,results,repeatability} ...``.
+"""``python -m benchmarks {report,speed,reproduce,suite,probe,scenes,results,repeatability} ...``.
 
 A wrong input (an unknown ``--arch``, a run dir that cannot be read) is one line and exit
 status 2; ``--debug`` keeps the traceback.
@@ -16,6 +16,7 @@ COMMANDS: List[Tuple[str, str, str]] = [
     ('speed', 'benchmarks.speed', 'training-step time and peak memory: E2E, incubation, naive hybrid, timm'),
     ('reproduce', 'benchmarks.reproduce', 'run a reproduction preset end to end'),
     ('suite', 'benchmarks.suite', 'the downstream suite: upstream runs -> detection and segmentation -> one report'),
+    ('probe', 'benchmarks.transfer_probe', 'linear probes of the upstream backbones: items vs scenes, against random init'),
     ('scenes', 'benchmarks.fashion_scenes', 'write the Fashion-MNIST scenes (COCO instances + semantic labels)'),
     ('results', 'benchmarks.results', 'regenerate (--write) or check (--check) the docs\' tables from docs/results/'),
     ('repeatability', 'benchmarks.repeatability', 'does a seed repeat bit for bit: threads, forking, twice'),

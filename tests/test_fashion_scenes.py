@@ -344,3 +344,44 @@ def test_segmentor_builds_and_trains_on_the_scenes(depth: int, scenes: Path):
         with torch.no_grad():
             (pred,) = model.predict(batch['inputs'], batch['data_samples'])
         assert pred.pred_sem_seg.data.shape[-2:] == (64, 64)
+
+
+# --- the transfer probe (python -m benchmarks probe) ----------------------------------------------
+
+
+def test_probe_pools_each_instance_under_its_mask(scenes: Path):
+    """One feature row per annotated instance, labelled with its class; the control is seeded;
+    pooling reads the instance's tokens, not the whole scene."""
+    from pycocotools.coco import COCO
+
+    from benchmarks import transfer_probe as probe
+    coco = COCO(str(scenes / 'coco' / 'instances_validation.json'))
+    names = {c['id']: c['name'] for c in coco.loadCats(coco.getCatIds())}
+    expected = [fs.FASHION_CLASSES.index(names[a['category_id']])
+                for i in sorted(coco.getImgIds()) for a in coco.loadAnns(coco.getAnnIds(imgIds=i))]
+    backbone = probe.build_backbone(8, 64, None, seed=0)
+    feats, labels = probe.scene_features(backbone, str(scenes), 'validation', batch=3)
+    assert labels.tolist() == expected and feats.shape == (len(expected), 64)
+    again, _ = probe.scene_features(probe.build_backbone(8, 64, None, seed=0), str(scenes), 'validation')
+    other, _ = probe.scene_features(probe.build_backbone(8, 64, None, seed=1), str(scenes), 'validation')
+    np.testing.assert_allclose(again, feats, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(other, feats)
+    # two instances of one scene differ (each is pooled under its own mask)
+    per_image = [len(coco.getAnnIds(imgIds=i)) for i in sorted(coco.getImgIds())]
+    first = int(np.argmax(np.array(per_image) > 1))
+    start = sum(per_image[:first])
+    assert not np.allclose(feats[start], feats[start + 1])
+    # the probe itself: a separable toy problem is learnt, a shuffled one is not
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 4))
+    y = (x[:, 0] > 0).astype(int)
+    assert probe.probe_accuracy((x[:100], y[:100]), (x[100:], y[100:])) > 90
+    assert probe.probe_accuracy((x[:100], rng.permutation(y[:100])), (x[100:], y[100:])) < 75
+
+
+def test_probe_names_the_missing_upstream_checkpoint(scenes: Path, tmp_path: Path, capsys):
+    from benchmarks.__main__ import main as cli
+    assert cli(['probe', '--upstream-dir', str(tmp_path / 'nothing'), '--scenes-dir', str(scenes),
+                '--depth', '8', '--seeds', '0']) == 2
+    err = capsys.readouterr().err
+    assert 'no e2e backbone for seed 0' in err and str(tmp_path / 'nothing') in err
