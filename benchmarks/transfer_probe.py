@@ -22,9 +22,9 @@ table (mean +- std over seeds).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import os.path as osp
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -32,6 +32,10 @@ import numpy as np
 from runtime.cli import UserError
 
 CONTROL = 'random'
+STUDY = 'transfer-probe'
+FEATURES = ('last block; items: mean over tokens; scenes: mean under each instance\'s visible mask, '
+            'area-weighted on the token grid')
+CLASSIFIER = 'scikit-learn StandardScaler + LogisticRegression(max_iter=2000)'
 METHODS = ('e2e', 'incubation', CONTROL)
 
 
@@ -207,18 +211,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
     torch.set_num_threads(1)
+    from .fashion_scenes import read_stamp
+    from .records import command_line, write_record
     rows = upstream_backbones(args.upstream_dir, args.depth, args.seeds, args.data_root)
     results = probe_rows(rows, args.depth, osp.abspath(args.scenes_dir))
-    stamp_file = osp.join(args.scenes_dir, 'scenes.json')
-    scenes = json.load(open(stamp_file)) if osp.isfile(stamp_file) else None
-    record = dict(kind='transfer-probe', depth=args.depth, seeds=list(args.seeds), scenes=scenes,
-                  features='last block; items: mean over tokens; scenes: mean under each instance\'s visible mask',
-                  classifier='sklearn StandardScaler + LogisticRegression(max_iter=2000)',
-                  rows=[dict(r, **{k: _rel(r[k], args.upstream_dir) for k in ('work_dir', 'checkpoint', 'data_from')})
-                        for r in results])
-    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    with open(args.out, 'w') as f:
-        json.dump(record, f, indent=1)
+    rows = [dict(r, **{k: _rel(r[k], args.upstream_dir) for k in ('work_dir', 'checkpoint', 'data_from')})
+            for r in results]
+    write_record(args.out, STUDY, command_line(), rows, seeds=args.seeds,
+                 extra=dict(depth=args.depth, upstream_dir=args.upstream_dir,
+                            scenes=read_stamp(Path(args.scenes_dir)), features=FEATURES, classifier=CLASSIFIER))
     table = probe_table(results)
     with open(osp.splitext(args.out)[0] + '.md', 'w') as f:
         f.write(table)
