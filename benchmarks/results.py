@@ -32,7 +32,9 @@ Generators (each gets the records and the document's folder, returns Markdown):
   share of the training data); ``phase-table``: what each pipeline phase reached;
 * ``suite-table``, ``suite-runs``, ``suite-figure``: a downstream suite's summary (with a verdict
   per metric and whether the random-init control is beaten), its every-run table, and its
-  score-vs-total-cost plot.
+  score-vs-total-cost plot;
+* ``probe-table``: ``benchmarks probe`` records (one per scene style) side by side: do the
+  upstream features carry the item classes into the scenes, against random init.
 """
 from __future__ import annotations
 
@@ -419,6 +421,16 @@ def loop_table(ctx: Context) -> Generated:
     return Generated(format_loop_table(loops) + f'\nMeasured on {provenance(record)}: `{command_text(record)}`.\n')
 
 
+def probe_table(ctx: Context) -> Generated:
+    from .transfer_probe import STUDY, summary_table
+
+    for source, rec in zip(ctx.sources, ctx.records):
+        if rec.get('study') != STUDY:
+            raise ResultsError(f'probe-table: {source} is a {rec.get("study")!r} record, not a {STUDY!r} one')
+    lines = [f'- {source}: {provenance(rec)}: `{command_text(rec)}`.' for source, rec in zip(ctx.sources, ctx.records)]
+    return Generated(summary_table(ctx.records) + '\nMeasured on\n' + '\n'.join(lines) + '\n')
+
+
 def provenance_lines(ctx: Context) -> Generated:
     lines = [f'- `{src}` ({rec.get("study")}): {provenance(rec)}; `{command_text(rec)}`'
              for src, rec in zip(ctx.sources, ctx.records)]
@@ -430,6 +442,7 @@ GENERATORS: Dict[str, Callable[[Context], Generated]] = {
     'efficiency-figure': efficiency_figure, 'repeatability': repeatability_table, 'speed-table': speed_table,
     'loop-table': loop_table, 'provenance': provenance_lines, 'data-table': data_table, 'data-figure': data_figure,
     'phase-table': phase_table, 'suite-table': suite_table, 'suite-runs': suite_runs_table, 'suite-figure': suite_figure,
+    'probe-table': probe_table,
 }
 
 

@@ -195,6 +195,28 @@ def probe_table(results: Sequence[Dict]) -> str:
     return '\n'.join(lines) + '\n'
 
 
+def summary_table(records: Sequence[Dict[str, Any]]) -> str:
+    """One row per backbone kind over several probe records (one per scene style): the items probe
+    (the same for every record, so from the first) and each record's scenes probe."""
+    styles = [((r.get('extra') or {}).get('scenes') or {}).get('style', '?') for r in records]
+    head = ['backbone', 'seeds', 'items (upstream task)'] + [f'scenes ({s})' for s in styles] + ['checkpoints (sha256)']
+    lines = ['| ' + ' | '.join(head) + ' |', '|---|---|' + '---:|' * (1 + len(styles)) + '---|']
+    for method in METHODS:
+        per_record = [[r for r in rec['runs'] if r['method'] == method] for rec in records]
+        first = per_record[0]
+        if not first:
+            continue
+        hashes = ', '.join(r['sha256'][:8] for r in first if r.get('sha256')) or '(random init, seeded)'
+        cells = [method if method != CONTROL else 'random init (control)', ', '.join(str(r['seed']) for r in first),
+                 _mean_std([r['items'] for r in first])] + [_mean_std([r['scenes'] for r in rows]) for rows in per_record]
+        lines.append('| ' + ' | '.join(cells + [hashes]) + ' |')
+    notes = ['', f'- Linear probe: {CLASSIFIER}, on frozen features ({FEATURES}); top-1 (%) on held-out data, '
+             'mean ± std over seeds. Items: the upstream runs\' own training and validation subsets at 16 x 16. '
+             'Scenes: fit on the training scenes\' instances, scored on the validation scenes\' (10 classes, '
+             'chance 10%).']
+    return '\n'.join(lines + notes) + '\n'
+
+
 def _rel(path: Optional[str], root: str) -> Optional[str]:
     return osp.relpath(path, root) if path else None
 

@@ -385,3 +385,18 @@ def test_probe_names_the_missing_upstream_checkpoint(scenes: Path, tmp_path: Pat
                 '--depth', '8', '--seeds', '0']) == 2
     err = capsys.readouterr().err
     assert 'no e2e backbone for seed 0' in err and str(tmp_path / 'nothing') in err
+
+
+def test_probe_summary_sets_scene_styles_side_by_side():
+    from benchmarks import transfer_probe as probe
+
+    def record(style, offset):
+        runs = [dict(method=m, seed=s, sha256=None if m == probe.CONTROL else f'{s:02d}' * 32,
+                     items=80.0 + s if m != probe.CONTROL else 66.0, scenes=offset + s)
+                for s in (0, 1) for m in probe.METHODS]
+        return dict(study=probe.STUDY, runs=runs, extra=dict(scenes=dict(style=style)))
+
+    table = probe.summary_table([record('plain', 30.0), record('tinted', 15.0)])
+    assert '| backbone | seeds | items (upstream task) | scenes (plain) | scenes (tinted) |' in table
+    assert '| e2e | 0, 1 | 80.5 ± 0.7 | 30.5 ± 0.7 | 15.5 ± 0.7 | 00000000, 01010101 |' in table
+    assert '| random init (control) | 0, 1 | 66.0 ± 0.0 |' in table
