@@ -340,13 +340,17 @@ def _separation(rows, key: str, label: str) -> str:
     return f'{label}: {", ".join(parts)} (paired by seed): {ok}.'
 
 
+def _suite_title(record: Mapping[str, Any]) -> str:
+    return str((record.get('extra') or {}).get('title') or 'suite')
+
+
 def suite_table(ctx: Context) -> Generated:
     """A suite's summary table (mean ± std per backbone, paired Δ, the control) with a verdict per
     metric, whether the control separates the backbones, and what the runs cost."""
     from .suite import METRICS, UPSTREAM_METRIC, suite_tables
 
     record, rows = _suite_rows(ctx, 'suite-table')
-    summary = suite_tables(rows, str((record.get('extra') or {}).get('title') or 'suite'))[0]
+    summary = suite_tables(rows, _suite_title(record))[0]
     lines = [summary.to_markdown(title=False).rstrip('\n'), '']
     for key, label in [(UPSTREAM_METRIC, 'upstream top-1')] + [(k, lab) for _t, k, lab in METRICS]:
         lines.append(f'- {label}: {verdict(_paired(rows, "incubation", "e2e", key), label)}')
@@ -374,14 +378,14 @@ def suite_runs_table(ctx: Context) -> Generated:
     from .suite import suite_tables
 
     record, rows = _suite_rows(ctx, 'suite-runs')
-    return Generated(suite_tables(rows, 'suite')[1].to_markdown(title=False))
+    return Generated(suite_tables(rows, _suite_title(record))[1].to_markdown(title=False))
 
 
 def suite_figure(ctx: Context) -> Generated:
     from .suite import plot_rows
 
     record, rows = _suite_rows(ctx, 'suite-figure')
-    title = str((record.get('extra') or {}).get('title') or 'suite').replace('`', '')
+    title = _suite_title(record).replace('`', '')
 
     path = ctx.figure_path('score_vs_cost')
 
