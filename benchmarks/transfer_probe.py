@@ -22,6 +22,7 @@ table (mean +- std over seeds).
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import os.path as osp
 from pathlib import Path
@@ -32,6 +33,7 @@ import numpy as np
 from runtime.cli import UserError
 
 CONTROL = 'random'
+SCENE_RECIPE = 'segmentation/configs/_base_/fashion_scenes_recipe.py'  # its data preprocessor normalises the scenes
 STUDY = 'transfer-probe'
 FEATURES = ('last block; items: mean over tokens; scenes: mean under each instance\'s visible mask, '
             'area-weighted on the token grid')
@@ -53,6 +55,17 @@ def build_backbone(depth: int, img_size: int, checkpoint: Optional[str], seed: i
                                      init_cfg=init)
     backbone.init_weights()
     return backbone.eval()
+
+
+@functools.lru_cache(maxsize=None)
+def scene_normalisation() -> Tuple[Tuple[float, ...], Tuple[float, ...], bool]:
+    """(mean, std, bgr_to_rgb) of the downstream recipe's data preprocessor: the scenes' inputs as
+    the detection and segmentation runs see them."""
+    from mmengine.config import Config
+
+    from .records import ROOT
+    pre = Config.fromfile(osp.join(ROOT, SCENE_RECIPE)).model.data_preprocessor
+    return tuple(pre.mean), tuple(pre.std), bool(pre.bgr_to_rgb)
 
 
 def _last_map(backbone, images) -> Any:
@@ -85,14 +98,16 @@ def scene_features(backbone, scenes: str, split: str, batch: int = 32) -> Tuple[
     if not osp.isfile(ann_file):
         raise UserError(f'{ann_file}: no scene annotations; write them with python -m benchmarks scenes --out {scenes}')
     coco = COCO(ann_file)
+    mean, std, to_rgb = scene_normalisation()
+    mean, std = (torch.tensor(v).view(1, -1, 1, 1) for v in (mean, std))
     names = {c['id']: c['name'] for c in coco.loadCats(coco.getCatIds())}
     feats, labels = [], []
     ids = sorted(coco.getImgIds())
     for start in range(0, len(ids), batch):
         infos = coco.loadImgs(ids[start:start + batch])
-        pixels = [cv2.imread(osp.join(scenes, 'images', split, info['file_name']))[..., ::-1] for info in infos]
-        # the downstream configs' normalisation: RGB, mean = std = 127.5
-        images = (torch.from_numpy(np.stack(pixels)).permute(0, 3, 1, 2).float() - 127.5) / 127.5
+        pixels = np.stack([cv2.imread(osp.join(scenes, 'images', split, info['file_name'])) for info in infos])
+        images = torch.from_numpy(pixels[..., ::-1].copy() if to_rgb else pixels).permute(0, 3, 1, 2).float()
+        images = (images - mean) / std
         maps = _last_map(backbone, images)
         grid = maps.shape[-1]
         for info, fmap in zip(infos, maps):
@@ -130,14 +145,15 @@ def upstream_backbones(upstream_dir: str, depth: int, seeds: Sequence[int], data
     for seed in seeds:
         mine = {u.method: u for u in ups if u.seed == seed}
         for method in ('e2e', 'incubation'):
-            up = mine[method]
-            if not osp.isfile(up.checkpoint):
-                raise UserError(f'{up.checkpoint}: no {method} backbone for seed {seed}; finish that upstream run '
-                                f'(python -m benchmarks reproduce --preset fashion --depths {depth}) first')
-            rows.append(dict(method=method, seed=seed, checkpoint=up.checkpoint, work_dir=up.node.work_dir))
-        rows.append(dict(method=CONTROL, seed=seed, checkpoint=None, work_dir=None))
-    for row in rows:  # the items probe reads the E2E run's data config (the same subsets for every method)
-        row['data_from'] = next(u.node.work_dir for u in ups if u.seed == row['seed'] and u.method == 'e2e')
+            if not osp.isfile(mine[method].checkpoint):
+                raise UserError(f'{mine[method].checkpoint}: no {method} backbone for seed {seed}; finish that upstream '
+                                f'run (python -m benchmarks reproduce --preset fashion --depths {depth}) first')
+        # the items probe reads the E2E run's data config (the same subsets for every method)
+        data_from = mine['e2e'].node.work_dir
+        for method in ('e2e', 'incubation'):
+            rows.append(dict(method=method, seed=seed, checkpoint=mine[method].checkpoint,
+                             work_dir=mine[method].node.work_dir, data_from=data_from))
+        rows.append(dict(method=CONTROL, seed=seed, checkpoint=None, work_dir=None, data_from=data_from))
     return rows
 
 
@@ -164,8 +180,11 @@ def item_datasets(work_dir: str):
 def probe_rows(rows: Sequence[Dict], depth: int, scenes: str, log=print) -> List[Dict]:
     from runtime.record import fingerprint
     out = []
+    datasets: Dict[str, Tuple[Any, Any]] = {}
     for row in rows:
-        items_train, items_val = item_datasets(row['data_from'])
+        if row['data_from'] not in datasets:
+            datasets[row['data_from']] = item_datasets(row['data_from'])
+        items_train, items_val = datasets[row['data_from']]
         on_items = build_backbone(depth, 16, row['checkpoint'], row['seed'])
         on_scenes = build_backbone(depth, 64, row['checkpoint'], row['seed'])
         result = dict(row)
@@ -179,20 +198,9 @@ def probe_rows(rows: Sequence[Dict], depth: int, scenes: str, log=print) -> List
 
 
 def _mean_std(values: Sequence[float]) -> str:
-    v = np.asarray(values, dtype=float)
-    return f'{v.mean():.1f} ± {v.std(ddof=1):.1f}' if len(v) > 1 else f'{v.mean():.1f}'
-
-
-def probe_table(results: Sequence[Dict]) -> str:
-    lines = ['| backbone | seeds | items: probe top-1 | scenes: probe top-1 | checkpoints |', '|---|---:|---:|---:|---|']
-    for method in METHODS:
-        mine = [r for r in results if r['method'] == method]
-        if not mine:
-            continue
-        hashes = ', '.join(r['sha256'][:8] for r in mine if r['sha256']) or '(random init)'
-        lines.append(f'| {method} | {len(mine)} | {_mean_std([r["items"] for r in mine])} | '
-                     f'{_mean_std([r["scenes"] for r in mine])} | {hashes} |')
-    return '\n'.join(lines) + '\n'
+    from .analysis import mean_std
+    from .render import format_mean_std
+    return format_mean_std(mean_std(values), 'metric')
 
 
 def summary_table(records: Sequence[Dict[str, Any]]) -> str:
@@ -239,10 +247,11 @@ def run(args: argparse.Namespace) -> int:
     results = probe_rows(rows, args.depth, osp.abspath(args.scenes_dir))
     rows = [dict(r, **{k: _rel(r[k], args.upstream_dir) for k in ('work_dir', 'checkpoint', 'data_from')})
             for r in results]
-    write_record(args.out, STUDY, command_line(), rows, seeds=args.seeds,
-                 extra=dict(depth=args.depth, upstream_dir=args.upstream_dir,
-                            scenes=read_stamp(Path(args.scenes_dir)), features=FEATURES, classifier=CLASSIFIER))
-    table = probe_table(results)
+    record = write_record(args.out, STUDY, command_line(), rows, seeds=args.seeds,
+                          extra=dict(depth=args.depth, upstream_dir=args.upstream_dir,
+                                     scenes=read_stamp(Path(args.scenes_dir)), features=FEATURES,
+                                     classifier=CLASSIFIER))
+    table = summary_table([record])
     with open(osp.splitext(args.out)[0] + '.md', 'w') as f:
         f.write(table)
     print(table, end='')

@@ -398,5 +398,5 @@ def test_probe_summary_sets_scene_styles_side_by_side():
 
     table = probe.summary_table([record('plain', 30.0), record('tinted', 15.0)])
     assert '| backbone | seeds | items (upstream task) | scenes (plain) | scenes (tinted) |' in table
-    assert '| e2e | 0, 1 | 80.5 ± 0.7 | 30.5 ± 0.7 | 15.5 ± 0.7 | 00000000, 01010101 |' in table
-    assert '| random init (control) | 0, 1 | 66.0 ± 0.0 |' in table
+    assert '| e2e | 0, 1 | 80.50 ± 0.71 | 30.50 ± 0.71 | 15.50 ± 0.71 | 00000000, 01010101 |' in table
+    assert '| random init (control) | 0, 1 | 66.00 ± 0.00 |' in table
