@@ -32,7 +32,8 @@ Generators (each gets the records and the document's folder, returns Markdown):
   share of the training data); ``phase-table``: what each pipeline phase reached;
 * ``suite-table``, ``suite-runs``, ``suite-figure``: a downstream suite's summary (with a verdict
   per metric and whether the random-init control is beaten), its every-run table, and its
-  score-vs-total-cost plot;
+  score-vs-total-cost plot, from one suite record or from several of one preset that ran
+  different seeds (each record's provenance is printed);
 * ``probe-table``: ``benchmarks probe`` records (one per scene style) side by side: do the
   upstream features carry the item classes into the scenes, against random init.
 """
@@ -99,7 +100,7 @@ class Context:
         return osp.relpath(self.root / repo_path, self.doc.parent).replace(os.sep, '/')
 
     def figure_path(self, kind: str) -> str:
-        stem = '+'.join(Path(s).stem for s in self.sources)
+        stem = '+'.join(dict.fromkeys(Path(s).stem for s in self.sources))
         return f'{FIGURES}/{stem}_{kind}.png'
 
 
@@ -306,15 +307,43 @@ def phase_table(ctx: Context) -> Generated:
 
 
 def _suite_rows(ctx: Context, name: str):
-    from .suite import SuiteError, rows_from_record
+    """The rows of one suite record, or of several of one preset that ran different seeds (seeds
+    run on different machines or days): a seed's runs must all come from one record, so that
+    its paired differences compare runs of one commit and one machine."""
+    from .suite import INITS, SuiteError, rows_from_record
 
-    record = _one(ctx, name)
-    if record.get('study') != 'suite':
-        raise ResultsError(f'{name} takes a suite record (python -m benchmarks suite), not a {record.get("study")!r} one')
-    try:
-        return record, rows_from_record(record)
-    except SuiteError as err:
-        raise ResultsError(f'{name}: {err}') from err
+    if not ctx.records:
+        raise ResultsError(f'{name} takes at least one suite record, the marker names none')
+    rows, owner = [], {}
+    for source, record in zip(ctx.sources, ctx.records):
+        if record.get('study') != 'suite':
+            raise ResultsError(f'{name}: {source} is a {record.get("study")!r} record, not a suite one '
+                               f'(python -m benchmarks suite)')
+        preset = (record.get('extra') or {}).get('preset')
+        first = (ctx.records[0].get('extra') or {}).get('preset')
+        if preset != first:
+            raise ResultsError(f'{name}: {source} is of preset {preset!r}, {ctx.sources[0]} of {first!r}; '
+                               f'one table takes one preset')
+        try:
+            these = rows_from_record(record)
+        except SuiteError as err:
+            raise ResultsError(f'{name}: {source}: {err}') from err
+        for seed in sorted({r.seed for r in these}):
+            if seed in owner:
+                raise ResultsError(f'{name}: seed {seed} is in {owner[seed]} and in {source}; '
+                                   f'name each seed\'s record once')
+            owner[seed] = source
+        rows += these
+    rows.sort(key=lambda r: (INITS.index(r.init) if r.init in INITS else len(INITS), r.seed))
+    return ctx.records[0], rows
+
+
+def _measured_on(ctx: Context) -> str:
+    """Where and how the records were measured: one line, or one line per record."""
+    if len(ctx.records) == 1:
+        return f'\nMeasured on {provenance(ctx.records[0])}: `{command_text(ctx.records[0])}`.\n'
+    return '\nMeasured on\n' + ''.join(f'- {source}: {provenance(rec)}: `{command_text(rec)}`.\n'
+                                        for source, rec in zip(ctx.sources, ctx.records))
 
 
 def _paired(rows, init_a: str, init_b: str, key: str) -> Optional[MeanStd]:
@@ -369,7 +398,7 @@ def suite_table(ctx: Context) -> Generated:
                      + '; '.join(f'{counts[k]} {k} runs {spent[k]:.2f} h' for k in ('upstream', 'downstream') if k in spent)
                      + (f', i.e. {spent["downstream"] / 2 * 60:.0f} minutes of 2 cores for the downstream runs alone'
                         if 'downstream' in spent else '') + '.')
-    lines.append(f'\nMeasured on {provenance(record)}: `{command_text(record)}`.\n')
+    lines.append(_measured_on(ctx))
     return Generated('\n'.join(lines))
 
 

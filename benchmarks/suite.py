@@ -735,17 +735,22 @@ def plot_rows(rows: Sequence[SuiteRow], out_dir: str, title: str) -> List[str]:
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4))
     markers = {'e2e': 'o', 'incubation': 's', CONTROL: 'x'}
     for ax, (task, key, label) in zip(axes, panels):
+        drawn = 0
         for init in INITS:
             pts = [(r.total(task, 'train_flops'), r.metric(key)) for r in rows if r.init == init]
             pts = [(x, y) for x, y in pts if x is not None and y is not None]
             if pts:
                 ax.scatter([x for x, _ in pts], [y for _, y in pts], marker=markers[init],
                            label=INIT_LABEL[init], s=40)
+                drawn += len(pts)
         ax.set_xlabel('total training FLOPs (upstream + downstream)')
         ax.set_ylabel(f'{label} (last epoch)')
         ax.set_title(label)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if drawn:
+            ax.legend(fontsize=8)
+        else:  # e.g. no detection above the test score threshold: the metric has no value to plot
+            ax.text(0.5, 0.5, f'no run has a {label} value', ha='center', va='center', transform=ax.transAxes)
     fig.suptitle(title)
     fig.tight_layout()
     paths = []

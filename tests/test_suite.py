@@ -9,6 +9,7 @@ cluster (tests/slurm_cluster.py), the downstream jobs waiting on their upstream'
 """
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
@@ -86,6 +87,17 @@ def test_smoke_suite_end_to_end(smoke, capsys):
     generated = GENERATORS['suite-table'](ctx).text
     assert (work / 'report' / f'{SUMMARY}.md').read_text().split('\n', 2)[2].strip().split('\n- ')[0] in generated
     assert 'Control, mIoU: E2E − control' in generated and 'downstream runs' in generated
+    # a seed run on another day or machine (its own record, same preset) joins the table, with its
+    # own provenance line; a seed in two records is refused
+    other = copy.deepcopy(record)
+    for entry in other['extra']['rows']:
+        entry['seed'] = 1
+    sources = ['a/results.json', 'b/results.json']
+    joined = GENERATORS['suite-table'](Context([record, other], sources, ROOT / 'README.md', ROOT)).text
+    assert '| E2E | 0, 1 |' in joined and '| Δ incubation − E2E | 1 |' in joined
+    assert '\n- a/results.json: ' in joined and '\n- b/results.json: ' in joined
+    with pytest.raises(Exception, match='seed 0 is in a/results.json and in b/results.json'):
+        GENERATORS['suite-runs'](Context([record, record], sources, ROOT / 'README.md', ROOT))
     record['extra']['rows'][0]['downstream']['det'] = 'det/gone'
     with pytest.raises(Exception, match='det/gone'):
         GENERATORS['suite-table'](Context([record], ['results.json'], ROOT / 'README.md', ROOT))
