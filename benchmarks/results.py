@@ -222,7 +222,7 @@ def depth_table(ctx: Context) -> Generated:
     if not studies:
         raise ResultsError('depth-table: the record holds no depth study (several depths or seeds of one model)')
     text = '\n'.join(build(groups).to_markdown(title=False) for _key, groups in studies)
-    return Generated(text + f'\nMeasured on {provenance(record)}: `{command_text(record)}`.\n')
+    return Generated(text + _measured_on(ctx))
 
 
 def _figure(ctx: Context, kind: str, draw: Callable[[List[Any], Path], List[Path]], caption: str) -> Generated:
@@ -278,9 +278,9 @@ def data_table(ctx: Context) -> Generated:
     """A data-efficiency study's table: per share of the data E2E, incubation and the paired Δ."""
     from .tables import data_table as build
 
-    record = _one(ctx, 'data-table')
+    _one(ctx, 'data-table')  # one record: its provenance is the table's
     text = '\n'.join(build(groups).to_markdown(title=False) for groups in _data_groups(ctx, 'data-table'))
-    return Generated(text + f'\nMeasured on {provenance(record)}: `{command_text(record)}`.\n')
+    return Generated(text + _measured_on(ctx))
 
 
 def data_figure(ctx: Context) -> Generated:
@@ -310,17 +310,17 @@ def _suite_rows(ctx: Context, name: str):
     """The rows of one suite record, or of several of one preset that ran different seeds (seeds
     run on different machines or days): a seed's runs must all come from one record, so that
     its paired differences compare runs of one commit and one machine."""
-    from .suite import INITS, SuiteError, rows_from_record
+    from .suite import SuiteError, row_order, rows_from_record
 
     if not ctx.records:
         raise ResultsError(f'{name} takes at least one suite record, the marker names none')
+    first = (ctx.records[0].get('extra') or {}).get('preset')
     rows, owner = [], {}
     for source, record in zip(ctx.sources, ctx.records):
         if record.get('study') != 'suite':
             raise ResultsError(f'{name}: {source} is a {record.get("study")!r} record, not a suite one '
                                f'(python -m benchmarks suite)')
         preset = (record.get('extra') or {}).get('preset')
-        first = (ctx.records[0].get('extra') or {}).get('preset')
         if preset != first:
             raise ResultsError(f'{name}: {source} is of preset {preset!r}, {ctx.sources[0]} of {first!r}; '
                                f'one table takes one preset')
@@ -334,16 +334,21 @@ def _suite_rows(ctx: Context, name: str):
                                    f'name each seed\'s record once')
             owner[seed] = source
         rows += these
-    rows.sort(key=lambda r: (INITS.index(r.init) if r.init in INITS else len(INITS), r.seed))
+    rows.sort(key=row_order)
     return ctx.records[0], rows
 
 
-def _measured_on(ctx: Context) -> str:
-    """Where and how the records were measured: one line, or one line per record."""
-    if len(ctx.records) == 1:
-        return f'\nMeasured on {provenance(ctx.records[0])}: `{command_text(ctx.records[0])}`.\n'
+def _measured_on_each(ctx: Context) -> str:
+    """Where and how each record was measured, a list item per record."""
     return '\nMeasured on\n' + ''.join(f'- {source}: {provenance(rec)}: `{command_text(rec)}`.\n'
                                         for source, rec in zip(ctx.sources, ctx.records))
+
+
+def _measured_on(ctx: Context) -> str:
+    """Where and how the records were measured: one line for one record, else a list."""
+    if len(ctx.records) == 1:
+        return f'\nMeasured on {provenance(ctx.records[0])}: `{command_text(ctx.records[0])}`.\n'
+    return _measured_on_each(ctx)
 
 
 def _paired(rows, init_a: str, init_b: str, key: str) -> Optional[MeanStd]:
@@ -429,8 +434,7 @@ def repeatability_table(ctx: Context) -> Generated:
     from .repeatability import repeatability_table as build
 
     record = _one(ctx, 'repeatability')
-    return Generated(build(record).to_markdown(title=False)
-                     + f'\nMeasured on {provenance(record)}: `{command_text(record)}`.\n')
+    return Generated(build(record).to_markdown(title=False) + _measured_on(ctx))
 
 
 def speed_table(ctx: Context) -> Generated:
@@ -440,8 +444,7 @@ def speed_table(ctx: Context) -> Generated:
     rows = [r for r in record['runs'] if isinstance(r, Mapping) and 'rows' in r]
     if not rows:
         raise ResultsError('speed-table: the record holds no step measurement (benchmarks speed without --loop)')
-    return Generated('\n'.join(format_table(r) for r in rows)
-                     + f'\nMeasured on {provenance(record)}: `{command_text(record)}`.\n')
+    return Generated('\n'.join(format_table(r) for r in rows) + _measured_on(ctx))
 
 
 def loop_table(ctx: Context) -> Generated:
@@ -451,7 +454,7 @@ def loop_table(ctx: Context) -> Generated:
     loops = [x for r in record['runs'] if isinstance(r, Mapping) for x in r.get('loop') or []]
     if not loops:
         raise ResultsError('loop-table: the record holds no --loop measurement')
-    return Generated(format_loop_table(loops) + f'\nMeasured on {provenance(record)}: `{command_text(record)}`.\n')
+    return Generated(format_loop_table(loops) + _measured_on(ctx))
 
 
 def probe_table(ctx: Context) -> Generated:
@@ -460,8 +463,7 @@ def probe_table(ctx: Context) -> Generated:
     for source, rec in zip(ctx.sources, ctx.records):
         if rec.get('study') != STUDY:
             raise ResultsError(f'probe-table: {source} is a {rec.get("study")!r} record, not a {STUDY!r} one')
-    lines = [f'- {source}: {provenance(rec)}: `{command_text(rec)}`.' for source, rec in zip(ctx.sources, ctx.records)]
-    return Generated(summary_table(ctx.records) + '\nMeasured on\n' + '\n'.join(lines) + '\n')
+    return Generated(summary_table(ctx.records) + _measured_on_each(ctx))
 
 
 def provenance_lines(ctx: Context) -> Generated:

@@ -597,6 +597,11 @@ class SuiteRow:
         return None if any(p is None for p in parts) else float(sum(parts))
 
 
+def row_order(row: SuiteRow) -> Tuple[int, int]:
+    """Report order: E2E, incubation, the control (then anything else), each by seed."""
+    return (INITS.index(row.init) if row.init in INITS else len(INITS), row.seed)
+
+
 def read_rows(plan: Plan) -> List[SuiteRow]:
     """Every (init, seed) with the runs it has; raises :class:`SuiteError` on a stale provenance."""
     from runtime.provenance import read_backbone_record
@@ -622,7 +627,7 @@ def read_rows(plan: Plan) -> List[SuiteRow]:
             row.sha256 = row.sha256 or sha
         if down.upstream is not None and down.upstream.node.done() and row.upstream is None:
             row.upstream = read_run(down.upstream.node.work_dir)
-    return sorted(rows.values(), key=lambda r: (INITS.index(r.init) if r.init in INITS else 9, r.seed))
+    return sorted(rows.values(), key=row_order)
 
 
 def record_rows(rows: Sequence[SuiteRow], runs: Sequence[Any]) -> List[Dict[str, Any]]:
@@ -735,19 +740,17 @@ def plot_rows(rows: Sequence[SuiteRow], out_dir: str, title: str) -> List[str]:
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4))
     markers = {'e2e': 'o', 'incubation': 's', CONTROL: 'x'}
     for ax, (task, key, label) in zip(axes, panels):
-        drawn = 0
         for init in INITS:
             pts = [(r.total(task, 'train_flops'), r.metric(key)) for r in rows if r.init == init]
             pts = [(x, y) for x, y in pts if x is not None and y is not None]
             if pts:
                 ax.scatter([x for x, _ in pts], [y for _, y in pts], marker=markers[init],
                            label=INIT_LABEL[init], s=40)
-                drawn += len(pts)
         ax.set_xlabel('total training FLOPs (upstream + downstream)')
         ax.set_ylabel(f'{label} (last epoch)')
         ax.set_title(label)
         ax.grid(alpha=0.3)
-        if drawn:
+        if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
         else:  # e.g. no detection above the test score threshold: the metric has no value to plot
             ax.text(0.5, 0.5, f'no run has a {label} value', ha='center', va='center', transform=ax.transAxes)
