@@ -188,8 +188,10 @@ def timm_model_args(arch: Mapping[str, Any]) -> Dict[str, Any]:
         preset = PRESETS[name]
         if (preset['embed_dim'], preset['num_heads'], preset['patch_size'], sum(preset['depths']),
                 preset['img_size']) == (arch['embed_dim'], arch['num_heads'], arch['patch_size'], depth, img_size):
-            return dict(model_name=timm_name, num_classes=arch.get('num_classes', 1000))
-    return dict(model_name=TIMM_BASE_NAME, img_size=img_size, patch_size=arch['patch_size'],
+            return dict(model_name=timm_name, num_classes=arch.get('num_classes', 1000),
+                        **({'global_pool': arch['global_pool']} if 'global_pool' in arch else {}))
+    pool = {'global_pool': arch['global_pool']} if 'global_pool' in arch else {}
+    return dict(model_name=TIMM_BASE_NAME, **pool, img_size=img_size, patch_size=arch['patch_size'],
                 embed_dim=arch['embed_dim'], depth=depth, num_heads=arch['num_heads'],
                 mlp_ratio=arch.get('mlp_ratio', 4.0), qkv_bias=arch.get('qkv_bias', True),
                 in_chans=arch.get('in_chans', 3), num_classes=arch.get('num_classes', 1000))

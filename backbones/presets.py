@@ -45,6 +45,12 @@ PRESETS: Dict[str, Dict[str, Any]] = {
                                 num_classes=10),
     'vit_fashion_depth64': dict(depths=(16, 16, 16, 16), img_size=16, patch_size=4, embed_dim=64, num_heads=4,
                                 num_classes=10),
+    # The canvas recipe (items of 12-32 px anywhere on a 32x32 canvas, as in the scenes): 8x8 tokens,
+    # average pooling over them (the class token is kept, so checkpoints have the usual layout).
+    'vit_fashion_canvas_depth8': dict(depths=(2, 2, 2, 2), img_size=32, patch_size=4, embed_dim=64, num_heads=4,
+                                      num_classes=10, global_pool='avg'),
+    'vit_fashion_canvas_depth16': dict(depths=(4, 4, 4, 4), img_size=32, patch_size=4, embed_dim=64, num_heads=4,
+                                       num_classes=10, global_pool='avg'),
 }
 
 # timm model whose layout (class token, qkv bias, LayerNorm eps 1e-6, GELU MLP) we share. timm's

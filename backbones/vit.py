@@ -87,10 +87,13 @@ class IncubationViT(VisionTransformer):
 
         Returns:
             ``depths``, ``img_size``, ``patch_size``, ``in_chans``, ``num_classes``,
-            ``embed_dim``, ``num_heads``, ``mlp_ratio`` and ``qkv_bias`` as plain values.
+            ``embed_dim``, ``num_heads``, ``mlp_ratio`` and ``qkv_bias`` as plain values, and
+            ``global_pool`` where it is not timm's default (class token): it fixes no shape, but a
+            timm export must pool as the network was trained.
         """
         attn = self.blocks[0].attn
-        return dict(
+        pool = {} if self.global_pool == 'token' else dict(global_pool=self.global_pool)
+        return dict(**pool,
             depths=list(self.division.depths), img_size=list(self.patch_embed.img_size),
             patch_size=self.patch_size, in_chans=self.patch_embed.proj.in_channels,
             num_classes=self.num_classes, embed_dim=self.embed_dim, num_heads=attn.num_heads,

@@ -76,7 +76,7 @@ SOURCE_SPLIT = {'training': 'train', 'validation': 'test'}
 UPSTREAM_SUBSETS: Dict[str, Dict[str, int]] = {'train': dict(per_class=500, seed=0),
                                                'test': dict(per_class=200, seed=0)}
 ITEMS_PER_SCENE = (1, 6)
-ITEM_SIZE = (12, 32)
+ITEM_SIZE = (12, 32)  # classification.fashion.ITEM_SIZE (a test checks); the canvas pretraining shares it
 THRESHOLD = 40  # grayscale (0-255) above which a resized item pixel belongs to the item
 MIN_VISIBLE_PX = 20
 MIN_VISIBLE_FRACTION = 0.25
@@ -123,7 +123,7 @@ def render_scene(rng: np.random.Generator, items: Sequence[np.ndarray], size: in
         the RGB image ``(size, size, 3)`` uint8; ``owner``, the index of the item visible at
         each pixel (-1: background); and each item's full mask, as pasted, on the canvas.
     """
-    import cv2
+    from classification.fashion import place_item
     if style == 'tinted':
         canvas, base = _background(rng, size)
     else:
@@ -131,9 +131,8 @@ def render_scene(rng: np.random.Generator, items: Sequence[np.ndarray], size: in
     owner = np.full((size, size), -1, np.int64)
     full_masks = []
     for k, item in enumerate(items):
-        side = int(rng.integers(item_size[0], item_size[1] + 1))
-        x, y = (int(v) for v in rng.integers(0, size - side + 1, 2))
-        gray = cv2.resize(item.astype(np.float32), (side, side), interpolation=cv2.INTER_AREA)
+        gray, x, y = place_item(rng, item, size, item_size)
+        side = gray.shape[0]
         mask = gray > THRESHOLD
         if base is None:
             patch = np.repeat(gray[..., None], 3, axis=2)

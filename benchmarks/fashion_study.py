@@ -53,6 +53,8 @@ FASHION_PRESETS: Dict[str, Dict] = {
     'fashion-deep': dict(depths=(64,), seeds=(0, 1, 2), epochs=None, subset=None, report_depths=(8, 16, 32)),
     'fashion-data': dict(depths=(32,), data=(100, 50, 25), seeds=(0, 1, 2), epochs=None, subset=None),
     'fashion-2x': dict(depths=(32,), budgets=(2,), seeds=(0, 1, 2), epochs=None, subset=None, report_budgets=(1,)),
+    # the downstream suite's upstream recipe (items anywhere on 32x32 canvases, benchmarks.suite 'fashion-canvas')
+    'fashion-canvas': dict(depths=(8,), seeds=(0, 1, 2), epochs=None, subset=None, recipe='canvas'),
     # batches of 16, so that a quarter of the 200 images is still 3 batches
     'fashion-smoke': dict(depths=(8, 16), seeds=(0, 1), subset=(20, 10),
                           epochs=dict(e2e=1, meta=1, incubate=1, finetune=1),
@@ -67,6 +69,12 @@ TRAIN_PER_CLASS = 500  # the CPU configs' training subset (5,000 images)
 # incubation what the E2E FLOPs leave: (40 x 168.9 - 20 x 21.3 - 10 x 168.9) / 201.3 = 23.1 -> 23.
 BUDGET_EPOCHS = {(32, 2): dict(e2e=40, incubate=23, finetune=10)}
 META_CONFIG_DEPTH = 32  # the meta model (4 one-block modules) is one network at every depth
+# Upstream recipes: config name prefix, suffix (None: by device) and the depth whose meta config
+# is used. '16px': the depth study's; 'canvas': items of 12-32 px anywhere on 32x32 (the suite's).
+RECIPES: Dict[str, Tuple[str, Optional[str], int]] = {
+    '16px': ('vit-fashion', None, META_CONFIG_DEPTH),
+    'canvas': ('vit-fashion-canvas', 'fashion-canvas', 8),
+}
 PREFIX = '[fashion]'
 
 
@@ -128,9 +136,12 @@ def add_fashion_arguments(parser: argparse.ArgumentParser) -> None:
                        help='run the preset\'s path at toy size (1 epoch a phase, 200 training images; not a result)')
 
 
-def config_for(depth: int, kind: str, device: str) -> str:
-    """``vit-fashion-d<depth>_<kind>_<epochs>_<suffix>.py``; ``kind``: 'e2e', 'incubation' or 'meta'."""
-    pattern = osp.join(CONFIGS, f'vit-fashion-d{depth}_{kind}_*_{SUFFIX[device]}.py')
+def config_for(depth: int, kind: str, device: str, recipe: str = '16px') -> str:
+    """``<prefix>-d<depth>_<kind>_<epochs>_<suffix>.py`` of a recipe (:data:`RECIPES`); ``kind``:
+    'e2e', 'incubation' or 'meta' (the meta config of the recipe's meta depth)."""
+    prefix, suffix, meta_depth = RECIPES[recipe]
+    depth = meta_depth if kind == 'meta' else depth
+    pattern = osp.join(CONFIGS, f'{prefix}-d{depth}_{kind}_*_{suffix or SUFFIX[device]}.py')
     found = sorted(glob.glob(pattern))
     if len(found) != 1:
         raise SystemExit(f'{PREFIX} expected one config matching {pattern}, found {len(found)}')
@@ -188,6 +199,7 @@ def plan(preset: Dict, depths: Sequence[int], seeds: Sequence[int], work: str, d
     """
     todo = sorted(cells_ or cells(preset, depths), key=lambda c: (-c.data, -c.depth, c.budget))
     epochs = preset.get('epochs') or {}
+    recipe = preset.get('recipe', '16px')
     runs: List[StudyRun] = []
     metas: Dict[Tuple[int, int], StudyRun] = {}
     for cell in todo:
@@ -201,20 +213,20 @@ def plan(preset: Dict, depths: Sequence[int], seeds: Sequence[int], work: str, d
                 if cell.data != 100:
                     meta_options.append(f'benchmark.variant={Cell(cell.depth, cell.data).variant(device)}')
                 argv = [sys.executable, osp.join(ROOT, 'tools', 'train.py'),
-                        config_for(META_CONFIG_DEPTH, 'meta', device), '--work-dir', meta_dir, '--resume',
+                        config_for(cell.depth, 'meta', device, recipe), '--work-dir', meta_dir, '--resume',
                         '--cfg-options', *meta_options]
                 if 'meta' in epochs:
                     argv.append(f'train_cfg.max_epochs={epochs["meta"]}')
                 meta = metas[(seed, cell.data)] = StudyRun(cell.depth, seed, 'meta', meta_dir, argv)
                 runs.append(meta)
             e2e_dir = osp.join(work, f'd{cell.depth}_e2e_seed{seed}{cell.tag}')
-            e2e = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), config_for(cell.depth, 'e2e', device),
+            e2e = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), config_for(cell.depth, 'e2e', device, recipe),
                    '--work-dir', e2e_dir, '--resume', '--cfg-options', *options]
             if 'e2e' in schedule:
                 e2e.append(f'train_cfg.max_epochs={schedule["e2e"]}')
             inc_dir = osp.join(work, f'd{cell.depth}_incubation_seed{seed}{cell.tag}')
             inc = [sys.executable, osp.join(ROOT, 'tools', 'incubate.py'),
-                   config_for(cell.depth, 'incubation', device), '--work-dir', inc_dir,
+                   config_for(cell.depth, 'incubation', device, recipe), '--work-dir', inc_dir,
                    '--meta', osp.join(meta.work_dir, artifact_name('meta')),
                    '--parallel', '1', '--threads-per-worker', str(threads)]
             for phase in ('incubate', 'finetune'):

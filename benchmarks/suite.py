@@ -197,7 +197,7 @@ def _fashion_upstream(preset: Dict[str, Any], args: argparse.Namespace, up_dir: 
     from .fashion_study import is_finished
     from .fashion_study import plan as study_plan
 
-    study = {k: preset[k] for k in ('epochs', 'subset', 'cfg_options') if preset.get(k) is not None}
+    study = {k: preset[k] for k in ('epochs', 'subset', 'cfg_options', 'recipe') if preset.get(k) is not None}
     runs = study_plan(study, [preset['depth']], _seeds(preset, args), up_dir, 'cpu',
                       osp.abspath(args.data_root) if args.data_root else None, args.threads)
     names = {run.work_dir: f'upstream/{run.name}' for run in runs}

@@ -17,6 +17,7 @@ import zlib
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+import numpy as np
 import torch
 from mmengine.registry import DATASETS
 from PIL import Image
@@ -28,11 +29,40 @@ from runtime.fileio import atomic_write
 from .data import balanced_subset
 
 DEFAULT_ROOT = '/usr/share/datasets/fashion-mnist'
+# An item's side when pasted on a canvas (uniform, pixels): the Fashion-MNIST scenes' range, which
+# the canvas pretraining recipe shares so that upstream items have the scale of downstream ones.
+ITEM_SIZE = (12, 32)
 SPLITS = {'train': ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte'),
           'test': ('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte')}
 INSTALL_HINT = ('install it with `bash tools/setup_data.sh` (as root), or without root: '
                 '`apt-get download dataset-fashion-mnist && dpkg -x dataset-fashion-mnist_*.deb DIR` and set '
                 'data_root to DIR/usr/share/datasets/fashion-mnist')
+
+
+def place_item(rng: np.random.Generator, item: np.ndarray, size: int,
+               item_size: Tuple[int, int] = ITEM_SIZE) -> Tuple[np.ndarray, int, int]:
+    """Resize a 28x28 grayscale item to a uniform side in ``item_size`` and pick a uniform place
+    for it fully inside a ``size`` x ``size`` canvas.
+
+    Returns:
+        the resized item (float32, ``side x side``, OpenCV's area interpolation) and its top-left
+        corner ``(x, y)``.
+    """
+    import cv2
+    side = int(rng.integers(item_size[0], item_size[1] + 1))
+    if side > size:
+        raise ValueError(f'item side {side} does not fit a {size}x{size} canvas')
+    x, y = (int(v) for v in rng.integers(0, size - side + 1, 2))
+    return cv2.resize(item.astype(np.float32), (side, side), interpolation=cv2.INTER_AREA), x, y
+
+
+def on_canvas(rng: np.random.Generator, item: np.ndarray, size: int,
+              item_size: Tuple[int, int] = ITEM_SIZE) -> np.ndarray:
+    """One item at a random scale and place on a black ``size`` x ``size`` canvas (uint8)."""
+    gray, x, y = place_item(rng, item, size, item_size)
+    canvas = np.zeros((size, size), np.float32)
+    canvas[y:y + gray.shape[0], x:x + gray.shape[1]] = gray
+    return np.round(canvas).astype(np.uint8)
 
 
 class FashionMNISTMissing(FileNotFoundError):
@@ -143,10 +173,15 @@ class FashionMNISTDataset(Dataset):
             images are given to it as RGB, so the ImageNet-shaped models and norms apply.
         subset: a class-balanced subset, ``dict(per_class=500, seed=0)`` or
             ``dict(fraction=0.1, seed=0)``.
+        canvas: paste each item on a black canvas first, ``dict(size=32, item_size=(12, 32),
+            random=True, seed=0)``: resized to a uniform side in ``item_size`` at a uniform place
+            (:func:`on_canvas`, as the scenes place their items). ``random=True`` draws a new
+            scale and place at every read (from torch's generator, so the run's seed fixes
+            them); ``random=False`` fixes them per image by ``seed`` (a validation set).
     """
 
     def __init__(self, data_root: str = DEFAULT_ROOT, split: str = 'train', transform: Optional[Dict[str, Any]] = None,
-                 subset: Optional[Dict[str, Any]] = None) -> None:
+                 subset: Optional[Dict[str, Any]] = None, canvas: Optional[Dict[str, Any]] = None) -> None:
         from torchvision.datasets import FashionMNIST
         images, labels = load_split(data_root, split)
         if subset:
@@ -156,10 +191,22 @@ class FashionMNISTDataset(Dataset):
         self.classes = list(FashionMNIST.classes)
         self.transform = create_transform(**(transform or {}))
         self.metainfo = dict(classes=tuple(self.classes))
+        self.canvas = dict(canvas) if canvas else None
+        if self.canvas is not None:
+            unknown = set(self.canvas) - {'size', 'item_size', 'random', 'seed'}
+            if unknown or 'size' not in self.canvas:
+                raise ValueError(f'canvas={canvas}: expected dict(size=S[, item_size=(LO, HI), random=True, seed=0])')
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def __getitem__(self, idx: int) -> Dict[str, Any]:
-        img = Image.fromarray(self.images[idx].numpy(), mode='L').convert('RGB')
+        pixels = self.images[idx].numpy()
+        if self.canvas is not None:
+            if self.canvas.get('random', True):
+                rng = np.random.default_rng(int(torch.randint(2 ** 62, ())))
+            else:
+                rng = np.random.default_rng([int(self.canvas.get('seed', 0)), idx])
+            pixels = on_canvas(rng, pixels, int(self.canvas['size']), tuple(self.canvas.get('item_size', ITEM_SIZE)))
+        img = Image.fromarray(pixels, mode='L').convert('RGB')
         return dict(inputs=self.transform(img), data_samples=self.labels[idx].clone())
