@@ -22,6 +22,7 @@ from runtime.cli import check_keys
 
 from .incubation import build_model, load_pretrained, resolve_arch
 from .vit import check_arch_keys, constructor_keys
+from .windows import POS_EMBED_MODES, windowed_intermediates
 
 # set by the backbone itself: a feature extractor whose token maps are resampled to any input
 FIXED_ARCH_KEYS = ('num_classes', 'dynamic_img_size')
@@ -38,6 +39,13 @@ class IncubationViTBackbone(BaseModule):
         out_indices: blocks whose outputs are returned; default: the last block of each module.
         drop_path_rate: stochastic depth over all blocks.
         with_cp: activation checkpointing (ViT-L/H at detection resolution).
+        window_size: ViTDet's window attention (:mod:`backbones.windows`): attention within
+            windows of this many tokens a side, except in ``global_blocks``; None: global
+            attention in every block (with the class token, as the classifier has it).
+        global_blocks: blocks with global attention when ``window_size`` is set; default: the last
+            block of each incubation module (ViTDet's choice for ViT-B/L/H is exactly that).
+        pos_embed: how the pretraining grid's position embedding reaches the input's grid when
+            ``window_size`` is set: ``interpolate`` (ViTDet) or ``tile`` (one copy per window).
         init_cfg: ``dict(type='Pretrained', checkpoint=PATH)`` with an assembled, exported,
             timm, or mmengine classifier checkpoint; the head is dropped and the position
             embedding resampled.
@@ -45,7 +53,9 @@ class IncubationViTBackbone(BaseModule):
 
     def __init__(self, arch: Any = 'vit_base_patch16_224', img_size: Optional[int] = None,
                  out_indices: Optional[Sequence[int]] = None, drop_path_rate: float = 0.1,
-                 with_cp: bool = False, init_cfg: Optional[Dict[str, Any]] = None, **arch_overrides: Any) -> None:
+                 with_cp: bool = False, window_size: Optional[int] = None,
+                 global_blocks: Optional[Sequence[int]] = None, pos_embed: str = 'interpolate',
+                 init_cfg: Optional[Dict[str, Any]] = None, **arch_overrides: Any) -> None:
         super().__init__(init_cfg=init_cfg)
         check_keys(arch_overrides, self.known_keys(), 'model.backbone', type(self).__name__)
         if img_size is not None:
@@ -61,6 +71,18 @@ class IncubationViTBackbone(BaseModule):
         for i in self.out_indices:
             if not 0 <= i < self.vit.division.depth:
                 raise ValueError(f'out_indices {self.out_indices}: {i} is not a block of a depth-'
+                                 f'{self.vit.division.depth} network')
+        self.window_size = window_size
+        self.global_blocks: Tuple[int, ...] = (tuple(global_blocks) if global_blocks is not None
+                                               else self.vit.division.last_blocks())
+        if window_size is not None and window_size < 1:
+            raise ValueError(f'window_size {window_size}: a window is at least one token')
+        if pos_embed not in POS_EMBED_MODES:
+            raise ValueError(f'pos_embed {pos_embed!r}: choose one of {", ".join(POS_EMBED_MODES)}')
+        self.pos_embed_mode = pos_embed
+        for i in self.global_blocks:
+            if not 0 <= i < self.vit.division.depth:
+                raise ValueError(f'global_blocks {self.global_blocks}: {i} is not a block of a depth-'
                                  f'{self.vit.division.depth} network')
         self.out_channels = [self.vit.embed_dim] * len(self.out_indices)
         self.num_layers = self.vit.division.depth + 2
@@ -137,6 +159,9 @@ class IncubationViTBackbone(BaseModule):
         if x.shape[-2] % patch or x.shape[-1] % patch:
             raise ValueError(f'input size {tuple(x.shape[-2:])} is not divisible by the patch size {patch}; '
                              'pad the inputs (size_divisor in the data preprocessor)')
+        if self.window_size is not None:
+            return tuple(windowed_intermediates(self.vit, x, self.out_indices, self.window_size, self.global_blocks,
+                                                self.pos_embed_mode))
         return tuple(self.vit.forward_intermediates(x, indices=list(self.out_indices), output_fmt='NCHW',
                                                     intermediates_only=True, stop_early=True))
 

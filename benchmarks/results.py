@@ -33,7 +33,8 @@ Generators (each gets the records and the document's folder, returns Markdown):
 * ``suite-table``, ``suite-runs``, ``suite-figure``: a downstream suite's summary (with a verdict
   per metric and whether the random-init control is beaten), its every-run table, and its
   score-vs-total-cost plot, from one suite record or from several of one preset that ran
-  different seeds (each record's provenance is printed);
+  different seeds (each record's provenance is printed); ``suite-curves``: its score along the
+  downstream schedule per backbone (seed bands); ``suite-gate``: its probe gate;
 * ``probe-table``: ``benchmarks probe`` records (one per scene style) side by side: do the
   upstream features carry the item classes into the scenes, against random init.
 """
@@ -381,15 +382,17 @@ def _suite_title(record: Mapping[str, Any]) -> str:
 def suite_table(ctx: Context) -> Generated:
     """A suite's summary table (mean ± std per backbone, paired Δ, the control) with a verdict per
     metric, whether the control separates the backbones, and what the runs cost."""
-    from .suite import METRICS, UPSTREAM_METRIC, suite_tables
+    from .suite import FLOOR_METRICS, METRICS, UPSTREAM_METRIC, suite_tables
 
     record, rows = _suite_rows(ctx, 'suite-table')
     summary = suite_tables(rows, _suite_title(record))[0]
     lines = [summary.to_markdown(title=False).rstrip('\n'), '']
-    for key, label in [(UPSTREAM_METRIC, 'upstream top-1')] + [(k, lab) for _t, k, lab in METRICS]:
+    for key, label in [(UPSTREAM_METRIC, 'upstream top-1')] + [(k, lab) for _t, k, lab in METRICS
+                                                               if k not in FLOOR_METRICS]:
         lines.append(f'- {label}: {verdict(_paired(rows, "incubation", "e2e", key), label)}')
     for _t, key, label in METRICS:
-        lines.append(f'- Control, {_separation(rows, key, label)}')
+        if key not in FLOOR_METRICS:
+            lines.append(f'- Control, {_separation(rows, key, label)}')
     hours = {}
     for row in rows:
         for part, run in [('upstream', row.upstream)] + [('downstream', r) for r in row.downstream.values()]:
@@ -428,6 +431,36 @@ def suite_figure(ctx: Context) -> Generated:
 
     return Generated(f'![downstream score against total training FLOPs (upstream + downstream), one point per run]'
                      f'({ctx.link(path)})\n', {path: drawer})
+
+
+def suite_curves(ctx: Context) -> Generated:
+    """A suite's score-vs-downstream-schedule plot (mean over seeds, seed band) per backbone kind."""
+    from .suite import plot_curves
+
+    record, rows = _suite_rows(ctx, 'suite-curves')
+    title = _suite_title(record).replace('`', '')
+    path = ctx.figure_path('score_vs_iterations')
+
+    def drawer(folder: Path) -> Path:
+        return Path(next(p for p in plot_curves(rows, str(folder), title) if p.endswith('.png')))
+
+    return Generated(f'![downstream score along the downstream schedule per backbone, mean over seeds with a '
+                     f'band from the lowest to the highest seed]({ctx.link(path)})\n', {path: drawer})
+
+
+def suite_gate(ctx: Context) -> Generated:
+    """The suite's gate: the dense and instance probes of its backbones against random init, by seed."""
+    from .transfer_probe import summary_table
+
+    gate: List[Dict[str, Any]] = []
+    for rec in ctx.records:
+        if rec.get('study') != 'suite':
+            raise ResultsError(f'suite-gate: a {rec.get("study")!r} record is not a suite record')
+        gate += list((rec.get('extra') or {}).get('gate') or [])
+    if not gate:
+        raise ResultsError('suite-gate: the suite record holds no gate (a preset without gate=True)')
+    scenes = (ctx.records[0].get('extra') or {}).get('scenes')
+    return Generated(summary_table([dict(runs=gate, extra=dict(scenes=scenes))]) + _measured_on(ctx))
 
 
 def repeatability_table(ctx: Context) -> Generated:
@@ -477,6 +510,7 @@ GENERATORS: Dict[str, Callable[[Context], Generated]] = {
     'efficiency-figure': efficiency_figure, 'repeatability': repeatability_table, 'speed-table': speed_table,
     'loop-table': loop_table, 'provenance': provenance_lines, 'data-table': data_table, 'data-figure': data_figure,
     'phase-table': phase_table, 'suite-table': suite_table, 'suite-runs': suite_runs_table, 'suite-figure': suite_figure,
+    'suite-curves': suite_curves, 'suite-gate': suite_gate,
     'probe-table': probe_table,
 }
 

@@ -74,18 +74,26 @@ PAPER_KIND = 'paper'
 
 PRESETS: Dict[str, Dict[str, Any]] = {
     'smoke': dict(
-        kind=FASHION_KIND, depth=8, seeds=(0,), subset=(20, 10),
+        kind=FASHION_KIND, depth=8, seeds=(0,), subset=(20, 10), recipe='canvas',
+        downstream_model='vit-fashion-canvas-d8', gate=True,
         epochs=dict(e2e=1, meta=1, incubate=1, finetune=1),
         cfg_options=('train_dataloader.batch_size=16', 'effective_batch_size=16'),
-        scenes=dict(train=16, val=8),
+        scenes=dict(train=16, val=8, style='plain'),
         downstream=dict(det=['train_cfg.max_epochs=1', 'train_dataloader.batch_size=4'],
                         seg=['train_cfg.max_iters=4', 'train_cfg.val_interval=4', 'train_dataloader.batch_size=4',
                              'default_hooks.checkpoint.interval=4']),
         about='toy size: checks the whole chain in a few minutes; not a result'),
+    'fashion-canvas': dict(
+        kind=FASHION_KIND, depth=8, seeds=(0, 1, 2), subset=None, epochs=None, recipe='canvas',
+        downstream_model='vit-fashion-canvas-d8', gate=True,
+        scenes=dict(train=1000, val=200, style='plain'), downstream=dict(det=[], seg=[]),
+        about='the CPU benchmark: depth-8 backbones pretrained on items anywhere on 32x32 canvases, ViTDet '
+              'windows downstream, plain Fashion-MNIST scenes, the probe gate first, 3 seeds'),
     'fashion': dict(
         kind=FASHION_KIND, depth=32, seeds=(0, 1, 2), subset=None, epochs=None,
         scenes=dict(train=1000, val=200), downstream=dict(det=[], seg=[]),
-        about='the CPU benchmark: depth-32 Fashion-MNIST backbones, Fashion-MNIST scenes, 3 seeds'),
+        about='the first CPU benchmark (kept for its record): depth-32 backbones pretrained on centred 16x16 items, '
+              'tinted scenes; nothing learnt downstream'),
     'paper-coco': dict(
         kind=PAPER_KIND, seeds=(0,),
         upstream=[('ViT-B', 'e2e', 'vit-b_e2e_300e_in1k.py'), ('ViT-B', 'incubation', 'vit-b_incubation_100e+100e_in1k.py')],
@@ -155,10 +163,11 @@ class Plan:
     downstream: List[Downstream] = field(default_factory=list)
     extra: List[Node] = field(default_factory=list)   # nodes that hand on to upstream runs (a shared meta)
     scenes: Optional[str] = None
+    gates: List[Node] = field(default_factory=list)   # the probe of each seed's backbones, before its downstream runs
 
     @property
     def nodes(self) -> List[Node]:
-        return self.extra + [u.node for u in self.upstream] + [d.node for d in self.downstream]
+        return self.extra + [u.node for u in self.upstream] + self.gates + [d.node for d in self.downstream]
 
 
 def _python(script: str, *words: str) -> List[str]:
@@ -234,13 +243,21 @@ def scenes_options(task: str, scenes: str) -> List[str]:
     return [f'{loader}.dataset.data_root={scenes}' for loader in LOADERS]
 
 
+def downstream_configs(preset: Dict[str, Any]) -> Dict[Tuple[str, str], str]:
+    """The detection and segmentation config of each (task, upstream method) of a fashion preset:
+    ``{mask-rcnn,upernet}_<model>_<method>_*_fashion-scenes*.py``, ``<model>`` the preset's
+    ``downstream_model`` (default ``vit-fashion-d<depth>``)."""
+    model = preset.get('downstream_model', f'vit-fashion-d{preset["depth"]}')
+    configs = {('det', init): _config(DET_CONFIGS, f'mask-rcnn_{model}_{init}_*_fashion-scenes*.py')
+               for init in ('e2e', 'incubation')}
+    configs.update({('seg', init): _config(SEG_CONFIGS, f'upernet_{model}_{init}_*_fashion-scenes*.py')
+                    for init in ('e2e', 'incubation')})
+    return configs
+
+
 def _fashion_downstream(preset: Dict[str, Any], args: argparse.Namespace, work: str, scenes: str,
                         ups: Sequence[Upstream]) -> List[Downstream]:
-    depth = preset['depth']
-    configs = {('det', init): _config(DET_CONFIGS, f'mask-rcnn_vit-fashion-d{depth}_{init}_*_fashion-scenes*.py')
-               for init in ('e2e', 'incubation')}
-    configs.update({('seg', init): _config(SEG_CONFIGS, f'upernet_vit-fashion-d{depth}_{init}_*_fashion-scenes*.py')
-                    for init in ('e2e', 'incubation')})
+    configs = downstream_configs(preset)
     out: List[Downstream] = []
     for seed in _seeds(preset, args):
         by_method = {u.method: u for u in ups if u.seed == seed}
@@ -319,12 +336,48 @@ def _paper_plan(preset: Dict[str, Any], args: argparse.Namespace, work: str) -> 
                 config_name = pattern.format(init=method, model=model.split('-')[-1].lower())
                 folder = DET_CONFIGS if task == 'det' else SEG_CONFIGS
                 options = [f'randomness.seed={seed}', f'model.backbone.init_cfg.checkpoint={final}', *args.cfg_options]
-                data = args.coco if task == 'det' else args.ade
-                if data:
-                    options += [f'{loader}.dataset.data_root={osp.abspath(data)}' for loader in LOADERS]
                 plan.downstream.append(_downstream_node(work, task, method, seed, osp.join(folder, config_name),
-                                                        options, up, name=osp.splitext(config_name)[0] + f'_seed{seed}'))
+                                                        options + _paper_data(task, args), up,
+                                                        name=osp.splitext(config_name)[0] + f'_seed{seed}'))
+        # the random-init control: each downstream config of each model once per seed, with no pretrained weights
+        controls = {(task, pattern.format(init='e2e', model=model.split('-')[-1].lower()))
+                    for model, _method, _config in preset['upstream'] for task, pattern in preset['downstream']}
+        for task, config_name in sorted(controls):
+            folder = DET_CONFIGS if task == 'det' else SEG_CONFIGS
+            options = [f'randomness.seed={seed}', 'model.backbone.init_cfg=None', f'benchmark.variant={CONTROL}',
+                       *args.cfg_options, *_paper_data(task, args)]
+            name = osp.splitext(config_name)[0].replace('_e2e_', f'_{CONTROL}_') + f'_seed{seed}'
+            plan.downstream.append(_downstream_node(work, task, CONTROL, seed, osp.join(folder, config_name),
+                                                    options, None, name=name))
     return plan
+
+
+def _paper_data(task: str, args: argparse.Namespace) -> List[str]:
+    data = args.coco if task == 'det' else args.ade
+    return [f'{loader}.dataset.data_root={osp.abspath(data)}' for loader in LOADERS] if data else []
+
+
+# What a paper preset reads, and where (the configs' defaults; each option points elsewhere).
+PAPER_DATA = {
+    'imagenet': ('--imagenet', 'ImageNet-1K in the folder layout: DIR/train/<class>/*.JPEG and DIR/val/<class>/*.JPEG '
+                 '(docs/classification.md)'),
+    'det': ('--coco', 'COCO 2017: DIR/annotations/instances_{train,val}2017.json, DIR/train2017/, DIR/val2017/ '
+            '(default data/coco; docs/detection.md)'),
+    'seg': ('--ade', 'ADE20K (ADEChallengeData2016): DIR/images/{training,validation}/*.jpg and '
+            'DIR/annotations/{training,validation}/*.png (default data/ade/ADEChallengeData2016; docs/segmentation.md)'),
+}
+
+
+def data_needed(preset: Dict[str, Any], args: argparse.Namespace) -> List[str]:
+    """One line per data set a preset reads: the option, where it points now, whether it is there."""
+    if preset['kind'] != PAPER_KIND:
+        root = args.data_root or '/usr/share/datasets/fashion-mnist'
+        return [f'Fashion-MNIST idx files in {root} (tools/setup_data.sh installs them); the scenes are '
+                f'generated from them']
+    tasks = ['imagenet'] + sorted({task for task, _ in preset['downstream']})
+    where = {'imagenet': args.imagenet, 'det': args.coco or 'data/coco', 'seg': args.ade or 'data/ade/ADEChallengeData2016'}
+    return [f'{PAPER_DATA[t][0]} {where[t]} ({"found" if osp.isdir(where[t]) else "missing"}): {PAPER_DATA[t][1]}'
+            for t in tasks]
 
 
 def make_plan(args: argparse.Namespace) -> Plan:
@@ -337,7 +390,45 @@ def make_plan(args: argparse.Namespace) -> Plan:
     metas, ups = _fashion_upstream(preset, args, up_dir)
     plan = Plan(args.preset, work, upstream=ups, extra=metas, scenes=scenes)
     plan.downstream = _fashion_downstream(preset, args, work, scenes, ups)
+    if preset.get('gate'):
+        plan.gates = _gate_nodes(args, work, up_dir, scenes, ups)
+        by_seed = {g.labels['seed']: g.name for g in plan.gates}
+        for down in plan.downstream:
+            down.node.needs = down.node.needs + (by_seed[down.seed],)
     return plan
+
+
+def gate_record(work: str, seed: int) -> str:
+    """Where the gate's probe of one seed writes its record."""
+    return osp.join(work, 'probe', f'seed{seed}.json')
+
+
+def _gate_nodes(args: argparse.Namespace, work: str, up_dir: str, scenes: str, ups: Sequence[Upstream]) -> List[Node]:
+    """One probe per seed (``python -m benchmarks probe``): its E2E and incubation backbones and a
+    random-init one, on frozen features of the scenes; the seed's downstream runs wait for it."""
+    nodes = []
+    for seed in _seeds(PRESETS[args.preset], args):
+        out = gate_record(work, seed)
+        argv = [sys.executable, '-m', 'benchmarks', 'probe', '--preset', args.preset, '--upstream-dir', up_dir,
+                '--scenes-dir', scenes, '--seeds', str(seed), '--out', out]
+        if args.data_root:
+            argv += ['--data-root', osp.abspath(args.data_root)]
+        nodes.append(Node(f'probe/seed{seed}', argv, osp.dirname(out), log=osp.join(osp.dirname(out), f'seed{seed}.out'),
+                          needs=tuple(u.node.name for u in ups if u.seed == seed),
+                          done=lambda p=out: osp.isfile(p), labels=dict(seed=seed, task='probe')))
+    return nodes
+
+
+def read_gate(plan: Plan) -> List[Dict[str, Any]]:
+    """The probe rows of every seed whose gate has run (one record per seed)."""
+    import json
+    rows: List[Dict[str, Any]] = []
+    for node in plan.gates:
+        path = gate_record(plan.work_dir, int(node.labels['seed']))
+        if osp.isfile(path):
+            with open(path) as f:
+                rows += json.load(f).get('runs') or []
+    return rows
 
 
 # --- reusing finished upstream runs -------------------------------------------------------------
@@ -566,7 +657,11 @@ def run_slurm(plan: Plan, args: argparse.Namespace) -> bool:
 # --- the report --------------------------------------------------------------------------------
 
 
-METRICS = (('det', 'coco/bbox_mAP', 'APb'), ('det', 'coco/segm_mAP', 'APm'), ('seg', 'mIoU', 'mIoU'))
+METRICS = (('det', 'coco/bbox_mAP', 'APb'), ('det', 'coco/segm_mAP', 'APm'), ('det', 'coco/fgIoU', 'fgIoU (det)'),
+           ('seg', 'mIoU', 'mIoU'), ('seg', 'fgIoU', 'fgIoU (seg)'), ('seg', 'bg_only_mIoU', 'mIoU if all background'))
+FLOOR_METRICS = ('bg_only_mIoU',)  # what a degenerate run scores: shown, never compared
+# the scores that the control must lose on (paired by seed) for the benchmark to tell backbones apart
+HEADLINE = (('coco/bbox_mAP', 'APb'), ('mIoU', 'mIoU'))
 UPSTREAM_METRIC = 'accuracy/top1'
 INIT_LABEL = {'e2e': 'E2E', 'incubation': 'incubation', CONTROL: 'random init (control)'}
 
@@ -720,8 +815,22 @@ def suite_tables(rows: Sequence[SuiteRow], title: str):
                   for _c, key in metric_cols]
         cells += [Cell(None, 'na') for _ in cost_cols]
         summary.add(cells)
+    control = {r.seed: r for r in by_init.get(CONTROL, [])}
+    for init in ('e2e', 'incubation'):
+        against = [(r, control[r.seed]) for r in by_init.get(init, []) if r.seed in control]
+        if not against:
+            continue
+        cells = [Cell(f'Δ {INIT_LABEL[init]} − control (paired)'), Cell(', '.join(str(r.seed) for r, _ in against)),
+                 Cell(', '.join(_hash(r.sha256, init)[:8] for r, _ in against))]
+        cells += [Cell(None, 'na') if key == UPSTREAM_METRIC else
+                  Cell(mean_std([diff(r.metric(key), c.metric(key)) for r, c in against]), 'meanstd:delta')
+                  for _c, key in metric_cols]
+        cells += [Cell(None, 'na') for _ in cost_cols]
+        summary.add(cells)
     notes = ['Last-epoch values of each run (no best-epoch selection). Box / mask AP: COCO mAP (mmdet CocoMetric) on '
-             'the validation scenes; mIoU: mmseg IoUMetric, single scale.',
+             'the validation scenes; mIoU: mmseg IoUMetric, single scale. fgIoU: foreground IoU, every item class '
+             'merged (det: the union of the masks scored at least 0.5); "mIoU if all background": what a segmentor '
+             'that labels every pixel background scores on the same pixels (a run at that value learnt nothing).',
              'Totals add the upstream run (E2E training, or the whole incubation pipeline: meta, incubations, '
              'fine-tune) to the downstream run; the control has no upstream cost.',
              'sha256: the first 12 hex digits of the backbone checkpoint each downstream run recorded '
@@ -765,6 +874,66 @@ def plot_rows(rows: Sequence[SuiteRow], out_dir: str, title: str) -> List[str]:
     return paths
 
 
+CURVE_PANELS = (('det', 'coco/bbox_mAP', 'box AP'), ('det', 'coco/fgIoU', 'foreground IoU (det)'),
+                ('seg', 'mIoU', 'mIoU'), ('seg', 'fgIoU', 'foreground IoU (seg)'))
+
+
+def score_curves(rows: Sequence[SuiteRow], task: str, key: str) -> Dict[str, List[List[Tuple[float, float]]]]:
+    """Per backbone kind, one curve per seed: (downstream training images seen, ``key``) at each evaluation."""
+    out: Dict[str, List[List[Tuple[float, float]]]] = {}
+    for row in rows:
+        run = row.downstream.get(task)
+        if run is None:
+            continue
+        points = [(float(p.images), float(p.metrics[key])) for p in run.evals
+                  if key in p.metrics and p.images is not None]
+        if points:
+            out.setdefault(row.init, []).append(points)
+    return out
+
+
+def plot_curves(rows: Sequence[SuiteRow], out_dir: str, title: str) -> List[str]:
+    """Downstream score against downstream training images seen, per backbone kind: the mean over
+    seeds and a band from the lowest to the highest seed, at each evaluation."""
+    import numpy as np
+
+    from .plots import _pyplot
+
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(CURVE_PANELS), figsize=(4.2 * len(CURVE_PANELS), 3.8))
+    styles = {'e2e': ('C0', 'o'), 'incubation': ('C1', 's'), CONTROL: ('C7', 'x')}
+    for ax, (task, key, label) in zip(axes, CURVE_PANELS):
+        curves = score_curves(rows, task, key)
+        for init in INITS:
+            seeds = curves.get(init)
+            if not seeds:
+                continue
+            common = sorted(set.intersection(*[{x for x, _ in c} for c in seeds]))
+            values = np.array([[dict(c)[x] for x in common] for c in seeds])
+            color, marker = styles[init]
+            ax.plot(common, values.mean(0), color=color, marker=marker, label=f'{INIT_LABEL[init]} (n={len(seeds)})')
+            if len(seeds) > 1:
+                ax.fill_between(common, values.min(0), values.max(0), color=color, alpha=0.2)
+        ax.set_xlabel('downstream training images seen')
+        ax.set_ylabel(label)
+        ax.set_title(label, fontsize=10)
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+        else:
+            ax.text(0.5, 0.5, f'no run has a {label} curve', ha='center', va='center', transform=ax.transAxes)
+    fig.suptitle(f'{title}: score along the downstream schedule (mean over seeds, band: lowest to highest seed)',
+                 fontsize=10)
+    fig.tight_layout()
+    paths = []
+    for ext in ('png', 'svg'):
+        path = osp.join(out_dir, f'suite_score_vs_iterations.{ext}')
+        fig.savefig(path, dpi=110)
+        paths.append(path)
+    plt.close(fig)
+    return paths
+
+
 def write_suite_report(plan: Plan, out_dir: Optional[str] = None) -> Dict[str, Any]:
     """Tables (Markdown, CSV, LaTeX), the plot and ``runs.json`` in ``WORK/report``."""
     import json
@@ -781,7 +950,15 @@ def write_suite_report(plan: Plan, out_dir: Optional[str] = None) -> Dict[str, A
             with open(path, 'w') as f:
                 f.write(text)
             files.append(path)
-    plots = plot_rows(rows, out, title) if any(r.downstream for r in rows) else []
+    plots = (plot_rows(rows, out, title) + plot_curves(rows, out, title)) if any(r.downstream for r in rows) else []
+    gate = read_gate(plan)
+    if gate:
+        from .transfer_probe import gate_warning, summary_table
+        with open(osp.join(out, 'gate.md'), 'w') as f:
+            f.write(summary_table([dict(runs=gate, extra=dict(scenes=PRESETS[plan.preset].get('scenes')))]))
+        warning = gate_warning(gate)
+        if warning:
+            print(f'{PREFIX} warning: {warning}', flush=True)
     entries = []
     for row in rows:
         entries.append(dict(init=row.init, seed=row.seed, sha256=row.sha256,
@@ -797,7 +974,7 @@ def write_suite_report(plan: Plan, out_dir: Optional[str] = None) -> Dict[str, A
     unique = list({run.path: run for run in runs}.values())
     write_study_record(plan.work_dir, 'suite', unique, extra=dict(
         preset=plan.preset, title=title, rows=record_rows(rows, unique),
-        scenes=PRESETS.get(plan.preset, {}).get('scenes')))
+        scenes=PRESETS.get(plan.preset, {}).get('scenes'), gate=gate))
     markdown = '\n'.join(t.to_markdown() for t in tables)
     report = osp.join(out, 'report.md')
     with open(report, 'w') as f:
@@ -855,6 +1032,8 @@ def _run(args: argparse.Namespace) -> None:
         print(f'{PREFIX} preset {args.preset} ({PRESETS[args.preset]["about"]}): {len(plan.nodes)} runs, '
               f'work dir {plan.work_dir}', flush=True)
         print(graph.describe(plan.nodes, args.launcher), flush=True)
+        for line in data_needed(PRESETS[args.preset], args):
+            print(f'{PREFIX} data: {line}', flush=True)
         return
     if args.status:
         if args.launcher == 'slurm':

@@ -13,8 +13,17 @@ on held-out data, twice:
   training scenes' instances, scored on the validation scenes'. This is what a detection RoI head
   or a segmentation head starts from.
 
+* **dense** (DINOv2's linear segmentation protocol, scaled down): every token of the scenes'
+  last-block map labelled with the majority label of its pixels (background or one of the ten
+  classes; tokens that are mostly ignored pixels are left out), and two linear classifiers fit on
+  the training scenes' tokens: an 11-way one, scored as token mIoU on the validation scenes, and
+  a 10-way one on the item tokens alone, scored as item-class accuracy (chance 10%).
+
 If pretrained beats random on items but not on scenes, the features do not transfer to the
-downstream images, and no downstream recipe can be expected to tell the backbones apart.
+downstream images, and no downstream recipe can be expected to tell the backbones apart. The
+suite runs this probe as its gate (``--preset``: the suite preset whose upstream runs and
+downstream backbone are probed; the scenes are read by the backbone of that preset's
+segmentation config, windows included).
 
 Writes ``OUT`` (JSON: one row per backbone with its checkpoint's sha256) and ``OUT``'s ``.md``
 table (mean +- std over seeds).
@@ -38,23 +47,45 @@ STUDY = 'transfer-probe'
 FEATURES = ('last block; items: mean over tokens; scenes: mean under each instance\'s visible mask, '
             'area-weighted on the token grid')
 CLASSIFIER = 'scikit-learn StandardScaler + LogisticRegression(max_iter=2000)'
+DENSE = ('last-block tokens, each labelled with the majority label of its pixels; a linear layer on standardised '
+         'tokens, full-batch L-BFGS (torch), 11-way (token mIoU) and 10-way on item tokens (item-class accuracy)')
 METHODS = ('e2e', 'incubation', CONTROL)
+SCORES = ('items', 'scenes', 'dense_items', 'dense_miou')  # the record's numbers per backbone
 
 
 # --- features ----------------------------------------------------------------------------------
 
 
-def build_backbone(depth: int, img_size: int, checkpoint: Optional[str], seed: int):
-    """The dense backbone the downstream configs build, loaded strictly (or random with ``seed``)."""
+def build_backbone(arch: Any, img_size: int, checkpoint: Optional[str], seed: int, **options: Any):
+    """The dense backbone the downstream configs build, loaded strictly (or random with ``seed``).
+
+    Args:
+        arch: a preset name, or a depth of the 16x16 study's ``vit_fashion_depth<D>``.
+        img_size: the size its position embedding is laid out for.
+        checkpoint: an upstream checkpoint, or None for the seeded random-init control.
+        seed: torch's seed before the network is built.
+        **options: other arguments of ``IncubationViTBackbone`` (windows, ``pos_embed``).
+    """
     import torch
 
     from backbones.dense import IncubationViTBackbone
     torch.manual_seed(seed)
     init = dict(type='Pretrained', checkpoint=checkpoint) if checkpoint else None
-    backbone = IncubationViTBackbone(arch=f'vit_fashion_depth{depth}', img_size=img_size, out_indices=None,
-                                     init_cfg=init)
+    arch = f'vit_fashion_depth{arch}' if isinstance(arch, int) else arch
+    backbone = IncubationViTBackbone(arch=arch, img_size=img_size, out_indices=None, init_cfg=init, **options)
     backbone.init_weights()
     return backbone.eval()
+
+
+def downstream_backbone(preset: str) -> Dict[str, Any]:
+    """The backbone arguments (no checkpoint) of a suite preset's segmentation config."""
+    from mmengine.config import Config
+
+    from .suite import PRESETS, downstream_configs
+    cfg = Config.fromfile(downstream_configs(PRESETS[preset])[('seg', 'e2e')]).model.backbone.to_dict()
+    for key in ('type', 'init_cfg', 'out_indices', 'drop_path_rate', 'with_cp'):
+        cfg.pop(key, None)
+    return cfg
 
 
 @functools.lru_cache(maxsize=None)
@@ -86,29 +117,37 @@ def item_features(backbone, dataset, batch: int = 250) -> Tuple[np.ndarray, np.n
     return np.concatenate(feats), np.concatenate(labels)
 
 
-def scene_features(backbone, scenes: str, split: str, batch: int = 32) -> Tuple[np.ndarray, np.ndarray]:
-    """Per annotated instance: last-block tokens averaged under its visible mask; its class index."""
+def _scene_maps(backbone, scenes: str, split: str, batch: int):
+    """Batches of (COCO api, image infos, last-block maps) of a scene split, normalised as the
+    downstream recipe's data preprocessor does."""
     import cv2
     import torch
-    from pycocotools import mask as mask_util
     from pycocotools.coco import COCO
 
-    from .fashion_scenes import FASHION_CLASSES
     ann_file = osp.join(scenes, 'coco', f'instances_{split}.json')
     if not osp.isfile(ann_file):
         raise UserError(f'{ann_file}: no scene annotations; write them with python -m benchmarks scenes --out {scenes}')
     coco = COCO(ann_file)
     mean, std, to_rgb = scene_normalisation()
     mean, std = (torch.tensor(v).view(1, -1, 1, 1) for v in (mean, std))
-    names = {c['id']: c['name'] for c in coco.loadCats(coco.getCatIds())}
-    feats, labels = [], []
     ids = sorted(coco.getImgIds())
     for start in range(0, len(ids), batch):
         infos = coco.loadImgs(ids[start:start + batch])
         pixels = np.stack([cv2.imread(osp.join(scenes, 'images', split, info['file_name'])) for info in infos])
         images = torch.from_numpy(pixels[..., ::-1].copy() if to_rgb else pixels).permute(0, 3, 1, 2).float()
-        images = (images - mean) / std
-        maps = _last_map(backbone, images)
+        yield coco, infos, _last_map(backbone, (images - mean) / std)
+
+
+def scene_features(backbone, scenes: str, split: str, batch: int = 32) -> Tuple[np.ndarray, np.ndarray]:
+    """Per annotated instance: last-block tokens averaged under its visible mask; its class index."""
+    import cv2
+    import torch
+    from pycocotools import mask as mask_util
+
+    from .fashion_scenes import FASHION_CLASSES
+    feats, labels = [], []
+    for coco, infos, maps in _scene_maps(backbone, scenes, split, batch):
+        names = {c['id']: c['name'] for c in coco.loadCats(coco.getCatIds())}
         grid = maps.shape[-1]
         for info, fmap in zip(infos, maps):
             for ann in coco.loadAnns(coco.getAnnIds(imgIds=info['id'])):
@@ -120,6 +159,79 @@ def scene_features(backbone, scenes: str, split: str, batch: int = 32) -> Tuple[
                 feats.append(((fmap * w).sum((1, 2)) / w.sum()).numpy())
                 labels.append(FASHION_CLASSES.index(names[ann['category_id']]))
     return np.stack(feats), np.array(labels)
+
+
+def token_labels(label_map: np.ndarray, grid: int, ignore: int = 255) -> np.ndarray:
+    """The majority label of each token's pixels (``grid x grid`` tokens), ignored pixels not voting;
+    -1 where a token has more ignored pixels than any label."""
+    size = label_map.shape[0]
+    cell = size // grid
+    blocks = label_map[:grid * cell, :grid * cell].reshape(grid, cell, grid, cell).transpose(0, 2, 1, 3)
+    blocks = blocks.reshape(grid, grid, cell * cell).astype(np.int64)
+    counts = np.stack([(blocks == c).sum(-1) for c in range(max(int(label_map[label_map != ignore].max(initial=0)), 10) + 1)],
+                      -1)
+    labels = counts.argmax(-1)
+    labels[counts.max(-1) < (blocks == ignore).sum(-1)] = -1
+    return labels.reshape(-1)
+
+
+def scene_token_features(backbone, scenes: str, split: str, batch: int = 32) -> Tuple[np.ndarray, np.ndarray]:
+    """Every token of the split's last-block maps and its label (:func:`token_labels` of the
+    semantic annotation); tokens labelled -1 are dropped."""
+    import cv2
+    feats, labels = [], []
+    for _, infos, maps in _scene_maps(backbone, scenes, split, batch):
+        grid = maps.shape[-1]
+        for info, fmap in zip(infos, maps):
+            label_map = cv2.imread(osp.join(scenes, 'annotations', split, info['file_name']), cv2.IMREAD_UNCHANGED)
+            y = token_labels(label_map, grid)
+            x = fmap.permute(1, 2, 0).reshape(-1, fmap.shape[0]).numpy()
+            feats.append(x[y >= 0])
+            labels.append(y[y >= 0])
+    return np.concatenate(feats), np.concatenate(labels)
+
+
+def linear_fit_predict(train: Tuple[np.ndarray, np.ndarray], test_x: np.ndarray, classes: int,
+                       steps: int = 100, seed: int = 0) -> np.ndarray:
+    """Predictions on ``test_x`` of a linear classifier (standardised inputs, small weight decay,
+    cross-entropy, full-batch L-BFGS) fit on ``train``; labels ``0..classes-1``."""
+    import torch
+    torch.manual_seed(seed)
+    x, y = torch.from_numpy(train[0]).float(), torch.from_numpy(train[1]).long()
+    mean, std = x.mean(0), x.std(0) + 1e-6
+    x = (x - mean) / std
+    layer = torch.nn.Linear(x.shape[1], classes)
+    opt = torch.optim.LBFGS(layer.parameters(), max_iter=steps, history_size=20, line_search_fn='strong_wolfe')
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(layer(x), y) + 1e-4 * layer.weight.pow(2).sum()
+        loss.backward()
+        return loss
+    opt.step(closure)
+    with torch.no_grad():
+        return layer((torch.from_numpy(test_x).float() - mean) / std).argmax(1).numpy()
+
+
+def miou(pred: np.ndarray, truth: np.ndarray, classes: int) -> float:
+    """Mean IoU (%) over the classes present in ``truth`` or ``pred``."""
+    ious = []
+    for c in range(classes):
+        union = np.sum((pred == c) | (truth == c))
+        if union:
+            ious.append(np.sum((pred == c) & (truth == c)) / union)
+    return float(100.0 * np.mean(ious))
+
+
+def dense_probe(train: Tuple[np.ndarray, np.ndarray], test: Tuple[np.ndarray, np.ndarray]) -> Dict[str, float]:
+    """Token mIoU of an 11-way linear classifier, and item-class accuracy (%) of a 10-way one fit on
+    the item tokens alone (labels 1..10)."""
+    classes = int(max(train[1].max(), test[1].max())) + 1
+    pred = linear_fit_predict(train, test[0], classes)
+    item_train, item_test = train[1] > 0, test[1] > 0
+    item_pred = linear_fit_predict((train[0][item_train], train[1][item_train] - 1), test[0][item_test], classes - 1)
+    return dict(dense_miou=miou(pred, test[1], classes),
+                dense_items=float(100.0 * np.mean(item_pred == test[1][item_test] - 1)))
 
 
 def probe_accuracy(train: Tuple[np.ndarray, np.ndarray], test: Tuple[np.ndarray, np.ndarray]) -> float:
@@ -135,19 +247,20 @@ def probe_accuracy(train: Tuple[np.ndarray, np.ndarray], test: Tuple[np.ndarray,
 # --- the backbones -----------------------------------------------------------------------------
 
 
-def upstream_backbones(upstream_dir: str, depth: int, seeds: Sequence[int], data_root: Optional[str]) -> List[Dict]:
-    """(method, seed, checkpoint, upstream config) of the suite's ``fashion`` upstream runs, and a control per seed."""
+def upstream_backbones(upstream_dir: str, depth: Optional[int], seeds: Sequence[int], data_root: Optional[str],
+                       preset: str = 'fashion') -> List[Dict]:
+    """(method, seed, checkpoint, upstream config) of a suite preset's upstream runs, and a control per seed."""
     from .suite import PRESETS, _fashion_upstream
-    preset = dict(PRESETS['fashion'], depth=depth)
+    chosen = dict(PRESETS[preset], **({'depth': depth} if depth else {}))
     args = argparse.Namespace(seeds=list(seeds), data_root=data_root, threads=1)
-    _, ups = _fashion_upstream(preset, args, osp.abspath(upstream_dir))
+    _, ups = _fashion_upstream(chosen, args, osp.abspath(upstream_dir))
     rows = []
     for seed in seeds:
         mine = {u.method: u for u in ups if u.seed == seed}
         for method in ('e2e', 'incubation'):
             if not osp.isfile(mine[method].checkpoint):
                 raise UserError(f'{mine[method].checkpoint}: no {method} backbone for seed {seed}; finish that upstream '
-                                f'run (python -m benchmarks reproduce --preset fashion --depths {depth}) first')
+                                f'run (python -m benchmarks suite --preset {preset}) first')
         # the items probe reads the E2E run's data config (the same subsets for every method)
         data_from = mine['e2e'].node.work_dir
         for method in ('e2e', 'incubation'):
@@ -177,24 +290,61 @@ def item_datasets(work_dir: str):
     return FashionMNISTDataset(**train), FashionMNISTDataset(**val)
 
 
-def probe_rows(rows: Sequence[Dict], depth: int, scenes: str, log=print) -> List[Dict]:
+def probe_rows(rows: Sequence[Dict], backbone: Dict[str, Any], scenes: str, log=print) -> List[Dict]:
+    """Every probe of every backbone row; ``backbone``: the downstream backbone's arguments
+    (:func:`downstream_backbone`), whose ``arch`` also reads the items at the upstream size."""
     from runtime.record import fingerprint
     out = []
     datasets: Dict[str, Tuple[Any, Any]] = {}
+    options = dict(backbone)
+    arch, img_size = options.pop('arch'), options.pop('img_size', 64)
     for row in rows:
         if row['data_from'] not in datasets:
             datasets[row['data_from']] = item_datasets(row['data_from'])
         items_train, items_val = datasets[row['data_from']]
-        on_items = build_backbone(depth, 16, row['checkpoint'], row['seed'])
-        on_scenes = build_backbone(depth, 64, row['checkpoint'], row['seed'])
+        item_size = int(items_val[0]['inputs'].shape[-1])
+        on_items = build_backbone(arch, item_size, row['checkpoint'], row['seed'])
+        on_scenes = build_backbone(arch, img_size, row['checkpoint'], row['seed'], **options)
         result = dict(row)
         result['sha256'] = fingerprint(row['checkpoint'])['sha256'] if row['checkpoint'] else None
         result['items'] = probe_accuracy(item_features(on_items, items_train), item_features(on_items, items_val))
         result['scenes'] = probe_accuracy(scene_features(on_scenes, scenes, 'training'),
                                           scene_features(on_scenes, scenes, 'validation'))
-        log(f'[probe] {row["method"]} seed {row["seed"]}: items {result["items"]:.1f}  scenes {result["scenes"]:.1f}')
+        result.update(dense_probe(scene_token_features(on_scenes, scenes, 'training'),
+                                  scene_token_features(on_scenes, scenes, 'validation')))
+        log(f'[probe] {row["method"]} seed {row["seed"]}: items {result["items"]:.1f}  scenes {result["scenes"]:.1f}  '
+            f'dense: item tokens {result["dense_items"]:.1f}, token mIoU {result["dense_miou"]:.1f}')
         out.append(result)
     return out
+
+
+def separation(runs: Sequence[Dict[str, Any]], score: str) -> Dict[str, Any]:
+    """Pretrained − random of one probe score, paired by seed, per upstream method: mean, sample
+    std, n, and whether the mean exceeds two standard errors (``separates``)."""
+    from .analysis import mean_std
+    control = {r['seed']: r[score] for r in runs if r['method'] == CONTROL and r.get(score) is not None}
+    out = {}
+    for method in ('e2e', 'incubation'):
+        diffs = [r[score] - control[r['seed']] for r in runs
+                 if r['method'] == method and r.get(score) is not None and r['seed'] in control]
+        if not diffs:
+            continue
+        stats = mean_std(diffs)
+        sem = (stats.std / len(diffs) ** 0.5) if len(diffs) > 1 and stats.std is not None else None
+        out[method] = dict(mean=stats.mean, std=stats.std, n=len(diffs),
+                           separates=bool(sem is not None and stats.mean > 2 * sem))
+    return out
+
+
+def gate_warning(runs: Sequence[Dict[str, Any]], score: str = 'dense_items') -> Optional[str]:
+    """One line when a pretrained backbone does not beat the random-init control on the dense probe."""
+    sep = separation(runs, score)
+    weak = [m for m, v in sep.items() if not v['separates']]
+    if not weak:
+        return None
+    said = '; '.join(f'{m} − random {sep[m]["mean"]:+.2f} (n={sep[m]["n"]})' for m in weak)
+    return (f'the gate: the pretrained features do not separate from random init on the scenes ({score}: {said}, '
+            'not above two standard errors); downstream runs are unlikely to tell these backbones apart')
 
 
 def _mean_std(values: Sequence[float]) -> str:
@@ -205,10 +355,15 @@ def _mean_std(values: Sequence[float]) -> str:
 
 def summary_table(records: Sequence[Dict[str, Any]]) -> str:
     """One row per backbone kind over several probe records (one per scene style): the items probe
-    (the same for every record, so from the first) and each record's scenes probe."""
+    (the same for every record, so from the first), each record's scenes probe and, where the
+    record has it, its dense probe; then pretrained − random, paired by seed."""
     styles = [((r.get('extra') or {}).get('scenes') or {}).get('style', '?') for r in records]
-    head = ['backbone', 'seeds', 'items (upstream task)'] + [f'scenes ({s})' for s in styles] + ['checkpoints (sha256)']
-    lines = ['| ' + ' | '.join(head) + ' |', '|---|---|' + '---:|' * (1 + len(styles)) + '---|']
+    dense = [any(run.get('dense_items') is not None for run in rec['runs']) for rec in records]
+    head = ['backbone', 'seeds', 'items (upstream task)']
+    for style, has_dense in zip(styles, dense):
+        head += [f'scenes ({style})'] + ([f'item tokens ({style})', f'token mIoU ({style})'] if has_dense else [])
+    head.append('checkpoints (sha256)')
+    lines = ['| ' + ' | '.join(head) + ' |', '|---|---|' + '---:|' * (len(head) - 3) + '---|']
     for method in METHODS:
         per_record = [[r for r in rec['runs'] if r['method'] == method] for rec in records]
         first = per_record[0]
@@ -216,12 +371,26 @@ def summary_table(records: Sequence[Dict[str, Any]]) -> str:
             continue
         hashes = ', '.join(r['sha256'][:8] for r in first if r.get('sha256')) or '(random init, seeded)'
         cells = [method if method != CONTROL else 'random init (control)', ', '.join(str(r['seed']) for r in first),
-                 _mean_std([r['items'] for r in first])] + [_mean_std([r['scenes'] for r in rows]) for rows in per_record]
+                 _mean_std([r['items'] for r in first])]
+        for rows, has_dense in zip(per_record, dense):
+            keys = ('scenes', 'dense_items', 'dense_miou') if has_dense else ('scenes',)
+            cells += [_mean_std([r.get(k) for r in rows]) for k in keys]
         lines.append('| ' + ' | '.join(cells + [hashes]) + ' |')
     notes = ['', f'- Linear probe: {CLASSIFIER}, on frozen features ({FEATURES}); top-1 (%) on held-out data, '
-             'mean ± std over seeds. Items: the upstream runs\' own training and validation subsets at 16 x 16. '
+             'mean ± std over seeds. Items: the upstream runs\' own training and validation subsets. '
              'Scenes: fit on the training scenes\' instances, scored on the validation scenes\' (10 classes, '
              'chance 10%).']
+    if any(dense):
+        notes.append(f'- Dense probe: {DENSE}; fit on the training scenes\' tokens, scored on the validation '
+                     'scenes\'. Item tokens: chance 10%.')
+        for rec, style, has_dense in zip(records, styles, dense):
+            if not has_dense:
+                continue
+            sep = separation(rec['runs'], 'dense_items')
+            said = ', '.join(f'{m} {v["mean"]:+.2f} ± {v["std"] if v["std"] is not None else float("nan"):.2f} '
+                             f'({"separates" if v["separates"] else "does not separate"})' for m, v in sep.items())
+            lines_sep = f'- The gate ({style} scenes): pretrained − random item tokens, paired by seed: {said}.'
+            notes.append(lines_sep)
     return '\n'.join(lines + notes) + '\n'
 
 
@@ -230,29 +399,48 @@ def _rel(path: Optional[str], root: str) -> Optional[str]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument('--upstream-dir', required=True, help='the depth study\'s work dir (the suite\'s --upstream-dir)')
+    parser.add_argument('--upstream-dir', required=True, help='the preset\'s upstream work dir (the suite\'s --upstream-dir)')
     parser.add_argument('--scenes-dir', required=True, help='a scene set (python -m benchmarks scenes --out DIR)')
-    parser.add_argument('--depth', type=int, default=32)
+    parser.add_argument('--preset', default='fashion', help='the suite preset whose backbones are probed '
+                        '(default: %(default)s; fashion-canvas: the canvas recipe with windows)')
+    parser.add_argument('--depth', type=int, help='override the preset\'s depth')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument('--data-root', help='the Fashion-MNIST idx files (default: the configs\' Debian path)')
     parser.add_argument('--out', default='work_dirs/probe/probe.json', help='the record (default: %(default)s)')
 
 
-def run(args: argparse.Namespace) -> int:
+def probe(upstream_dir: str, scenes_dir: str, out: str, seeds: Sequence[int], preset: str = 'fashion',
+          depth: Optional[int] = None, data_root: Optional[str] = None, command: Optional[List[str]] = None,
+          log=print) -> Dict[str, Any]:
+    """Probe a preset's backbones, write the record ``out`` and its table (``out``'s ``.md``); the record."""
     import torch
     torch.set_num_threads(1)
     from .fashion_scenes import read_stamp
     from .records import command_line, write_record
-    rows = upstream_backbones(args.upstream_dir, args.depth, args.seeds, args.data_root)
-    results = probe_rows(rows, args.depth, osp.abspath(args.scenes_dir))
-    rows = [dict(r, **{k: _rel(r[k], args.upstream_dir) for k in ('work_dir', 'checkpoint', 'data_from')})
+    from .suite import PRESETS
+    if preset not in PRESETS or PRESETS[preset].get('kind') != 'fashion':
+        raise UserError(f'--preset {preset}: the probe reads a fashion suite preset '
+                        f'({", ".join(k for k, v in PRESETS.items() if v.get("kind") == "fashion")})')
+    backbone = downstream_backbone(preset)
+    if depth:
+        backbone['arch'] = f'vit_fashion_depth{depth}'
+    rows = upstream_backbones(upstream_dir, depth, seeds, data_root, preset)
+    results = probe_rows(rows, backbone, osp.abspath(scenes_dir), log=log)
+    rows = [dict(r, **{k: _rel(r[k], upstream_dir) for k in ('work_dir', 'checkpoint', 'data_from')})
             for r in results]
-    record = write_record(args.out, STUDY, command_line(), rows, seeds=args.seeds,
-                          extra=dict(depth=args.depth, upstream_dir=args.upstream_dir,
-                                     scenes=read_stamp(Path(args.scenes_dir)), features=FEATURES,
-                                     classifier=CLASSIFIER))
-    table = summary_table([record])
-    with open(osp.splitext(args.out)[0] + '.md', 'w') as f:
-        f.write(table)
-    print(table, end='')
+    record = write_record(out, STUDY, command or command_line(), rows, seeds=list(seeds),
+                          extra=dict(preset=preset, depth=depth or PRESETS[preset]['depth'], upstream_dir=upstream_dir,
+                                     backbone=backbone, scenes=read_stamp(Path(scenes_dir)), features=FEATURES,
+                                     classifier=CLASSIFIER, dense=DENSE))
+    with open(osp.splitext(out)[0] + '.md', 'w') as f:
+        f.write(summary_table([record]))
+    return record
+
+
+def run(args: argparse.Namespace) -> int:
+    record = probe(args.upstream_dir, args.scenes_dir, args.out, args.seeds, args.preset, args.depth, args.data_root)
+    print(summary_table([record]), end='')
+    warning = gate_warning(record['runs'])
+    if warning:
+        print(f'[probe] warning: {warning}')
     return 0

@@ -243,6 +243,66 @@ def test_backbone_init_cfg_loads_exported_checkpoint(tmp_path):
     assert backbone.vit.pos_embed.shape[1] == 1 + 8 * 8  # resampled from 4x4 to 8x8 patches
 
 
+# --- ViTDet windows --------------------------------------------------------------------------------
+
+# average pooling and no class token: the windowed path drops prefix tokens, so only then can the
+# global path be the same network
+NO_CLS = dict(depths=(1, 1, 1, 1), img_size=32, patch_size=4, embed_dim=32, num_heads=2, num_classes=10,
+              class_token=False, global_pool='avg')
+
+
+def _dense(tmp_path, **kwargs):
+    from mmengine.registry import MODELS
+    path = tmp_path / 'upstream.pth'
+    if not path.exists():
+        save_checkpoint(network_checkpoint(build_model(NO_CLS)), path)
+    backbone = MODELS.build(dict(type='IncubationViTBackbone', arch=NO_CLS, drop_path_rate=0.0,
+                                 init_cfg=dict(type='Pretrained', checkpoint=str(path)), **kwargs))
+    backbone.init_weights()
+    return backbone.eval()
+
+
+def test_windowed_backbone_with_one_window_equals_global_attention(tmp_path):
+    plain = _dense(tmp_path)
+    x = _images(2, 32)
+    for mode in ('interpolate', 'tile'):
+        windowed = _dense(tmp_path, window_size=8, global_blocks=(), pos_embed=mode)
+        # the upstream checkpoint loads exactly: nothing added, nothing left at its initialisation
+        assert windowed.load_report['initialised'] == [] and windowed.load_report['resampled'] == {}
+        with torch.no_grad():
+            for a, b in zip(plain(x), windowed(x)):
+                torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
+    # a window larger than the grid (padded, the padding masked out) changes nothing either
+    padded = _dense(tmp_path, window_size=11, global_blocks=())
+    with torch.no_grad():
+        torch.testing.assert_close(padded(x)[-1], plain(x)[-1], atol=1e-6, rtol=0)
+
+
+def test_tiled_windows_see_each_window_as_a_pretraining_image(tmp_path):
+    plain, tiled = _dense(tmp_path), _dense(tmp_path, window_size=8, global_blocks=(), pos_embed='tile')
+    interpolated = _dense(tmp_path, window_size=8, global_blocks=(), pos_embed='interpolate')
+    x = _images(1, 64)
+    with torch.no_grad():
+        out = tiled(x)[-1]
+        # every 8x8-token window of a 64x64 input is the 32x32 network on that quarter of the image
+        for (r, c) in ((0, 0), (0, 1), (1, 1)):
+            quarter = plain(x[:, :, 32 * r:32 * (r + 1), 32 * c:32 * (c + 1)])[-1]
+            torch.testing.assert_close(out[:, :, 8 * r:8 * (r + 1), 8 * c:8 * (c + 1)], quarter, atol=1e-5, rtol=0)
+        assert not torch.allclose(interpolated(x)[-1], out)  # the other embedding is another network
+
+
+def test_windowed_backbone_defaults_to_global_attention_at_module_ends(tmp_path):
+    from mmengine.registry import MODELS
+    backbone = MODELS.build(dict(type='IncubationViTBackbone', arch='vit_base_patch16_224', window_size=14))
+    assert backbone.global_blocks == (2, 5, 8, 11)  # ViTDet's ViT-B blocks are the K = 4 module ends
+    large = MODELS.build(dict(type='IncubationViTBackbone', arch='vit_large_patch16_224', window_size=14))
+    assert large.global_blocks == (5, 11, 17, 23)
+    with pytest.raises(ValueError, match='global_blocks'):
+        MODELS.build(dict(type='IncubationViTBackbone', arch=TINY, window_size=2, global_blocks=(9,)))
+    with pytest.raises(ValueError, match='pos_embed'):
+        MODELS.build(dict(type='IncubationViTBackbone', arch=TINY, window_size=2, pos_embed='rope'))
+
+
 # --- bad input ------------------------------------------------------------------------------------
 
 

@@ -452,3 +452,35 @@ def test_mim_train_then_tools_test(tmp_path: Path, coco_root: Path, exported):
         x, y, w, h = det['bbox']
         assert x >= 0 and y >= 0 and x + w <= 96 + 1e-3 and y + h <= 64 + 1e-3, det
     assert all(m['segmentation']['size'] == [64, 96] for m in masks)
+
+
+def test_scene_coco_metric_reports_zero_ap_and_the_foreground_iou(tmp_path):
+    """No detection at all: AP 0 (CocoMetric alone reports nothing); the masks' foreground IoU."""
+    from pycocotools import mask as mask_util
+
+    from detection.metrics import SceneCocoMetric
+    truth = np.zeros((8, 8), np.uint8)
+    truth[2:6, 2:6] = 1
+    rle = mask_util.encode(np.asfortranarray(truth))
+    rle['counts'] = rle['counts'].decode()
+    ann = dict(images=[dict(id=1, width=8, height=8, file_name='a.png')], categories=[dict(id=1, name='a')],
+               annotations=[dict(id=1, image_id=1, category_id=1, segmentation=rle, area=16, bbox=[2, 2, 4, 4],
+                                 iscrowd=0)])
+    ann_file = tmp_path / 'ann.json'
+    ann_file.write_text(json.dumps(ann))
+
+    def evaluate(masks, scores):
+        metric = SceneCocoMetric(ann_file=str(ann_file), metric=['bbox', 'segm'])
+        metric.dataset_meta = dict(classes=('a',))
+        n = len(scores)
+        pred = dict(bboxes=torch.tensor([[2.0, 2.0, 6.0, 6.0]] * n).reshape(n, 4), scores=torch.tensor(scores),
+                    labels=torch.zeros(n, dtype=torch.long), masks=torch.from_numpy(np.array(masks, bool).reshape(n, 8, 8)))
+        metric.process({}, [dict(img_id=1, ori_shape=(8, 8), pred_instances=pred)])
+        return metric.compute_metrics(metric.results)
+
+    empty = evaluate([], [])
+    assert empty['bbox_mAP'] == 0.0 and empty['segm_mAP'] == 0.0 and empty['fgIoU'] == 0.0
+    half = truth.copy()
+    half[2:6, 4:6] = 0  # the left half of the item, confidently
+    out = evaluate([half, np.ones((8, 8))], [0.9, 0.1])  # the whole image at a low score is not foreground
+    assert out['fgIoU'] == pytest.approx(0.5) and out['segm_mAP'] < 1.0

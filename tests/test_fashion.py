@@ -65,6 +65,38 @@ def test_bad_subset_is_refused(fake_root, subset):
         FashionMNISTDataset(str(root), 'train', TRANSFORM, subset=subset)
 
 
+def test_canvas_places_each_item_at_the_scenes_scale_anywhere(fake_root):
+    """The canvas recipe: one item, resized to a side in the scenes' range, fully inside a black
+    canvas; training draws a new place at every read (from torch's seed), validation a fixed one."""
+    import numpy as np
+
+    from benchmarks import fashion_scenes
+    from classification.fashion import ITEM_SIZE, on_canvas
+    assert ITEM_SIZE == fashion_scenes.ITEM_SIZE  # the scenes and the canvas pretraining share one scale range
+    item = np.full((28, 28), 255, np.uint8)
+    sides, corners = set(), set()
+    for seed in range(60):
+        canvas = on_canvas(np.random.default_rng(seed), item, 32)
+        ys, xs = np.nonzero(canvas)
+        side = ys.max() - ys.min() + 1
+        assert canvas.shape == (32, 32) and ITEM_SIZE[0] <= side <= ITEM_SIZE[1] and side == xs.max() - xs.min() + 1
+        sides.add(int(side))
+        corners.add((int(ys.min()), int(xs.min())))
+    assert len(sides) > 8 and len(corners) > 30, 'scales and places vary'
+    root, _ = fake_root
+    transform = dict(TRANSFORM, input_size=32)
+    train = FashionMNISTDataset(str(root), transform=transform, canvas=dict(size=32, random=True))
+    val = FashionMNISTDataset(str(root), transform=transform, canvas=dict(size=32, random=False, seed=0))
+    assert train[0]['inputs'].shape == (3, 32, 32)
+    torch.manual_seed(0)
+    a = train[0]['inputs']
+    torch.manual_seed(0)
+    assert torch.equal(a, train[0]['inputs']) and not torch.equal(a, train[0]['inputs'])
+    assert torch.equal(val[1]['inputs'], val[1]['inputs'])
+    with pytest.raises(ValueError, match='canvas='):
+        FashionMNISTDataset(str(root), transform=transform, canvas=dict(side=32))
+
+
 def test_decompressed_once_into_the_cache(fake_root, tmp_path):
     root, _ = fake_root
     FashionMNISTDataset(str(root), 'test', TRANSFORM)

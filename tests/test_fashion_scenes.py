@@ -361,6 +361,8 @@ def test_probe_pools_each_instance_under_its_mask(scenes: Path):
                 for i in sorted(coco.getImgIds()) for a in coco.loadAnns(coco.getAnnIds(imgIds=i))]
     backbone = probe.build_backbone(8, 64, None, seed=0)
     feats, labels = probe.scene_features(backbone, str(scenes), 'validation', batch=3)
+    windowed = probe.build_backbone('vit_fashion_canvas_depth8', 32, None, 0, window_size=8, pos_embed='tile')
+    assert probe.scene_features(windowed, str(scenes), 'validation')[1].tolist() == expected
     assert labels.tolist() == expected and feats.shape == (len(expected), 64)
     again, _ = probe.scene_features(probe.build_backbone(8, 64, None, seed=0), str(scenes), 'validation')
     other, _ = probe.scene_features(probe.build_backbone(8, 64, None, seed=1), str(scenes), 'validation')
@@ -400,3 +402,45 @@ def test_probe_summary_sets_scene_styles_side_by_side():
     assert '| backbone | seeds | items (upstream task) | scenes (plain) | scenes (tinted) |' in table
     assert '| e2e | 0, 1 | 80.50 ± 0.71 | 30.50 ± 0.71 | 15.50 ± 0.71 | 00000000, 01010101 |' in table
     assert '| random init (control) | 0, 1 | 66.00 ± 0.00 |' in table
+
+
+def test_dense_probe_labels_tokens_by_their_pixels_and_learns_what_is_there(scenes: Path):
+    """DINOv2's linear segmentation protocol, scaled down: each token labelled with the majority
+    label of its pixels (ignored pixels not voting), a linear classifier per token."""
+    import cv2
+
+    from benchmarks import transfer_probe as probe
+    label_map = np.zeros((8, 8), np.uint8)
+    label_map[:4, 4:] = 3
+    label_map[4:, :4] = 255
+    label_map[4:6, 4:] = 7  # three quarters of the bottom-right token are class 7, the rest background
+    label_map[4:, 4:6] = 7
+    assert probe.token_labels(label_map, 2).tolist() == [0, 3, -1, 7]
+    # on generated scenes: one row per token that is not mostly ignored, labels as the annotation says
+    backbone = probe.build_backbone('vit_fashion_canvas_depth8', 32, None, 0, window_size=8, pos_embed='tile')
+    feats, labels = probe.scene_token_features(backbone, str(scenes), 'validation', batch=3)
+    assert feats.shape == (len(labels), 64) and labels.min() >= 0 and labels.max() <= 10
+    first = sorted((scenes / 'annotations' / 'validation').iterdir())[0]
+    own = probe.token_labels(cv2.imread(str(first), cv2.IMREAD_UNCHANGED), 16)
+    assert labels[:int((own >= 0).sum())].tolist() == own[own >= 0].tolist()
+    # the classifiers: a separable problem is learnt, features that carry nothing are not
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 4, 600)
+    x = np.eye(4)[y] * 3 + rng.normal(size=(600, 4))
+    good = probe.dense_probe((x[:400], y[:400]), (x[400:], y[400:]))
+    noise = probe.dense_probe((rng.normal(size=(400, 4)), y[:400]), (rng.normal(size=(200, 4)), y[400:]))
+    assert good['dense_items'] > 90 and good['dense_miou'] > 80
+    assert noise['dense_items'] < 55 and noise['dense_miou'] < 40
+
+
+def test_gate_warns_when_pretrained_does_not_separate_from_random():
+    from benchmarks import transfer_probe as probe
+
+    def runs(gap):
+        return [dict(method=m, seed=s, dense_items=30.0 + s + (gap if m != probe.CONTROL else 0.0))
+                for s in (0, 1, 2) for m in probe.METHODS]
+    assert probe.gate_warning(runs(8.0)) is None
+    sep = probe.separation(runs(8.0), 'dense_items')
+    assert sep['e2e']['mean'] == pytest.approx(8.0) and sep['e2e']['separates']
+    warning = probe.gate_warning(runs(0.0))
+    assert warning.startswith('the gate: the pretrained features do not separate') and 'e2e − random +0.00 (n=3)' in warning

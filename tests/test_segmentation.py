@@ -536,3 +536,22 @@ def test_mim_train_mmseg(tmp_path: Path, ade_root: Path, exported):
     evaluations = [r for r in read_scalars(work_dir) if 'mIoU' in r]
     assert len(evaluations) == 1 and isinstance(evaluations[0]['mAcc'], float)
     assert json.loads((work_dir / 'cost.json').read_text())['iter'] == 2
+
+
+def test_foreground_iou_metric_shows_a_degenerate_segmentor():
+    """mIoU with foreground IoU (classes merged), the all-background floor and per-class IoU."""
+    from mmseg.evaluation.metrics import IoUMetric
+
+    from segmentation.metrics import ForegroundIoUMetric
+    metric = ForegroundIoUMetric()
+    metric.dataset_meta = dict(classes=('background', 'a', 'b'))
+    label = torch.tensor([[0, 2, 2, 0], [0, 1, 255, 0]])
+    found_confused = torch.tensor([[0, 1, 2, 0], [0, 2, 0, 0]])  # every item pixel found, two of three misnamed
+    stats = IoUMetric.intersect_and_union(found_confused, label, 3, 255)
+    out = metric.compute_metrics([stats])
+    assert out['fgIoU'] == 100.0 and out['IoU.b'] == pytest.approx(100 / 3, abs=0.01)
+    background = IoUMetric.intersect_and_union(torch.zeros_like(label), label, 3, 255)
+    floor = metric.compute_metrics([background])
+    # all background: IoU(background) = 4 / 7 over the 3 classes present, foreground IoU 0
+    assert floor['fgIoU'] == 0.0 and floor['mIoU'] == floor['bg_only_mIoU'] == pytest.approx(100 * 4 / 7 / 3, abs=0.01)
+    assert out['bg_only_mIoU'] == floor['bg_only_mIoU']

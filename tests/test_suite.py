@@ -50,9 +50,11 @@ def test_smoke_suite_end_to_end(smoke, capsys):
     rows = _csv(work / 'report' / f'{SUMMARY}.csv')
     labels = [r['backbone'] for r in rows]
     assert labels[:3] == ['E2E', 'incubation', 'random init (control)']
-    assert labels[3:] == ['Δ incubation − E2E', 'Δ incubation − E2E (paired)']
+    assert labels[3:] == ['Δ incubation − E2E', 'Δ incubation − E2E (paired)', 'Δ E2E − control (paired)',
+                          'Δ incubation − control (paired)']
     for row in rows[:3]:
-        for column in ('APb', 'APm', 'mIoU'):
+        # AP is 0, not missing, when nothing is detected; every run reports its foreground IoU and the floor
+        for column in ('APb', 'APm', 'mIoU', 'fgIoU (det)', 'fgIoU (seg)', 'mIoU if all background'):
             assert 0 <= float(row[column].split(';')[0]) <= 100, (column, row)
     e2e, inc, control = rows[:3]
     assert float(e2e['upstream top-1'].split(';')[0]) >= 0 and control['upstream top-1'] == ''
@@ -62,15 +64,22 @@ def test_smoke_suite_end_to_end(smoke, capsys):
         values = [float(r[column].split(';')[0]) for r in rows[:3]]
         assert all(v > 0 for v in values), (column, values)
         assert values[0] > values[2] and values[1] > values[2], 'the control pays no upstream'
-    assert {p.name for p in (work / 'report').iterdir()} >= {'suite_summary.md', 'suite_runs.md',
-                                                            'suite_score_vs_cost.png', 'runs.json'}
+    assert {p.name for p in (work / 'report').iterdir()} >= {'suite_summary.md', 'suite_runs.md', 'gate.md',
+                                                            'suite_score_vs_cost.png', 'suite_score_vs_iterations.png',
+                                                            'runs.json'}
+    # the gate ran before the downstream runs: the probe of the seed's three backbones
+    gate = json.loads((work / 'probe' / 'seed0.json').read_text())
+    assert sorted(r['method'] for r in gate['runs']) == ['e2e', 'incubation', 'random']
+    assert all(0 <= r['dense_items'] <= 100 and 0 <= r['dense_miou'] <= 100 for r in gate['runs'])
+    assert (work / 'probe' / 'seed0.json').stat().st_mtime < (work / 'det' / 'e2e_seed0' / BACKBONE_RECORD).stat().st_mtime
 
     # every downstream run recorded its backbone: the upstream run, the file's hash, the load report
     det = json.loads((work / 'det' / 'incubation_seed0' / BACKBONE_RECORD).read_text())
     assert det['upstream']['work_dir'] == str(work / 'upstream' / 'd8_incubation_seed0')
     assert det['upstream']['method'] == 'incubation' and det['upstream']['seed'] == 0
     assert det['upstream']['phase'] == 'finetune' and det['file']['sha256'].startswith(inc['sha256'])
-    assert det['load']['resampled']['pos_embed'][0] != det['load']['resampled']['pos_embed'][1]
+    # windows of the pretraining grid: the checkpoint loads exactly as it was trained, nothing resampled or added
+    assert det['load']['resampled'] == {}
     assert det['load']['dropped'] == ['head.weight', 'head.bias'] and det['load']['initialised'] == []
     seg = json.loads((work / 'seg' / 'e2e_seed0' / BACKBONE_RECORD).read_text())
     assert seg['upstream']['method'] == 'e2e' and seg['file']['sha256'].startswith(e2e['sha256'])
@@ -83,6 +92,9 @@ def test_smoke_suite_end_to_end(smoke, capsys):
 
     record = read_record(work / 'results.json')
     assert record['study'] == 'suite' and record['extra']['rows'][0]['downstream'].keys() == {'det', 'seg'}
+    assert len(record['extra']['gate']) == 3
+    assert '| random init (control) | 0 |' in GENERATORS['suite-gate'](
+        Context([record], ['results.json'], ROOT / 'README.md', ROOT)).text
     ctx = Context([record], ['results.json'], ROOT / 'README.md', ROOT)
     generated = GENERATORS['suite-table'](ctx).text
     assert (work / 'report' / f'{SUMMARY}.md').read_text().split('\n', 2)[2].strip().split('\n- ')[0] in generated
