@@ -261,7 +261,7 @@ def _fashion_downstream(preset: Dict[str, Any], args: argparse.Namespace, work: 
     out: List[Downstream] = []
     for seed in _seeds(preset, args):
         by_method = {u.method: u for u in ups if u.seed == seed}
-        for task in TASKS:
+        for task in getattr(args, 'tasks', None) or TASKS:
             for init in INITS:
                 up = by_method.get(init)
                 config = configs[(task, 'e2e' if init == CONTROL else init)]
@@ -998,6 +998,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--coco', help='paper presets: COCO root (default: the configs\' data/coco)')
     parser.add_argument('--ade', help='paper presets: ADE20K root (default: the configs\' data/ade/ADEChallengeData2016)')
     parser.add_argument('--seeds', type=int, nargs='+', help='override the preset\'s seeds')
+    parser.add_argument('--tasks', nargs='+', choices=TASKS, help='fashion presets: the downstream tasks to run '
+                        '(default: all); the report shows what ran')
     parser.add_argument('--jobs', type=int, default=2, help='runs at the same time here (local launcher)')
     parser.add_argument('--threads', type=int, default=1, help='CPU threads of each run')
     parser.add_argument('--cfg-options', nargs='+', default=[], help='extra overrides of every downstream run')
