@@ -707,8 +707,12 @@ def format_loop_table(results: Sequence[Dict[str, Any]]) -> str:
     return head + '\n\n' + table.to_markdown(title=False)
 
 
+DEFAULT_ARCH = 'vit_base_patch16_224'
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument('--arch', default='vit_base_patch16_224', help='a backbones preset (e.g. vit_tiny_test)')
+    parser.add_argument('--arch', default=None, help='a backbones preset (e.g. vit_tiny_test; default '
+                        f'{DEFAULT_ARCH}); with a bare --loop, the one model the loop times')
     parser.add_argument('--batch', type=int, default=32)
     parser.add_argument('--device', default=None, help='cuda or cpu (default: cuda if available)')
     parser.add_argument('--steps', type=int, default=10, help='timed steps per configuration (median reported)')
@@ -754,6 +758,13 @@ def run(args: argparse.Namespace) -> int:
     from runtime.progress import Progress
 
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    if args.loop and args.arch:
+        from runtime.cli import UserError
+        raise UserError(f'speed: --arch {args.arch} and --loop {" ".join(args.loop)} name different models; give the '
+                         'models to time as --loop ARCH[:BATCH] ... alone, or --arch with a bare --loop')
+    if args.loop is not None and not args.loop and args.arch:
+        args.loop = [args.arch]  # a bare --loop times the model --arch names, not the default set
+    args.arch = args.arch or DEFAULT_ARCH
     for arch in [args.arch] if args.loop is None else [_parse_loop_spec(s, args.batch)[0] for s in args.loop]:
         get_preset(arch)  # an unknown name is one line (did you mean ...?) before anything is measured
     if args.loop is not None:

@@ -162,3 +162,23 @@ def test_speed_reports_throughput_and_mfu(one_thread):
     row = result['rows'][0]
     assert row['images_per_s'] == pytest.approx(2 / (row['time_ms'] / 1e3))
     assert 0 < row['mfu'] == pytest.approx(row['tflops_per_s'] / result['peak']['tflops'])
+
+
+def test_speed_loop_times_the_arch_it_is_given(monkeypatch, capsys):
+    """A bare --loop with --arch times that model (not the default ViT-B set); both named is refused."""
+    from benchmarks import speed
+    from benchmarks.__main__ import main as cli
+
+    timed = []
+
+    def fake_measure_loop(arch, batch, **kwargs):
+        timed.append((arch, batch))
+        return dict(arch=arch, batch=batch, config='c.py', loop_ms=2.0, bare_ms=1.0, loop_images_per_s=1.0,
+                    bare_images_per_s=2.0, ratio=0.5, blocks=1, block=1, warmup=0, loop_times_ms=[2.0],
+                    bare_times_ms=[1.0], target=None, met=None, device_name='cpu', amp=None, compile=False)
+    monkeypatch.setattr(speed, 'measure_loop', fake_measure_loop)
+    assert cli(['speed', '--arch', 'vit_tiny_test', '--batch', '4', '--loop', '--device', 'cpu', '--record', '']) == 0
+    assert timed == [('vit_tiny_test', 4)]
+    capsys.readouterr()
+    assert cli(['speed', '--arch', 'vit_tiny_test', '--loop', 'vit_base_patch16_224:8', '--record', '']) == 2
+    assert 'name different models' in capsys.readouterr().err and len(timed) == 1
