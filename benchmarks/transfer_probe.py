@@ -339,12 +339,14 @@ def separation(runs: Sequence[Dict[str, Any]], score: str) -> Dict[str, Any]:
 def gate_warning(runs: Sequence[Dict[str, Any]], score: str = 'dense_items') -> Optional[str]:
     """One line when a pretrained backbone does not beat the random-init control on the dense probe."""
     sep = separation(runs, score)
-    weak = [m for m, v in sep.items() if not v['separates']]
+    # one seed has no standard error: then only a pretrained score at or below random's is a warning
+    weak = [m for m, v in sep.items() if (v['n'] > 1 and not v['separates']) or v['mean'] <= 0]
     if not weak:
         return None
     said = '; '.join(f'{m} − random {sep[m]["mean"]:+.2f} (n={sep[m]["n"]})' for m in weak)
     return (f'the gate: the pretrained features do not separate from random init on the scenes ({score}: {said}, '
-            'not above two standard errors); downstream runs are unlikely to tell these backbones apart')
+            'not above two standard errors, or not above 0 with one seed); downstream runs are unlikely to tell '
+            'these backbones apart')
 
 
 def _mean_std(values: Sequence[float]) -> str:

@@ -442,5 +442,8 @@ def test_gate_warns_when_pretrained_does_not_separate_from_random():
     assert probe.gate_warning(runs(8.0)) is None
     sep = probe.separation(runs(8.0), 'dense_items')
     assert sep['e2e']['mean'] == pytest.approx(8.0) and sep['e2e']['separates']
+    one_seed = [r for r in runs(8.0) if r['seed'] == 0]
+    assert probe.gate_warning(one_seed) is None  # one seed ahead of random: no standard error, no warning
+    assert probe.gate_warning([r for r in runs(-1.0) if r['seed'] == 0]) is not None
     warning = probe.gate_warning(runs(0.0))
     assert warning.startswith('the gate: the pretrained features do not separate') and 'e2e − random +0.00 (n=3)' in warning
