@@ -63,9 +63,11 @@ class IncubationViTBackbone(BaseModule):
         self.vit = build_model(arch, num_classes=0, dynamic_img_size=True, drop_path_rate=drop_path_rate,
                                **arch_overrides)
         self.vit.set_grad_checkpointing(with_cp)
-        # Dense heads read block outputs, not the classifier's final norm: keep it (checkpoints
-        # load unchanged) but frozen, so DDP needs no find_unused_parameters.
+        # Dense heads read block outputs, not the classifier's final norm (``norm``, or ``fc_norm``
+        # after average pooling): keep it (checkpoints load unchanged) but frozen, so DDP needs no
+        # find_unused_parameters.
         self.vit.norm.requires_grad_(False)
+        self.vit.fc_norm.requires_grad_(False)
         self.out_indices: Tuple[int, ...] = (tuple(out_indices) if out_indices is not None
                                              else self.vit.division.last_blocks())
         for i in self.out_indices:

@@ -60,7 +60,9 @@ def test_every_config_builds(config, tmp_path, monkeypatch):
     no_decay_ids = {id(p) for group in optim_wrapper.optimizer.param_groups if group['weight_decay'] == 0
                     for p in group['params']}
     no_decay = {n for n, p in model.named_parameters() if id(p) in no_decay_ids}
-    assert {'network.pos_embed', 'network.cls_token', 'network.norm.weight', 'network.blocks.0.attn.qkv.bias'} <= no_decay
+    final_norm = 'network.fc_norm.weight' if cfg.get('model', {}).get('arch', '').startswith('vit_fashion_canvas') \
+        else 'network.norm.weight'  # average pooling: timm's norm after pooling (fc_norm) instead of before
+    assert {'network.pos_embed', 'network.cls_token', final_norm, 'network.blocks.0.attn.qkv.bias'} <= no_decay
     assert 'network.blocks.0.attn.qkv.weight' not in no_decay
     if cfg.benchmark.task == 'fashion':  # idx files, read through torchvision; no class-balanced subset of 3 images
         monkeypatch.setenv('INCUBATION_VIT_CACHE', str(tmp_path / 'cache'))
