@@ -382,17 +382,17 @@ def _suite_title(record: Mapping[str, Any]) -> str:
 def suite_table(ctx: Context) -> Generated:
     """A suite's summary table (mean ± std per backbone, paired Δ, the control) with a verdict per
     metric, whether the control separates the backbones, and what the runs cost."""
-    from .suite import FLOOR_METRICS, METRICS, UPSTREAM_METRIC, suite_tables
+    from .suite import FLOOR_METRICS, METRICS, UPSTREAM_METRIC, suite_tables, tasks_run
 
     record, rows = _suite_rows(ctx, 'suite-table')
     summary = suite_tables(rows, _suite_title(record))[0]
     lines = [summary.to_markdown(title=False).rstrip('\n'), '']
-    for key, label in [(UPSTREAM_METRIC, 'upstream top-1')] + [(k, lab) for _t, k, lab in METRICS
-                                                               if k not in FLOOR_METRICS]:
+    ran = tasks_run(rows)
+    compared = [(k, lab) for t, k, lab in METRICS if k not in FLOOR_METRICS and t in ran]
+    for key, label in [(UPSTREAM_METRIC, 'upstream top-1')] + compared:
         lines.append(f'- {label}: {verdict(_paired(rows, "incubation", "e2e", key), label)}')
-    for _t, key, label in METRICS:
-        if key not in FLOOR_METRICS:
-            lines.append(f'- Control, {_separation(rows, key, label)}')
+    for key, label in compared:
+        lines.append(f'- Control, {_separation(rows, key, label)}')
     hours = {}
     for row in rows:
         for part, run in [('upstream', row.upstream)] + [('downstream', r) for r in row.downstream.values()]:

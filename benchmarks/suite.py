@@ -763,15 +763,22 @@ def _hash(sha: Optional[str], init: str) -> str:
     return 'random' if init == CONTROL else (sha[:12] if sha else '–')
 
 
+def tasks_run(rows: Sequence[SuiteRow]) -> Tuple[str, ...]:
+    """The downstream tasks some row has a run of (all of :data:`TASKS` when none has any)."""
+    ran = tuple(t for t in TASKS if any(t in r.downstream for r in rows))
+    return ran or TASKS
+
+
 def suite_tables(rows: Sequence[SuiteRow], title: str):
     """The per-run table and the summary (mean ± std, paired Δ, control), as :class:`benchmarks.render.Table`."""
     from .analysis import mean_std
     from .render import Cell, Table
 
-    metric_cols = [('upstream top-1', UPSTREAM_METRIC)] + [(label, key) for _t, key, label in METRICS]
+    ran = tasks_run(rows)
+    metric_cols = [('upstream top-1', UPSTREAM_METRIC)] + [(label, key) for t, key, label in METRICS if t in ran]
     cost_cols = [(f'total {what} ({task})', task, cost) for cost, what in
                  (('train_flops', 'training FLOPs'), ('train_device_hours', 'training device-h'))
-                 for task in TASKS]
+                 for task in TASKS if task in ran]
     columns = ['backbone', 'seeds', 'sha256'] + [c for c, _ in metric_cols] + [c for c, _t, _k in cost_cols]
     align = ['l', 'l', 'l'] + ['r'] * (len(columns) - 3)
     cost_kind = {'train_flops': 'flops', 'train_device_hours': 'hours'}
@@ -900,10 +907,14 @@ def plot_curves(rows: Sequence[SuiteRow], out_dir: str, title: str) -> List[str]
     from .plots import _pyplot
 
     plt = _pyplot()
-    fig, axes = plt.subplots(1, len(CURVE_PANELS), figsize=(4.2 * len(CURVE_PANELS), 3.8))
+    panels = [p for p in CURVE_PANELS if p[0] in tasks_run(rows)]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8), squeeze=False)
     styles = {'e2e': ('C0', 'o'), 'incubation': ('C1', 's'), CONTROL: ('C7', 'x')}
-    for ax, (task, key, label) in zip(axes, CURVE_PANELS):
+    for ax, (task, key, label) in zip(axes[0], panels):
         curves = score_curves(rows, task, key)
+        floor = [y for c in score_curves(rows, task, 'bg_only_mIoU').values() for curve in c for _, y in curve]
+        if key == 'mIoU' and floor:
+            ax.axhline(max(floor), color='k', ls='--', lw=0.8, label='all background')
         for init in INITS:
             seeds = curves.get(init)
             if not seeds:

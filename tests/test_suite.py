@@ -210,10 +210,18 @@ def test_paper_presets_print_their_graph(preset, expected, tmp_path, capsys):
     for name in expected:
         assert name in out, (name, out)
     plan = suite.make_plan(suite_args(['suite', '--preset', preset, '--work-dir', str(tmp_path)]))
+    controls = [d for d in plan.downstream if d.init == suite.CONTROL]
     for down in plan.downstream:  # every downstream run reads its upstream's final model, by reference
+        if down.init == suite.CONTROL:  # the random-init control: the same config, no checkpoint, nothing to wait for
+            assert down.node.needs == () and 'model.backbone.init_cfg=None' in down.node.argv
+            continue
         assert down.node.needs == (down.upstream.node.name,)
         assert any(down.checkpoint in word for word in down.node.argv)
         assert f'{down.upstream.node.name} ' in out or down.upstream.node.name in out
+    # one control per seed and downstream config of each model (paper-coco: ViT-B 1x and 3x; paper-ade: L and H)
+    assert len(controls) == {'paper-coco': 2, 'paper-ade': 2}.get(preset, 0)
+    if controls:  # the dry run says which data the user must provide, and where
+        assert '[suite] data: --imagenet' in out and ('--coco' in out or '--ade' in out)
     if preset == 'paper-efficiency':  # one meta model for the three schedules
         incs = [u for u in plan.upstream if u.method == 'incubation']
         assert len(incs) == 3 and all(u.node.needs == ('upstream/vit-h_meta',) for u in incs)
@@ -253,7 +261,7 @@ def test_smoke_suite_under_slurm_waits_for_the_upstream_final_job(smoke, slurm_c
         status = capsys.readouterr().out
         states = {line.split()[0]: line.split()[1] for line in status.splitlines()
                   if line.startswith('  ') and '/' in line.split()[0]}
-        assert len(states) == 9 and not set(states.values()) & {'failed', 'cancelled', 'timeout', 'lost'}, status
+        assert len(states) == 10 and not set(states.values()) & {'failed', 'cancelled', 'timeout', 'lost'}, status
         if set(states.values()) == {'done'}:
             break
         time.sleep(2)
