@@ -933,8 +933,8 @@ def plot_curves(rows: Sequence[SuiteRow], out_dir: str, title: str) -> List[str]
             ax.legend(fontsize=7)
         else:
             ax.text(0.5, 0.5, f'no run has a {label} curve', ha='center', va='center', transform=ax.transAxes)
-    fig.suptitle(f'{title}: score along the downstream schedule (mean over seeds, band: lowest to highest seed)',
-                 fontsize=10)
+    fig.suptitle(f'{title}\nscore along the downstream schedule (mean over seeds; band: lowest to highest seed)',
+                 fontsize=9)
     fig.tight_layout()
     paths = []
     for ext in ('png', 'svg'):
