@@ -418,34 +418,32 @@ def suite_runs_table(ctx: Context) -> Generated:
     return Generated(suite_tables(rows, _suite_title(record))[1].to_markdown(title=False))
 
 
+def _suite_plot(ctx: Context, name: str, kind: str, plotter: Callable, alt: str) -> Generated:
+    """A suite plot (``plotter(rows, folder, title)`` writes it) as a figure block."""
+    record, rows = _suite_rows(ctx, name)
+    title = _suite_title(record).replace('`', '')
+    path = ctx.figure_path(kind)
+
+    def drawer(folder: Path) -> Path:
+        return Path(next(p for p in plotter(rows, str(folder), title) if p.endswith('.png')))
+
+    return Generated(f'![{alt}]({ctx.link(path)})\n', {path: drawer})
+
+
 def suite_figure(ctx: Context) -> Generated:
     from .suite import plot_rows
 
-    record, rows = _suite_rows(ctx, 'suite-figure')
-    title = _suite_title(record).replace('`', '')
-
-    path = ctx.figure_path('score_vs_cost')
-
-    def drawer(folder: Path) -> Path:
-        return Path(next(p for p in plot_rows(rows, str(folder), title) if p.endswith('.png')))
-
-    return Generated(f'![downstream score against total training FLOPs (upstream + downstream), one point per run]'
-                     f'({ctx.link(path)})\n', {path: drawer})
+    return _suite_plot(ctx, 'suite-figure', 'score_vs_cost', plot_rows,
+                       'downstream score against total training FLOPs (upstream + downstream), one point per run')
 
 
 def suite_curves(ctx: Context) -> Generated:
     """A suite's score-vs-downstream-schedule plot (mean over seeds, seed band) per backbone kind."""
     from .suite import plot_curves
 
-    record, rows = _suite_rows(ctx, 'suite-curves')
-    title = _suite_title(record).replace('`', '')
-    path = ctx.figure_path('score_vs_iterations')
-
-    def drawer(folder: Path) -> Path:
-        return Path(next(p for p in plot_curves(rows, str(folder), title) if p.endswith('.png')))
-
-    return Generated(f'![downstream score along the downstream schedule per backbone, mean over seeds with a '
-                     f'band from the lowest to the highest seed]({ctx.link(path)})\n', {path: drawer})
+    return _suite_plot(ctx, 'suite-curves', 'score_vs_iterations', plot_curves,
+                       'downstream score along the downstream schedule per backbone, mean over seeds with a band '
+                       'from the lowest to the highest seed')
 
 
 def suite_gate(ctx: Context) -> Generated:

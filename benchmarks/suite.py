@@ -871,12 +871,15 @@ def plot_rows(rows: Sequence[SuiteRow], out_dir: str, title: str) -> List[str]:
         else:  # e.g. no detection above the test score threshold: the metric has no value to plot
             ax.text(0.5, 0.5, f'no run has a {label} value', ha='center', va='center', transform=ax.transAxes)
     fig.suptitle(title)
+    return _save_figure(plt, fig, out_dir, 'suite_score_vs_cost', dpi=120)
+
+
+def _save_figure(plt: Any, fig: Any, out_dir: str, stem: str, dpi: int) -> List[str]:
+    """``OUT_DIR/STEM.{png,svg}``, the figure closed; the paths."""
     fig.tight_layout()
-    paths = []
-    for ext in ('png', 'svg'):
-        path = osp.join(out_dir, f'suite_score_vs_cost.{ext}')
-        fig.savefig(path, dpi=120)
-        paths.append(path)
+    paths = [osp.join(out_dir, f'{stem}.{ext}') for ext in ('png', 'svg')]
+    for path in paths:
+        fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return paths
 
@@ -935,14 +938,7 @@ def plot_curves(rows: Sequence[SuiteRow], out_dir: str, title: str) -> List[str]
             ax.text(0.5, 0.5, f'no run has a {label} curve', ha='center', va='center', transform=ax.transAxes)
     fig.suptitle(f'{title}\nscore along the downstream schedule (mean over seeds; band: lowest to highest seed)',
                  fontsize=9)
-    fig.tight_layout()
-    paths = []
-    for ext in ('png', 'svg'):
-        path = osp.join(out_dir, f'suite_score_vs_iterations.{ext}')
-        fig.savefig(path, dpi=110)
-        paths.append(path)
-    plt.close(fig)
-    return paths
+    return _save_figure(plt, fig, out_dir, 'suite_score_vs_iterations', dpi=110)
 
 
 def write_suite_report(plan: Plan, out_dir: Optional[str] = None) -> Dict[str, Any]:
