@@ -2,6 +2,6 @@
 the baseline of ``mask-rcnn_vit-b-win_incubation_1x_coco.py``, identical except for the checkpoint."""
 _base_ = ['./mask-rcnn_vit-b-win_incubation_1x_coco.py']
 
-model = dict(backbone=dict(init_cfg=dict(checkpoint='pretrained/vit-.pth')))
+model = dict(backbone=dict(init_cfg=dict(checkpoint='pretrained/vit-b_e2e_in1k.pth')))
 
 benchmark = dict(method='e2e')
