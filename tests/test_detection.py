@@ -484,3 +484,19 @@ def test_scene_coco_metric_reports_zero_ap_and_the_foreground_iou(tmp_path):
     half[2:6, 4:6] = 0  # the left half of the item, confidently
     out = evaluate([half, np.ones((8, 8))], [0.9, 0.1])  # the whole image at a low score is not foreground
     assert out['fgIoU'] == pytest.approx(0.5) and out['segm_mAP'] < 1.0
+
+
+@pytest.mark.parametrize('model', ['b', 'l'])
+@pytest.mark.parametrize('method', ['e2e', 'incubation'])
+def test_vitdet_window_configs_are_their_global_twins_with_windows(model, method):
+    """Each ``-win`` COCO config is its global-attention config with ViTDet's windows and nothing else."""
+    from mmengine.config import Config
+    win = Config.fromfile(str(ROOT / f'detection/configs/mask-rcnn_vit-{model}-win_{method}_1x_coco.py')).to_dict()
+    plain = Config.fromfile(str(ROOT / f'detection/configs/mask-rcnn_vit-{model}_{method}_1x_coco.py')).to_dict()
+    windows = {k: win['model']['backbone'].pop(k) for k in ('window_size', 'pos_embed')}
+    assert windows == dict(window_size=14, pos_embed='interpolate')
+    assert win['model']['backbone'].pop('img_size') == 224  # the pretraining grid, so the checkpoint loads as trained
+    plain['model']['backbone'].pop('img_size', None)
+    assert win['benchmark'].pop('variant') == 'vitdet-windows'
+    assert win['model'] == plain['model'] and win['benchmark'] == plain['benchmark']
+    assert win['optim_wrapper'] == plain['optim_wrapper'] and win['train_cfg'] == plain['train_cfg']
