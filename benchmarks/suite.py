@@ -660,8 +660,6 @@ def run_slurm(plan: Plan, args: argparse.Namespace) -> bool:
 METRICS = (('det', 'coco/bbox_mAP', 'APb'), ('det', 'coco/segm_mAP', 'APm'), ('det', 'coco/fgIoU', 'fgIoU (det)'),
            ('seg', 'mIoU', 'mIoU'), ('seg', 'fgIoU', 'fgIoU (seg)'), ('seg', 'bg_only_mIoU', 'mIoU if all background'))
 FLOOR_METRICS = ('bg_only_mIoU',)  # what a degenerate run scores: shown, never compared
-# the scores that the control must lose on (paired by seed) for the benchmark to tell backbones apart
-HEADLINE = (('coco/bbox_mAP', 'APb'), ('mIoU', 'mIoU'))
 UPSTREAM_METRIC = 'accuracy/top1'
 INIT_LABEL = {'e2e': 'E2E', 'incubation': 'incubation', CONTROL: 'random init (control)'}
 
