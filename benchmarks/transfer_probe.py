@@ -138,15 +138,17 @@ def _scene_maps(backbone, scenes: str, split: str, batch: int):
         yield coco, infos, _last_map(backbone, (images - mean) / std)
 
 
-def scene_features(backbone, scenes: str, split: str, batch: int = 32) -> Tuple[np.ndarray, np.ndarray]:
-    """Per annotated instance: last-block tokens averaged under its visible mask; its class index."""
+def scene_features(backbone, scenes: str, split: str, batch: int = 32,
+                   batches: Optional[Sequence] = None) -> Tuple[np.ndarray, np.ndarray]:
+    """Per annotated instance: last-block tokens averaged under its visible mask; its class index.
+    ``batches``: the split's :func:`_scene_maps`, when another probe has already computed them."""
     import cv2
     import torch
     from pycocotools import mask as mask_util
 
     from .fashion_scenes import FASHION_CLASSES
     feats, labels = [], []
-    for coco, infos, maps in _scene_maps(backbone, scenes, split, batch):
+    for coco, infos, maps in batches if batches is not None else _scene_maps(backbone, scenes, split, batch):
         names = {c['id']: c['name'] for c in coco.loadCats(coco.getCatIds())}
         grid = maps.shape[-1]
         for info, fmap in zip(infos, maps):
@@ -175,12 +177,13 @@ def token_labels(label_map: np.ndarray, grid: int, ignore: int = 255) -> np.ndar
     return labels.reshape(-1)
 
 
-def scene_token_features(backbone, scenes: str, split: str, batch: int = 32) -> Tuple[np.ndarray, np.ndarray]:
+def scene_token_features(backbone, scenes: str, split: str, batch: int = 32,
+                         batches: Optional[Sequence] = None) -> Tuple[np.ndarray, np.ndarray]:
     """Every token of the split's last-block maps and its label (:func:`token_labels` of the
-    semantic annotation); tokens labelled -1 are dropped."""
+    semantic annotation); tokens labelled -1 are dropped. ``batches``: as :func:`scene_features`."""
     import cv2
     feats, labels = [], []
-    for _, infos, maps in _scene_maps(backbone, scenes, split, batch):
+    for _, infos, maps in batches if batches is not None else _scene_maps(backbone, scenes, split, batch):
         grid = maps.shape[-1]
         for info, fmap in zip(infos, maps):
             label_map = cv2.imread(osp.join(scenes, 'annotations', split, info['file_name']), cv2.IMREAD_UNCHANGED)
@@ -308,10 +311,12 @@ def probe_rows(rows: Sequence[Dict], backbone: Dict[str, Any], scenes: str, log=
         result = dict(row)
         result['sha256'] = fingerprint(row['checkpoint'])['sha256'] if row['checkpoint'] else None
         result['items'] = probe_accuracy(item_features(on_items, items_train), item_features(on_items, items_val))
-        result['scenes'] = probe_accuracy(scene_features(on_scenes, scenes, 'training'),
-                                          scene_features(on_scenes, scenes, 'validation'))
-        result.update(dense_probe(scene_token_features(on_scenes, scenes, 'training'),
-                                  scene_token_features(on_scenes, scenes, 'validation')))
+        # one forward pass over each split serves the instance probe and the dense probe
+        maps = {split: list(_scene_maps(on_scenes, scenes, split, 32)) for split in ('training', 'validation')}
+        result['scenes'] = probe_accuracy(*(scene_features(on_scenes, scenes, split, batches=maps[split])
+                                            for split in ('training', 'validation')))
+        result.update(dense_probe(*(scene_token_features(on_scenes, scenes, split, batches=maps[split])
+                                    for split in ('training', 'validation'))))
         log(f'[probe] {row["method"]} seed {row["seed"]}: items {result["items"]:.1f}  scenes {result["scenes"]:.1f}  '
             f'dense: item tokens {result["dense_items"]:.1f}, token mIoU {result["dense_miou"]:.1f}')
         out.append(result)
