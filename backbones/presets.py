@@ -45,6 +45,8 @@ PRESETS: Dict[str, Dict[str, Any]] = {
                                 num_classes=10),
     'vit_fashion_depth64': dict(depths=(16, 16, 16, 16), img_size=16, patch_size=4, embed_dim=64, num_heads=4,
                                 num_classes=10),
+    'vit_fashion_depth128': dict(depths=(32, 32, 32, 32), img_size=16, patch_size=4, embed_dim=64, num_heads=4,
+                                 num_classes=10),
     # The canvas recipe (items of 12-32 px anywhere on a 32x32 canvas, as in the scenes): 8x8 tokens,
     # average pooling over them (the class token is kept, so checkpoints have the usual layout).
     'vit_fashion_canvas_depth8': dict(depths=(2, 2, 2, 2), img_size=32, patch_size=4, embed_dim=64, num_heads=4,

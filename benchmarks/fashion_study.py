@@ -1,13 +1,13 @@
 """The Fashion-MNIST studies: E2E vs Deep Incubation of width-64 ViTs by depth, data and budget, with seeds.
 
-``python -m benchmarks reproduce --preset fashion|fashion-deep|fashion-data|fashion-2x [--device cpu|cuda]
+``python -m benchmarks reproduce --preset fashion|fashion-deep|fashion-d128|fashion-data|fashion-2x [--device cpu|cuda]
 [--seeds 0 1 2] [--depths ...] [--work-dir W] [--smoke]`` trains, for every cell of the preset and
 every seed, the E2E baseline (``tools/train.py``) and the incubation pipeline (``tools/incubate.py``)
 from the ``vit-fashion-d<depth>_*`` configs, then writes the report (the depth table with mean ± std
 over seeds, the data-share table, the trends, seed-band efficiency curves) to ``W/report[-PRESET]``.
 
 * ``fashion``: depths 8, 16, 32 at the configs' recipe; ``fashion-deep``: depth 64 (its report adds
-  the other depths found in ``W``); ``fashion-data``: depth 32 on class-balanced 25% and 50% subsets
+  the other depths found in ``W``); ``fashion-d128``: depth 128; ``fashion-data``: depth 32 on class-balanced 25% and 50% subsets
   of the same 5,000 training images, with the same validation set and epochs, and the 100% cell;
   ``fashion-2x``: depth 32 with twice each side's budget (its report adds the 1x cell).
 * The meta model depends only on width, heads, K, data and seed: it is trained once per seed and
@@ -51,6 +51,8 @@ LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 FASHION_PRESETS: Dict[str, Dict] = {
     'fashion': dict(depths=(8, 16, 32), seeds=(0, 1, 2), epochs=None, subset=None),
     'fashion-deep': dict(depths=(64,), seeds=(0, 1, 2), epochs=None, subset=None, report_depths=(8, 16, 32)),
+    # the paper's deepest small-scale row (DeiT-T with 128 blocks on CIFAR-100): its own record
+    'fashion-d128': dict(depths=(128,), seeds=(0, 1, 2), epochs=None, subset=None),
     'fashion-data': dict(depths=(32,), data=(100, 50, 25), seeds=(0, 1, 2), epochs=None, subset=None),
     'fashion-2x': dict(depths=(32,), budgets=(2,), seeds=(0, 1, 2), epochs=None, subset=None, report_budgets=(1,)),
     # the downstream suite's upstream recipe (items anywhere on 32x32 canvases, benchmarks.suite 'fashion-canvas')

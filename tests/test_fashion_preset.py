@@ -176,3 +176,41 @@ def test_depth_table_and_figures_generated_from_the_record(smoke, tmp_path, caps
     (tmp_path / 'docs' / 'figures' / 'smoke_depth.png').unlink()
     assert cli(['results', '--check', '--root', str(tmp_path)]) == 1
     assert 'figure docs/figures/smoke_depth.png is missing' in capsys.readouterr().out
+
+
+def test_incubation_epochs_follow_the_flop_rule_at_every_depth(tmp_path):
+    """Each depth's incubation epochs are what E2E's training FLOPs leave after the meta model
+    (E epochs) and the fine-tune (E/4), over one epoch of all four hybrids, rounded (the rule in
+    docs/benchmarks.md); counted with the hooks' FLOP counter on the real networks (meta device).
+    The fashion-d128 preset plans depth 128 from these configs with the shared meta models."""
+    import glob
+    import re
+
+    from mmengine.config import Config
+
+    from backbones import network_checkpoint, save_checkpoint
+    from benchmarks.fashion_study import CONFIGS
+    from classification.model import IncubationClassifier
+    from runtime.hooks import train_step_flops
+
+    def flops(config: str, **role) -> int:
+        model = Config.fromfile(config).model
+        model.pop('type', None)
+        model.role.update(role)
+        net = IncubationClassifier(**model).network
+        return train_step_flops(net, (64, 3, 16, 16))
+
+    meta_config = config_for(32, 'meta', 'cpu')
+    meta = IncubationClassifier(**{k: v for k, v in Config.fromfile(meta_config).model.items() if k != 'type'})
+    meta_path = save_checkpoint(network_checkpoint(meta.network, kind='meta'), tmp_path / 'meta.pth')
+    meta_flops = flops(meta_config)
+    for depth in (8, 16, 32, 64, 128):
+        e2e = flops(config_for(depth, 'e2e', 'cpu'))
+        (incubate,) = glob.glob(f'{CONFIGS}/vit-fashion-d{depth}_incubate_*_fashion.py')
+        hybrids = sum(flops(incubate, module_idx=i, meta_checkpoint=str(meta_path)) for i in range(4))
+        epochs = int(re.search(r'_incubate_(\d+)e_', incubate).group(1))
+        assert Config.fromfile(incubate).train_cfg.max_epochs == epochs
+        assert epochs == round((20 * e2e - 20 * meta_flops - 5 * e2e) / hybrids), depth
+    runs = plan(FASHION_PRESETS['fashion-d128'], (128,), (0,), str(tmp_path), 'cpu')
+    assert [r.name for r in runs] == ['meta_seed0_data100', 'd128_e2e_seed0', 'd128_incubation_seed0']
+    assert runs[2].argv[2].endswith('vit-fashion-d128_incubation_14e+5e_fashion.py')
