@@ -15,7 +15,10 @@ alone. ``--write`` regenerates every block (and the figures the blocks show, und
 ``docs/figures/``); ``--check`` exits 1 naming each block whose committed text
 differs from what its records generate, and each figure that is missing or was drawn from other
 records (a figure's PNG carries the sha256 of its records in its ``Description`` text chunk;
-``--check`` reads it and draws nothing). A test runs ``--check`` on the repository.
+``--check`` reads it and draws nothing). Both name the figures under ``docs/figures/`` that no
+block shows (``--write`` deletes them) and every file under ``docs/results/`` that is not a
+record: a copy of a report that nothing checks (commit the record, quote it through a block).
+A test runs ``--check`` on the repository.
 
 Generators (each gets the records and the document's folder, returns Markdown):
 
@@ -69,6 +72,7 @@ BLOCK = re.compile(r'<!-- generated: (?P<name>[\w.-]+) from (?P<sources>[^>]*?) 
                    re.DOTALL)
 OPEN = re.compile(r'<!-- generated:')
 FIGURES = 'docs/figures'
+RESULTS = 'docs/results'
 DIGEST_KEY = 'Description'
 
 
@@ -518,7 +522,7 @@ def _record_label(source: str) -> str:
     path = Path(source).with_suffix('')
     if path.name == 'results':
         path = path.parent
-    parts = path.parts[2:] if path.parts[:2] == ('docs', 'results') else path.parts
+    parts = path.parts[2:] if path.parts[:2] == tuple(RESULTS.split('/')) else path.parts
     return '/'.join(parts)
 
 
@@ -653,6 +657,16 @@ def documents(root: Path) -> List[Path]:
     return [d for d in docs if d.is_file()]
 
 
+def unchecked_copies(root: Path) -> List[str]:
+    """Files under ``docs/results/`` other than records: copies of a report (Markdown, CSV, LaTeX,
+    plots) that no block regenerates and ``--check`` cannot check. A result is quoted through a
+    generated block from its record; the record alone is committed."""
+    folder = root / RESULTS
+    if not folder.is_dir():
+        return []
+    return sorted(p.relative_to(root).as_posix() for p in folder.rglob('*') if p.is_file() and p.suffix != '.json')
+
+
 def fenced_spans(text: str) -> List[Tuple[int, int]]:
     """The character spans of the document's fenced code blocks (a marker shown there is an example)."""
     spans, start, offset = [], None, 0
@@ -726,8 +740,11 @@ def _write_figure(draw: Callable[[Path], Path], target: Path, digest: str) -> No
 
 
 def process(root: Path, write: bool) -> List[str]:
-    """Check (or with ``write`` regenerate) every block of every document; the problems found."""
+    """Check (or with ``write`` regenerate) every block of every document; the problems found:
+    stale blocks and figures (``write`` fixes them), figures under ``docs/figures/`` that no block
+    shows (``write`` deletes them) and :func:`unchecked_copies` (left to the user)."""
     problems: List[str] = []
+    shown = set()
     for doc in documents(root):
         blocks = find_blocks(doc, root)
         text = doc.read_text()
@@ -740,6 +757,7 @@ def process(root: Path, write: bool) -> List[str]:
             out += [text[last:block.span[0]], generated.text]
             last = block.span[1]
             for path, draw in generated.figures.items():
+                shown |= {path, str(Path(path).with_suffix('.svg'))}
                 target = root / path
                 if write and figure_digest(target) != ctx.digest:
                     _write_figure(draw, target, ctx.digest)
@@ -748,6 +766,16 @@ def process(root: Path, write: bool) -> List[str]:
         out.append(text[last:])
         if write and ''.join(out) != text:
             doc.write_text(''.join(out))
+    figures = root / FIGURES
+    for path in sorted(figures.rglob('*') if figures.is_dir() else []):
+        rel = path.relative_to(root).as_posix()
+        if path.is_file() and rel not in shown:
+            if write:
+                path.unlink()
+            else:
+                problems.append(f'{rel}: a figure that no generated block shows (--write deletes it)')
+    problems += [f'{copy}: a copy of a result that no generated block checks; quote it through a generated '
+                 'block from its record and delete the copy' for copy in unchecked_copies(root)]
     return problems
 
 
@@ -768,12 +796,16 @@ def run(args: argparse.Namespace) -> int:
     docs = documents(root)
     if args.write:
         print(f'benchmarks results: regenerated the blocks of {len(docs)} documents from their records')
-        return 0
+        for problem in problems:
+            if problem.startswith(RESULTS + '/'):
+                print(f'benchmarks results: {problem}')
+        return 1 if unchecked_copies(root) else 0
     for problem in problems:
         print(f'benchmarks results: {problem}')
-    if problems:
+    if any(not p.startswith(RESULTS + '/') for p in problems):
         print('benchmarks results: run `python -m benchmarks results --write` and commit the result '
               '(never edit a generated block by hand)')
+    if problems:
         return 1
     counts = [len(find_blocks(d)) for d in docs]
     print(f'benchmarks results: {sum(counts)} generated blocks in {sum(1 for c in counts if c)} of {len(docs)} '

@@ -68,7 +68,8 @@ def test_record_round_trip(tmp_path):
 
 def test_docs_tables_match_their_records(tmp_path, capsys):
     """`python -m benchmarks results --check` on the repository; a hand edit in a study page (under
-    docs/, at any depth) is named and --write undoes it."""
+    docs/, at any depth) is named and --write undoes it; a report copy under docs/results/ and a
+    figure no block shows fail the check."""
     import shutil
 
     from benchmarks.__main__ import main as cli
@@ -83,6 +84,7 @@ def test_docs_tables_match_their_records(tmp_path, capsys):
     assert len((root / 'README.md').read_text().splitlines()) <= 200
     blocks = [b for d in docs for b in find_blocks(d)]
     assert any(b.name == 'results-table' for b in blocks)
+    assert not [p for p in (root / 'docs' / 'results').rglob('*') if p.is_file() and p.suffix != '.json']
 
     copy = tmp_path / 'repo'
     copy.mkdir()
@@ -98,6 +100,18 @@ def test_docs_tables_match_their_records(tmp_path, capsys):
     assert "docs/studies/digits.md: generated block 'results-table' (from docs/results/demo.json) differs" in out
     assert cli(['results', '--write', '--root', str(copy)]) == 0
     assert page.read_text() == text
+    assert cli(['results', '--check', '--root', str(copy)]) == 0
+
+    (copy / 'docs' / 'results' / 'fashion' / 'report.md').write_text('| top-1 |\n|---|\n| 80.80 |\n')
+    (copy / 'docs' / 'figures' / 'old_depth.png').write_bytes(b'\x89PNG')
+    capsys.readouterr()
+    assert cli(['results', '--check', '--root', str(copy)]) == 1
+    out = capsys.readouterr().out
+    assert 'docs/results/fashion/report.md: a copy of a result that no generated block checks' in out
+    assert 'docs/figures/old_depth.png: a figure that no generated block shows' in out
+    assert cli(['results', '--write', '--root', str(copy)]) == 1  # it deletes the figure, not the copy
+    assert not (copy / 'docs' / 'figures' / 'old_depth.png').exists()
+    (copy / 'docs' / 'results' / 'fashion' / 'report.md').unlink()
     assert cli(['results', '--check', '--root', str(copy)]) == 0
 
 
