@@ -1,8 +1,9 @@
 """``python -m benchmarks results --write | --check``: the docs' result tables, generated from records.
 
-Every table or figure in ``README.md`` and ``docs/*.md`` that quotes a result sits between two
-markers and is produced by code from the committed result records (:mod:`benchmarks.records`)
-it names::
+Every table or figure that quotes a result, in ``README.md`` (or another Markdown file at the
+root) or in any Markdown file under ``docs/`` (the study pages under ``docs/studies/`` included),
+sits between two markers and is produced by code from the committed result records
+(:mod:`benchmarks.records`) it names::
 
     <!-- generated: results-table from docs/results/demo.json -->
     ... (written by --write; do not edit by hand)
@@ -14,7 +15,10 @@ alone. ``--write`` regenerates every block (and the figures the blocks show, und
 ``docs/figures/``); ``--check`` exits 1 naming each block whose committed text
 differs from what its records generate, and each figure that is missing or was drawn from other
 records (a figure's PNG carries the sha256 of its records in its ``Description`` text chunk;
-``--check`` reads it and draws nothing). A test runs ``--check`` on the repository.
+``--check`` reads it and draws nothing). Both name the figures under ``docs/figures/`` that no
+block shows (``--write`` deletes them) and every file under ``docs/results/`` that is not a
+record: a copy of a report that nothing checks (commit the record, quote it through a block).
+A test runs ``--check`` on the repository.
 
 Generators (each gets the records and the document's folder, returns Markdown):
 
@@ -36,7 +40,11 @@ Generators (each gets the records and the document's folder, returns Markdown):
   different seeds (each record's provenance is printed); ``suite-curves``: its score along the
   downstream schedule per backbone (seed bands); ``suite-gate``: its probe gate;
 * ``probe-table``: ``benchmarks probe`` records (one per scene style) side by side: do the
-  upstream features carry the item classes into the scenes, against random init.
+  upstream features carry the item classes into the scenes, against random init;
+* ``headline``: E2E against incubation across studies, one row per cell (training records: top-1
+  per model and share of the data; a suite's records: its first downstream metric), with the
+  paired Δ and a verdict: the README's table;
+* ``phase-runs``: ``phase-table`` with one row per pipeline run (seed).
 """
 from __future__ import annotations
 
@@ -58,12 +66,13 @@ from .analysis import MeanStd, mean_std, paired_deltas, seed_groups
 from .costs import COST_LABELS, COSTS
 from .records import ROOT, read_record, record_runs
 from .render import Cell, Table
-from .runs import PRIMARY_METRIC
+from .runs import PRIMARY_METRIC, norm_name
 
 BLOCK = re.compile(r'<!-- generated: (?P<name>[\w.-]+) from (?P<sources>[^>]*?) -->\n(?P<body>.*?)<!-- end generated -->',
                    re.DOTALL)
 OPEN = re.compile(r'<!-- generated:')
 FIGURES = 'docs/figures'
+RESULTS = 'docs/results'
 DIGEST_KEY = 'Description'
 
 
@@ -497,6 +506,116 @@ def probe_table(ctx: Context) -> Generated:
     return Generated(summary_table(ctx.records) + _measured_on_each(ctx))
 
 
+def _short_verdict(delta: Optional[MeanStd]) -> str:
+    """:func:`verdict` in a few words, for one table cell."""
+    if delta is None:
+        return 'no paired runs'
+    if delta.n < 2 or delta.std is None:
+        return 'none (one seed)'
+    if abs(delta.mean) <= 2 * delta.std / delta.n ** 0.5:
+        return 'none (within 2 SE)'
+    return f'{"incubation" if delta.mean > 0 else "E2E"} ahead'
+
+
+def _record_label(source: str) -> str:
+    """``docs/results/fashion/results.json`` -> ``fashion``; ``docs/results/demo.json`` -> ``demo``."""
+    path = Path(source).with_suffix('')
+    if path.name == 'results':
+        path = path.parent
+    parts = path.parts[2:] if path.parts[:2] == tuple(RESULTS.split('/')) else path.parts
+    return '/'.join(parts)
+
+
+def headline(ctx: Context) -> Generated:
+    """E2E against incubation across studies, one row per cell: each training record's (model, share
+    of the data) cells, top-1; a suite's records (one preset) as one row of its first downstream
+    metric. Last-epoch values, mean ± std over seeds, the paired Δ and a verdict (more than two
+    standard errors from 0); a cell already shown by an earlier record is left out."""
+    from .suite import FLOOR_METRICS, METRICS, tasks_run
+    from .tables import TASK_TITLES
+
+    columns = ['task', 'model', 'data (%)', 'metric', 'seeds', 'E2E', 'incubation', 'Δ (paired)', 'verdict']
+    table = Table('headline', '', columns, align=['l', 'l', 'r', 'l', 'l', 'r', 'r', 'r', 'l'])
+    seen, ratios, suites = set(), [], []
+    for source, record in zip(ctx.sources, ctx.records):
+        if record.get('study') == 'suite':
+            suites.append((source, record))
+            continue
+        groups = [g for g in seed_groups(record_runs(record))
+                  if g.first.method in ('e2e', 'incubation') and not g.first.phase]
+        cells: Dict[Tuple[str, ...], Dict[str, Any]] = {}
+        for group in groups:
+            run = group.first
+            cells.setdefault((run.task, norm_name(run.model), norm_name(run.variant)), {})[run.method] = group
+        if not any(len(pair) == 2 for pair in cells.values()):
+            raise ResultsError(f'headline: {source} holds no E2E and incubation runs of one cell')
+        for key, pair in sorted(cells.items(), key=lambda kv: (kv[0][0], next(iter(kv[1].values())).first.depth or 0,
+                                                               -next(iter(kv[1].values())).first.data_percent)):
+            if len(pair) != 2 or key in seen:
+                continue
+            seen.add(key)
+            e2e, inc = pair['e2e'], pair['incubation']
+            metric = PRIMARY_METRIC.get(e2e.first.task, 'accuracy/top1')
+            delta = paired_deltas(e2e, inc, metric)
+            seeds = sorted({r.seed for r in inc.runs} & {r.seed for r in e2e.runs} - {None})
+            flops = e2e.cost('train_flops'), inc.cost('train_flops')
+            if flops[0] is not None and flops[1] is not None and flops[0].mean:
+                ratios.append(flops[1].mean / flops[0].mean)
+            table.add([Cell(TASK_TITLES.get(e2e.first.task, e2e.first.task)), Cell(e2e.first.model),
+                       Cell(e2e.first.data_percent, 'int'), Cell('top-1' if metric == 'accuracy/top1' else metric),
+                       Cell(', '.join(map(str, seeds))), Cell(e2e.metric(metric), 'meanstd:metric'),
+                       Cell(inc.metric(metric), 'meanstd:metric'), Cell(delta, 'meanstd:delta'),
+                       Cell(_short_verdict(delta))])
+    if suites:
+        sub = Context([r for _s, r in suites], [s for s, _r in suites], ctx.doc, ctx.root)
+        _record, rows = _suite_rows(sub, 'headline')
+        ran = tasks_run(rows)
+        key, label = next((k, lab) for t, k, lab in METRICS if k not in FLOOR_METRICS and t in ran)
+        task = next((run.task for row in rows for run in row.downstream.values() if run is not None), '')
+        model = next((row.upstream.model for row in rows if row.upstream is not None), '')
+        delta = _paired(rows, 'incubation', 'e2e', key)
+        task_key = next(t for t, k, _lab in METRICS if k == key)
+        totals = [mean_std([r.total(task_key, 'train_flops') for r in rows if r.init == init])
+                  for init in ('e2e', 'incubation')]
+        if totals[0] is not None and totals[1] is not None and totals[0].mean:
+            ratios.append(totals[1].mean / totals[0].mean)  # upstream + downstream
+        table.add([Cell(TASK_TITLES.get(task, task)), Cell(model), Cell(100, 'int'), Cell(label),
+                   Cell(', '.join(str(s) for s in sorted({r.seed for r in rows}))),
+                   Cell(mean_std([r.metric(key) for r in rows if r.init == 'e2e']), 'meanstd:metric'),
+                   Cell(mean_std([r.metric(key) for r in rows if r.init == 'incubation']), 'meanstd:metric'),
+                   Cell(delta, 'meanstd:delta'), Cell(_short_verdict(delta))])
+    whole = ", a suite's upstream + downstream" if suites else ''
+    cost = (f' E2E and incubation at about equal training FLOPs (incubation / E2E {min(ratios):.2f}x to '
+            f'{max(ratios):.2f}x, the meta model included{whole}).' if ratios else '')
+    table.notes.append('Last-epoch values, mean ± std over seeds; Δ = incubation − E2E, paired by seed; a verdict '
+                       f'needs the mean Δ more than two standard errors from 0.{cost}')
+    table.notes.append('Records (date, commit): ' + ', '.join(
+        f'[{_record_label(s)}]({ctx.link(s)}) '
+        f'({str(r.get("date") or "")[:10]}, {((r.get("git") or {}).get("commit") or "unknown")[:7]})'
+        for s, r in zip(ctx.sources, ctx.records)) + '.')
+    return Generated(table.to_markdown(title=False))
+
+
+def phase_runs(ctx: Context) -> Generated:
+    """:func:`phase_table` per seed: what each phase of every incubation pipeline of the record reached."""
+    from .tables import phase_table as build
+
+    runs = record_runs(_one(ctx, 'phase-runs'))
+    tables = [t for seed in sorted({r.seed for r in runs if r.seed is not None})
+              for t in [build([r for r in runs if r.seed == seed])] if t is not None]
+    if not tables:
+        raise ResultsError('phase-runs: the record holds no pipeline of a depth or data study')
+    table, order = tables[0], {}
+    rows = [row for t in tables for row in t.rows]  # seed by seed, each in the phase table's order
+    for row in rows:
+        order.setdefault(tuple(row[i].text() for i in (0, 2, 3)), len(order))  # model, variant, schedule
+    table.rows = sorted(rows, key=lambda row: order[tuple(row[i].text() for i in (0, 2, 3))])
+    if any(t.columns != table.columns for t in tables):
+        raise ResultsError('phase-runs: the seeds\' pipelines have different phases')
+    table.notes = ['One row per pipeline run (seed); the columns as in the phase table.']
+    return Generated(table.to_markdown(title=False))
+
+
 def provenance_lines(ctx: Context) -> Generated:
     lines = [f'- `{src}` ({rec.get("study")}): {provenance(rec)}; `{command_text(rec)}`'
              for src, rec in zip(ctx.sources, ctx.records)]
@@ -509,7 +628,7 @@ GENERATORS: Dict[str, Callable[[Context], Generated]] = {
     'loop-table': loop_table, 'provenance': provenance_lines, 'data-table': data_table, 'data-figure': data_figure,
     'phase-table': phase_table, 'suite-table': suite_table, 'suite-runs': suite_runs_table, 'suite-figure': suite_figure,
     'suite-curves': suite_curves, 'suite-gate': suite_gate,
-    'probe-table': probe_table,
+    'probe-table': probe_table, 'headline': headline, 'phase-runs': phase_runs,
 }
 
 
@@ -523,17 +642,29 @@ class Block:
     sources: List[str]
     body: str
     span: Tuple[int, int]  # of the body in the document's text
+    rel: str = ''  # the document's path from the repository root
 
     @property
     def where(self) -> str:
-        return f'{self.doc.name if self.doc.parent.name != "docs" else "docs/" + self.doc.name}: ' \
-               f'generated block {self.name!r} (from {" ".join(self.sources)})'
+        return f'{self.rel or self.doc.name}: generated block {self.name!r} (from {" ".join(self.sources)})'
 
 
 def documents(root: Path) -> List[Path]:
-    """``README.md`` and ``docs/*.md``."""
-    docs = [root / 'README.md'] + sorted((root / 'docs').glob('*.md'))
+    """Every page that may quote a result: ``README.md`` (and any other Markdown file at the root)
+    and every Markdown file under ``docs/``, at any depth (the study pages included)."""
+    docs = [root / 'README.md'] + sorted(p for p in root.glob('*.md') if p.name != 'README.md')
+    docs += sorted((root / 'docs').rglob('*.md'))
     return [d for d in docs if d.is_file()]
+
+
+def unchecked_copies(root: Path) -> List[str]:
+    """Files under ``docs/results/`` other than records: copies of a report (Markdown, CSV, LaTeX,
+    plots) that no block regenerates and ``--check`` cannot check. A result is quoted through a
+    generated block from its record; the record alone is committed."""
+    folder = root / RESULTS
+    if not folder.is_dir():
+        return []
+    return sorted(p.relative_to(root).as_posix() for p in folder.rglob('*') if p.is_file() and p.suffix != '.json')
 
 
 def fenced_spans(text: str) -> List[Tuple[int, int]]:
@@ -550,14 +681,15 @@ def fenced_spans(text: str) -> List[Tuple[int, int]]:
     return spans
 
 
-def find_blocks(doc: Path) -> List[Block]:
+def find_blocks(doc: Path, root: Optional[Path] = None) -> List[Block]:
     """The generated blocks of one document (outside code fences); an opening marker without its
-    end is an error."""
+    end is an error. ``root``: the repository, which the blocks' messages name the document from."""
     text = doc.read_text()
     fences = fenced_spans(text)
     outside = lambda pos: not any(a <= pos < b for a, b in fences)  # noqa: E731
-    blocks = [Block(doc, m['name'], m['sources'].split(), m['body'], m.span('body')) for m in BLOCK.finditer(text)
-              if outside(m.start())]
+    rel = doc.relative_to(root).as_posix() if root is not None and doc.is_relative_to(root) else doc.name
+    blocks = [Block(doc, m['name'], m['sources'].split(), m['body'], m.span('body'), rel)
+              for m in BLOCK.finditer(text) if outside(m.start())]
     if sum(outside(m.start()) for m in OPEN.finditer(text)) != len(blocks):
         raise ResultsError(f'{doc}: a `<!-- generated: NAME from RECORD -->` marker without its '
                            '`<!-- end generated -->` (or with a malformed first line)')
@@ -608,10 +740,13 @@ def _write_figure(draw: Callable[[Path], Path], target: Path, digest: str) -> No
 
 
 def process(root: Path, write: bool) -> List[str]:
-    """Check (or with ``write`` regenerate) every block of every document; the problems found."""
+    """Check (or with ``write`` regenerate) every block of every document; the problems found:
+    stale blocks and figures (``write`` fixes them), figures under ``docs/figures/`` that no block
+    shows (``write`` deletes them) and :func:`unchecked_copies` (left to the user)."""
     problems: List[str] = []
+    shown = set()
     for doc in documents(root):
-        blocks = find_blocks(doc)
+        blocks = find_blocks(doc, root)
         text = doc.read_text()
         out, last = [], 0
         for block in blocks:
@@ -622,6 +757,7 @@ def process(root: Path, write: bool) -> List[str]:
             out += [text[last:block.span[0]], generated.text]
             last = block.span[1]
             for path, draw in generated.figures.items():
+                shown |= {path, str(Path(path).with_suffix('.svg'))}
                 target = root / path
                 if write and figure_digest(target) != ctx.digest:
                     _write_figure(draw, target, ctx.digest)
@@ -630,6 +766,16 @@ def process(root: Path, write: bool) -> List[str]:
         out.append(text[last:])
         if write and ''.join(out) != text:
             doc.write_text(''.join(out))
+    figures = root / FIGURES
+    for path in sorted(figures.rglob('*') if figures.is_dir() else []):
+        rel = path.relative_to(root).as_posix()
+        if path.is_file() and rel not in shown:
+            if write:
+                path.unlink()
+            else:
+                problems.append(f'{rel}: a figure that no generated block shows (--write deletes it)')
+    problems += [f'{copy}: a copy of a result that no generated block checks; quote it through a generated '
+                 'block from its record and delete the copy' for copy in unchecked_copies(root)]
     return problems
 
 
@@ -647,15 +793,21 @@ def run(args: argparse.Namespace) -> int:
         problems = process(root, write=args.write)
     except RecordError as e:
         raise SystemExit(f'benchmarks results: {e}') from None
+    docs = documents(root)
     if args.write:
-        print(f'benchmarks results: regenerated the blocks of {len(documents(root))} documents from their records')
-        return 0
+        print(f'benchmarks results: regenerated the blocks of {len(docs)} documents from their records')
+        for problem in problems:
+            if problem.startswith(RESULTS + '/'):
+                print(f'benchmarks results: {problem}')
+        return 1 if unchecked_copies(root) else 0
     for problem in problems:
         print(f'benchmarks results: {problem}')
-    if problems:
+    if any(not p.startswith(RESULTS + '/') for p in problems):
         print('benchmarks results: run `python -m benchmarks results --write` and commit the result '
               '(never edit a generated block by hand)')
+    if problems:
         return 1
-    blocks = sum(len(find_blocks(d)) for d in documents(root))
-    print(f'benchmarks results: {blocks} generated blocks match their records')
+    counts = [len(find_blocks(d)) for d in docs]
+    print(f'benchmarks results: {sum(counts)} generated blocks in {sum(1 for c in counts if c)} of {len(docs)} '
+          'documents match their records')
     return 0

@@ -67,31 +67,51 @@ def test_record_round_trip(tmp_path):
 
 
 def test_docs_tables_match_their_records(tmp_path, capsys):
-    """`python -m benchmarks results --check` on the repository; a hand edit is named and --write undoes it."""
+    """`python -m benchmarks results --check` on the repository; a hand edit in a study page (under
+    docs/, at any depth) is named and --write undoes it; a report copy under docs/results/ and a
+    figure no block shows fail the check."""
     import shutil
 
     from benchmarks.__main__ import main as cli
     from benchmarks.results import documents, find_blocks
 
-    root = records.ROOT
+    root = Path(records.ROOT)
     assert cli(['results', '--check']) == 0, capsys.readouterr().out
-    blocks = [b for d in documents(Path(root)) for b in find_blocks(d)]
+    docs = documents(root)
+    assert root / 'docs' / 'studies' / 'digits.md' in docs  # the study pages are checked too
+    headline, = find_blocks(root / 'README.md')  # the README: one headline table of at most 15 lines
+    assert headline.name == 'headline' and len(headline.body.splitlines()) + 2 <= 15
+    assert len((root / 'README.md').read_text().splitlines()) <= 200
+    blocks = [b for d in docs for b in find_blocks(d)]
     assert any(b.name == 'results-table' for b in blocks)
+    assert not [p for p in (root / 'docs' / 'results').rglob('*') if p.is_file() and p.suffix != '.json']
 
     copy = tmp_path / 'repo'
     copy.mkdir()
-    shutil.copyfile(Path(root) / 'README.md', copy / 'README.md')
-    shutil.copytree(Path(root) / 'docs', copy / 'docs')
-    block = next(b for b in find_blocks(copy / 'README.md') if b.name == 'results-table')
-    text = (copy / 'README.md').read_text()
-    edited = text[:block.span[0]] + block.body.replace('|', '| 99.99 |', 1) + text[block.span[1]:]
-    (copy / 'README.md').write_text(edited)
+    shutil.copyfile(root / 'README.md', copy / 'README.md')
+    shutil.copytree(root / 'docs', copy / 'docs')
+    page = copy / 'docs' / 'studies' / 'digits.md'
+    block = next(b for b in find_blocks(page) if b.name == 'results-table')
+    text = page.read_text()
+    page.write_text(text[:block.span[0]] + block.body.replace('|', '| 99.99 |', 1) + text[block.span[1]:])
     capsys.readouterr()
     assert cli(['results', '--check', '--root', str(copy)]) == 1
     out = capsys.readouterr().out
-    assert "README.md: generated block 'results-table' (from docs/results/demo.json) differs" in out
+    assert "docs/studies/digits.md: generated block 'results-table' (from docs/results/demo.json) differs" in out
     assert cli(['results', '--write', '--root', str(copy)]) == 0
-    assert (copy / 'README.md').read_text() == text
+    assert page.read_text() == text
+    assert cli(['results', '--check', '--root', str(copy)]) == 0
+
+    (copy / 'docs' / 'results' / 'fashion' / 'report.md').write_text('| top-1 |\n|---|\n| 80.80 |\n')
+    (copy / 'docs' / 'figures' / 'old_depth.png').write_bytes(b'\x89PNG')
+    capsys.readouterr()
+    assert cli(['results', '--check', '--root', str(copy)]) == 1
+    out = capsys.readouterr().out
+    assert 'docs/results/fashion/report.md: a copy of a result that no generated block checks' in out
+    assert 'docs/figures/old_depth.png: a figure that no generated block shows' in out
+    assert cli(['results', '--write', '--root', str(copy)]) == 1  # it deletes the figure, not the copy
+    assert not (copy / 'docs' / 'figures' / 'old_depth.png').exists()
+    (copy / 'docs' / 'results' / 'fashion' / 'report.md').unlink()
     assert cli(['results', '--check', '--root', str(copy)]) == 0
 
 
