@@ -61,7 +61,7 @@ TRAIN = osp.join(ROOT, 'tools', 'train.py')
 TEST = osp.join(ROOT, 'tools', 'test.py')
 
 
-class PipelineError(RuntimeError):
+class PipelineError(UserError, RuntimeError):
     """A phase failed or an input is unusable; the message says which and how to retry."""
 
 
@@ -752,28 +752,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     try:
         return _main(args, argv)
-    except PipelineError as exc:
+    except PipelineError as exc:  # a UserError too, reported with the pipeline's own prefix and status
         if args.debug:
             raise
         print(f'[incubate] ERROR: {exc}', file=sys.stderr, flush=True)
         return 1
-    except expected_errors() as exc:
+    except (UserError, json.JSONDecodeError, OSError) as exc:  # and the standard library's, for a file
         if args.debug:
             raise
         print(f'error: {user_message(exc)} (--debug shows the traceback)', file=sys.stderr, flush=True)
         return EXIT_USER_ERROR
-
-
-def expected_errors() -> Tuple[type, ...]:
-    """What a user can cause besides :class:`PipelineError`: damaged records and checkpoints,
-    divisions and data that do not fit, a scheduler that refuses, a file that cannot be used."""
-    from backbones.checkpoints import CheckpointError
-    from backbones.division import DivisionError
-    from classification.data import DataLayoutError
-    from runtime.checkpoint import CheckpointReadError
-    from runtime.slurm import SlurmError
-    return (UserError, record.RecordError, CheckpointError, CheckpointReadError, DivisionError, DataLayoutError,
-            SlurmError, json.JSONDecodeError, OSError)
 
 
 def user_message(exc: BaseException) -> str:
