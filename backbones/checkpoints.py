@@ -25,6 +25,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import torch
 
+from runtime.errors import UserError
 from runtime.fileio import atomic_write, atomic_write_folder
 
 from .division import Division, DivisionError, StateDict
@@ -38,7 +39,7 @@ SHAPE_FIELDS = ('embed_dim', 'num_heads', 'patch_size', 'in_chans', 'mlp_ratio',
 PathLike = Union[str, os.PathLike]
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError):
     """A checkpoint file that is missing, unreadable or does not fit; the message names the file."""
 
 

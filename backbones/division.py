@@ -17,6 +17,8 @@ from typing import Dict, List, Mapping, Sequence, Tuple
 
 import torch
 
+from runtime.errors import UserError
+
 # Parameter-name prefixes owned by the first and the last module (timm VisionTransformer names).
 EMBEDDING_PREFIXES: Tuple[str, ...] = ('patch_embed.', 'cls_token', 'pos_embed', 'reg_token')
 HEAD_PREFIXES: Tuple[str, ...] = ('norm.', 'fc_norm.', 'head.')
@@ -25,7 +27,7 @@ _BLOCK_KEY = re.compile(r'^blocks\.(\d+)\.(.*)$')
 StateDict = Dict[str, torch.Tensor]
 
 
-class DivisionError(ValueError):
+class DivisionError(UserError):
     """A division, or a module state that does not fit it."""
 
 

@@ -10,7 +10,7 @@ import copy
 import difflib
 from typing import Any, Dict
 
-from runtime.cli import UserError
+from runtime.errors import UserError
 
 from .division import DivisionError
 

@@ -47,12 +47,11 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     from runtime.cli import EXIT_USER_ERROR, UserError, one_line
-    from runtime.record import RecordError
 
     args = build_parser(argv).parse_args(argv)
     try:
         return int(importlib.import_module(args._module).run(args) or 0)
-    except (UserError, RecordError) as exc:
+    except UserError as exc:
         if args.debug:
             raise
         print(f'error: {one_line(exc)} (--debug shows the traceback)', file=sys.stderr)

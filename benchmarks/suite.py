@@ -958,7 +958,7 @@ def write_suite_report(plan: Plan, out_dir: Optional[str] = None) -> Dict[str, A
     plots = (plot_rows(rows, out, title) + plot_curves(rows, out, title)) if any(r.downstream for r in rows) else []
     gate = read_gate(plan)
     if gate:
-        from .transfer_probe import gate_warning, summary_table
+        from .probe_table import gate_warning, summary_table
         with open(osp.join(out, 'gate.md'), 'w') as f:
             f.write(summary_table([dict(runs=gate, extra=dict(scenes=PRESETS[plan.preset].get('scenes')))]))
         warning = gate_warning(gate)

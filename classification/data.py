@@ -13,10 +13,12 @@ from timm.data import create_transform
 from timm.data.distributed_sampler import RepeatAugSampler as _TimmRepeatAugSampler
 from torch.utils.data import Dataset
 
+from runtime.errors import UserError
+
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff', '.ppm', '.pgm', '.JPEG')
 
 
-class DataLayoutError(FileNotFoundError):
+class DataLayoutError(UserError, FileNotFoundError):
     """The data root is not in the ImageNet folder layout ``ROOT/SPLIT/<class>/<image>``."""
 
 

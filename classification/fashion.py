@@ -24,6 +24,7 @@ from PIL import Image
 from timm.data import create_transform
 from torch.utils.data import Dataset
 
+from runtime.errors import UserError
 from runtime.fileio import atomic_write
 
 from .data import balanced_subset
@@ -65,7 +66,7 @@ def on_canvas(rng: np.random.Generator, item: np.ndarray, size: int,
     return np.round(canvas).astype(np.uint8)
 
 
-class FashionMNISTMissing(FileNotFoundError):
+class FashionMNISTMissing(UserError, FileNotFoundError):
     """The idx files of Fashion-MNIST are not in the data root."""
 
 

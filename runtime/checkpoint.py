@@ -36,6 +36,7 @@ from mmengine.logging import print_log
 from mmengine.registry import HOOKS
 
 from . import fault
+from .errors import UserError
 from .fileio import TMP_SUFFIX, atomic_write_bytes
 
 LAST_CHECKPOINT = 'last_checkpoint'
@@ -43,7 +44,7 @@ LAST_CHECKPOINT = 'last_checkpoint'
 RESUMABLE = re.compile(r'^(epoch|iter)_(\d+)\.pth$')
 
 
-class CheckpointReadError(ValueError):
+class CheckpointReadError(UserError):
     """A checkpoint file that does not load with ``weights_only=True``; the message names it."""
 
 

@@ -2,7 +2,8 @@
 
 An *expected* error is one the user can fix: a missing or unreadable file, data that is not
 in the expected layout, a checkpoint that does not fit, a bad value, a config key that nothing
-reads. :func:`run_cli` prints it as ``error: MESSAGE`` (the message names the file, key or
+reads. Each is a :class:`~runtime.errors.UserError` (or a ``FileNotFoundError``, e.g. a config
+that mmengine cannot find). :func:`run_cli` prints it as ``error: MESSAGE`` (the message names the file, key or
 value) and returns exit status 2; ``--debug`` re-raises it with its traceback. Anything else
 is a bug and keeps its traceback.
 
@@ -18,13 +19,11 @@ import difflib
 import inspect
 import re
 import sys
-from typing import Any, Callable, Iterable, Iterator, List, Mapping, Optional, Tuple, Type
+from typing import Any, Callable, Iterable, Iterator, List, Mapping, Optional, Tuple
+
+from .errors import UserError  # defined in a leaf module; imported from here too
 
 EXIT_USER_ERROR = 2
-
-
-class UserError(ValueError):
-    """A wrong input the user can fix; the message says which and what to do."""
 
 
 class UnknownKeyError(UserError):
@@ -132,15 +131,6 @@ def config_errors(cfg: Mapping[str, Any]) -> Iterator[None]:
         raise error from exc
 
 
-def expected_errors() -> Tuple[Type[BaseException], ...]:
-    """The exception types :func:`run_cli` reports in one line."""
-    from backbones.checkpoints import CheckpointError  # lazy: keeps this module torch-free
-
-    from .checkpoint import CheckpointReadError
-    # FileNotFoundError covers classification's DataLayoutError and mmengine's missing files
-    return (UserError, CheckpointError, CheckpointReadError, FileNotFoundError)
-
-
 def one_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -150,7 +140,7 @@ def run_cli(main: Callable[[], object], debug: bool = False) -> int:
     """Run ``main``; an expected error becomes one line on stderr and exit status 2."""
     try:
         main()
-    except expected_errors() as exc:
+    except (UserError, FileNotFoundError) as exc:  # FileNotFoundError: also mmengine's, for a missing config
         if debug:
             raise
         print(f'error: {one_line(exc)} (--debug shows the traceback)', file=sys.stderr)

@@ -3,7 +3,7 @@
 One writer side (``tools/incubate.py``, :class:`runtime.hooks.DeviceHoursHook`, the export
 hook) and one reader side (``python -m benchmarks report``, the tests) share this module, so a
 change to a file name or a field is made once. Torch-free: it imports only the standard library
-and :mod:`runtime.fileio`.
+and :mod:`runtime.fileio` (and the leaf :mod:`runtime.errors`).
 
 What a training work dir ``WORK/`` holds (mmengine 0.10 plus this project's hooks):
 
@@ -30,6 +30,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
+from .errors import UserError
 from .fileio import atomic_write_json
 
 PathLike = Union[str, 'os.PathLike[str]']
@@ -122,7 +123,7 @@ def fingerprint_mismatch(path: PathLike, recorded: Mapping[str, Any]) -> Optiona
 # --- reading JSON ---------------------------------------------------------------------------------
 
 
-class RecordError(ValueError):
+class RecordError(UserError):
     """A run record that cannot be read (the message names the file and what is wrong)."""
 
 

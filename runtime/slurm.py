@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence
 
+from .errors import UserError
 from .fileio import atomic_write_bytes
 
 PENDING = 'PENDING'
@@ -56,7 +57,7 @@ _STATE_MAP = {
 NEVER_SATISFIED = 'DependencyNeverSatisfied'
 
 
-class SlurmError(RuntimeError):
+class SlurmError(UserError, RuntimeError):
     """A Slurm command failed; the message names the command and quotes Slurm's answer."""
 
     def __init__(self, command: Sequence[str], message: str, returncode: Optional[int] = None):

@@ -17,7 +17,7 @@ classification/cluster.py and docs/slurm.md.
 import sys
 
 import _bootstrap  # noqa: F401
-from classification.pipeline import main
+from classification.incubate import main
 
 if __name__ == '__main__':
     sys.exit(main())
