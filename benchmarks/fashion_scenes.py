@@ -224,6 +224,29 @@ def read_stamp(out_dir: Path) -> Optional[Dict[str, Any]]:
         return None
 
 
+def check_scenes(out: Path) -> List[str]:
+    """What is wrong with a finished scene set: one line per image or label map that its COCO
+    files name and that is missing or does not decode (a truncated PNG), and per unreadable COCO file."""
+    from PIL import Image
+
+    problems: List[str] = []
+    for split in SOURCE_SPLIT:
+        ann = out / 'coco' / f'instances_{split}.json'
+        try:
+            names = [image['file_name'] for image in json.loads(ann.read_text())['images']]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            problems.append(f'{ann}: unreadable ({exc})')
+            continue
+        for name in names:
+            for path in (out / 'images' / split / name, out / 'annotations' / split / name):
+                try:
+                    with Image.open(path) as image:
+                        image.load()
+                except (OSError, SyntaxError) as exc:
+                    problems.append(f'{path}: {exc}')
+    return problems
+
+
 def write_fashion_scenes(out_dir: str, num_train: int = 1000, num_val: int = 200, size: int = 64, seed: int = 0,
                          data_root: Optional[str] = None, style: str = DEFAULT_STYLE) -> Path:
     """Write the scene set (layout in the module docstring) unless ``out_dir`` already holds it.
@@ -249,7 +272,12 @@ def write_fashion_scenes(out_dir: str, num_train: int = 1000, num_val: int = 200
         raise UserError(f'--style {style}: choose one of {", ".join(STYLES)}')
     params = scene_params(num_train, num_val, size, seed, data_root or DEFAULT_DATA_ROOT, style)
     if read_stamp(out) == params:
-        return out
+        problems = check_scenes(out)
+        if not problems:
+            return out
+        # generated data: the same parameters write the same set again
+        print(f'{out}: {len(problems)} damaged or missing file(s) ({problems[0]}{", ..." if len(problems) > 1 else ""}); '
+              'writing the scene set again', flush=True)
     if out.exists() and (not out.is_dir() or (read_stamp(out) is None and any(out.iterdir()))):
         raise UserError(f'{out}: exists and is not a Fashion-MNIST scene set (no readable {STAMP}); '
                         f'choose another --out or remove it')

@@ -33,6 +33,7 @@ cannot run here (``--dry-run`` shows their graph): ``paper-coco``, ``paper-ade``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import os
 import os.path as osp
@@ -40,7 +41,7 @@ import shlex
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from runtime import graph, record
 from runtime.cli import UserError
@@ -138,6 +139,7 @@ class Upstream:
     seed: int
     checkpoint: str
     model: str = ''
+    finished: Callable[[], bool] = lambda: False   # its records say it finished (its artifact unchecked)
 
 
 @dataclass
@@ -164,6 +166,7 @@ class Plan:
     extra: List[Node] = field(default_factory=list)   # nodes that hand on to upstream runs (a shared meta)
     scenes: Optional[str] = None
     gates: List[Node] = field(default_factory=list)   # the probe of each seed's backbones, before its downstream runs
+    upstream_dir: Optional[str] = None
 
     @property
     def nodes(self) -> List[Node]:
@@ -193,6 +196,25 @@ def _downstream_done(work_dir: str) -> bool:
         return False
 
 
+_VERIFIED: Dict[str, Tuple[Tuple[int, int], Optional[str]]] = {}
+
+
+def artifact_problem(path: str) -> Optional[str]:
+    """Why an upstream run's final checkpoint is missing or does not load (a truncated file), or
+    None; checked once per file state (size, mtime) in this process."""
+    from classification.pipeline import artifact_problem as load_problem
+
+    try:
+        st = os.stat(path)
+    except OSError:
+        return f'{path}: missing'
+    key = (st.st_size, st.st_mtime_ns)
+    cached = _VERIFIED.get(path)
+    if cached is None or cached[0] != key:
+        cached = _VERIFIED[path] = (key, load_problem(path))
+    return cached[1]
+
+
 def _pipeline_final_job(node: Node) -> Optional[str]:
     """Under Slurm: the job that finishes a pipeline (its fine-tune), from its manifest."""
     manifest = record.read_manifest(node.work_dir)
@@ -220,13 +242,14 @@ def _fashion_upstream(preset: Dict[str, Any], args: argparse.Namespace, up_dir: 
         else:
             final = osp.join(run.work_dir, record.FINETUNE, record.artifact_name('assembled'))
         node = Node(names[run.work_dir], run.argv, run.work_dir, needs=tuple(names[n] for n in run.needs), log=run.log,
-                    done=lambda r=run, f=final: is_finished(r) and osp.isfile(f),
+                    done=lambda r=run, f=final: is_finished(r) and artifact_problem(f) is None,
                     submits=run.method == 'incubation', final_job=_pipeline_final_job,
                     labels=dict(method=run.method, seed=run.seed))
         if run.method == 'meta':
             metas.append(node)
         else:
-            ups.append(Upstream(node, run.method, run.seed, final, f'ViT-D{preset["depth"]}-W64'))
+            ups.append(Upstream(node, run.method, run.seed, final, f'ViT-D{preset["depth"]}-W64',
+                                finished=lambda r=run: is_finished(r)))
     return metas, ups
 
 
@@ -287,8 +310,8 @@ def _downstream_node(work: str, task: str, init: str, seed: int, config: str, op
 
 
 def _paper_plan(preset: Dict[str, Any], args: argparse.Namespace, work: str) -> Plan:
-    plan = Plan(args.preset, work)
     up_dir = osp.abspath(args.upstream_dir) if args.upstream_dir else osp.join(work, 'upstream')
+    plan = Plan(args.preset, work, upstream_dir=up_dir)
     imagenet = osp.abspath(args.imagenet)
     meta_node = None
     if preset.get('shared_meta'):
@@ -298,7 +321,8 @@ def _paper_plan(preset: Dict[str, Any], args: argparse.Namespace, work: str) -> 
         roots = [f'{loader}.dataset.data_root={imagenet}' for loader in LOADERS]
         meta_node = Node(f'upstream/{model.lower()}_meta', _python(
             TRAIN, osp.join(CLS_CONFIGS, config), '--work-dir', meta_dir, '--resume', '--cfg-options',
-            f'randomness.seed={_seeds(preset, args)[0]}', *roots), meta_dir, done=lambda p=meta_ckpt: osp.isfile(p))
+            f'randomness.seed={_seeds(preset, args)[0]}', *roots), meta_dir,
+            done=lambda p=meta_ckpt: artifact_problem(p) is None)
         plan.extra.append(meta_node)
     for seed in _seeds(preset, args):
         for model, method, config in preset['upstream']:
@@ -317,11 +341,11 @@ def _paper_plan(preset: Dict[str, Any], args: argparse.Namespace, work: str) -> 
                 argv += ['--cfg-options', f'randomness.seed={seed}']
                 final = osp.join(work_dir, record.FINETUNE, 'model.pth')
             node = Node(f'upstream/{name}', argv, work_dir, needs=(meta_node.name,) if meta_node and method != 'e2e' else (),
-                        done=lambda w=work_dir, f=final: _downstream_done(w) and osp.isfile(f),
+                        done=lambda w=work_dir, f=final: _downstream_done(w) and artifact_problem(f) is None,
                         log=osp.join(work_dir, 'suite.out'),
                         submits=method == 'incubation', final_job=_pipeline_final_job,
                         labels=dict(method=method, seed=seed, model=model))
-            up = Upstream(node, method, seed, final, model)
+            up = Upstream(node, method, seed, final, model, finished=lambda w=work_dir: _downstream_done(w))
             plan.upstream.append(up)
             for res_model, pattern in preset.get('high_res', []):
                 if res_model != model:
@@ -388,7 +412,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
     up_dir = osp.abspath(args.upstream_dir) if args.upstream_dir else osp.join(work, 'upstream')
     scenes = osp.abspath(args.scenes_dir) if args.scenes_dir else osp.join(work, 'scenes')
     metas, ups = _fashion_upstream(preset, args, up_dir)
-    plan = Plan(args.preset, work, upstream=ups, extra=metas, scenes=scenes)
+    plan = Plan(args.preset, work, upstream=ups, extra=metas, scenes=scenes, upstream_dir=up_dir)
     plan.downstream = _fashion_downstream(preset, args, work, scenes, ups)
     if preset.get('gate'):
         plan.gates = _gate_nodes(args, work, up_dir, scenes, ups)
@@ -547,6 +571,50 @@ def check_provenance(plan: Plan, rerun: bool) -> None:
         print(f'{PREFIX} {why}: {down.node.name} runs again (the old run is kept as {moved})', flush=True)
 
 
+# --- before anything runs ----------------------------------------------------------------------
+
+
+def check_inputs(plan: Plan, args: argparse.Namespace) -> None:
+    """Refuse, in one line and before anything starts, what would only fail later inside a run:
+    a negative seed, and an ``--upstream-dir`` that holds none of the plan's finished upstream runs
+    (a typo there would otherwise start every upstream training in a new folder)."""
+    bad = [s for s in (args.seeds or ()) if s < 0]
+    if bad:
+        raise SuiteError(f'--seeds {" ".join(map(str, args.seeds))}: seeds are whole numbers >= 0')
+    if not args.upstream_dir:
+        return
+    where = plan.upstream_dir or osp.abspath(args.upstream_dir)
+    if not osp.isdir(where):
+        raise SuiteError(f'--upstream-dir {where}: no such folder; point it at finished upstream runs, or leave it '
+                         f'out to train them in {osp.join(plan.work_dir, "upstream")}')
+    if plan.upstream and not any(u.finished() for u in plan.upstream):
+        raise SuiteError(f'--upstream-dir {where}: holds none of the {len(plan.upstream)} finished upstream runs this '
+                         f'preset reuses (e.g. {plan.upstream[0].node.work_dir}); point it at them, or leave it out to '
+                         f'train them in {osp.join(plan.work_dir, "upstream")}')
+
+
+def damaged_upstream(plan: Plan) -> List[Tuple[Upstream, str]]:
+    """Upstream runs whose records say they finished but whose final checkpoint does not load."""
+    out = []
+    for up in plan.upstream:
+        if up.finished():
+            why = artifact_problem(up.checkpoint)
+            if why:
+                out.append((up, why))
+    return out
+
+
+def remake_damaged(plan: Plan, args: argparse.Namespace) -> None:
+    """Run the finished upstream runs whose checkpoint is damaged again (their commands resume
+    and export it anew) before the provenance of their downstream runs is judged."""
+    damaged = damaged_upstream(plan)
+    if not damaged:
+        return
+    for up, why in damaged:
+        print(f'{PREFIX} {why}: {up.node.name} makes it again', flush=True)
+    run_here(Plan(plan.preset, plan.work_dir, upstream=plan.upstream, extra=plan.extra), args)
+
+
 # --- running -----------------------------------------------------------------------------------
 
 
@@ -612,7 +680,10 @@ def run_here(plan: Plan, args: argparse.Namespace) -> None:
 
     def on_exit(node: Node, code: int) -> None:
         ok = code == 0 and node.done()
-        print(f'{PREFIX} {node.name}: {"finished" if ok else f"FAILED (exit {code}), see {node.log}"}', flush=True)
+        if ok:
+            print(f'{PREFIX} {node.name}: finished', flush=True)
+        else:
+            print(f'{PREFIX} {node.name}: FAILED (exit {code}): {node_failure(node, code)}; log {node.log}', flush=True)
         progress.finish(node.name, ok=ok)
 
     _ran, failed = graph.run_local(nodes, suite_backend(), args.jobs, on_start, on_exit,
@@ -621,8 +692,54 @@ def run_here(plan: Plan, args: argparse.Namespace) -> None:
     print(progress.close(), flush=True)
     left = [n.name for n in nodes if not n.done()]
     if failed or left:
+        first = failed[0] if failed else None
+        cause = f'; {first.name}: {node_failure(first)}' if first else ''
         raise SuiteError(f'{len(left)} run(s) not done: {", ".join(left)} (failed: '
-                         f'{", ".join(n.name for n in failed) or "none"}); running the command again resumes them')
+                         f'{", ".join(n.name for n in failed) or "none"}{cause}); fix that and run the command again '
+                         'to resume them')
+
+
+def node_failure(node: Node, code: Optional[int] = None) -> str:
+    """Why a node failed, in one line: the cause its log ends with, else what is missing."""
+    from runtime.launch import failure_cause
+
+    cause = failure_cause(node.log)
+    if cause:
+        return cause
+    if code == 0:
+        return 'it exited 0 but its records do not say it finished (or its checkpoint does not load)'
+    return f'exit {code}, no cause in its log' if code is not None else 'no cause in its log'
+
+
+def node_states(plan: Plan) -> List[Tuple[Node, str]]:
+    """Each node's state for ``--status``: done, running (the suite holding the work dir's lock
+    has started it), failed (with the cause its log ends with), or waiting (on what)."""
+    from runtime.launch import failure_cause
+    from runtime.lock import LOCK_FILE, is_locked
+
+    nodes = graph.check_graph(plan.nodes)
+    running = set()
+    if is_locked(osp.join(plan.work_dir, LOCK_FILE)):  # a suite command is at work: its status file holds
+        items = (record.read_json_object(osp.join(plan.work_dir, 'progress.json')) or {}).get('items') or {}
+        running = {name for name, state in items.items() if state == 'running'}
+    done = {n.name for n in nodes if n.done()}
+    out = []
+    for node in nodes:
+        if node.name in done:
+            state = 'done'
+        elif node.name in running:
+            state = 'running'
+        else:
+            cause = failure_cause(node.log)
+            waits = [n for n in node.needs if n not in done]
+            if cause:
+                state = f'failed: {cause}'
+            elif waits:
+                state = f'waiting for {", ".join(waits)}'
+            else:
+                state = 'waiting' + (' (started before, will resume)' if osp.isfile(node.log) else '')
+        out.append((node, state))
+    return out
 
 
 def slurm_options(args: argparse.Namespace):
@@ -1046,20 +1163,36 @@ def _run(args: argparse.Namespace) -> None:
         if args.launcher == 'slurm':
             run_slurm(plan, args)
         else:
-            for node in graph.check_graph(plan.nodes):
-                print(f'{PREFIX} {node.name:<28} {"done" if node.done() else "not done"}  {node.work_dir}', flush=True)
+            for node, state in node_states(plan):
+                print(f'{PREFIX} {node.name:<28} {state}  {node.work_dir}', flush=True)
         return
-    if not args.report_only:
+    if args.report_only:
+        _report(plan)
+        return
+    check_inputs(plan, args)
+    from runtime.lock import LOCK_FILE, exclusive
+
+    busy = 'is in use by another `benchmarks suite` or `benchmarks reproduce`; wait for it to end, or use another folder'
+    dirs = sorted({plan.work_dir, plan.upstream_dir or plan.work_dir})
+    with contextlib.ExitStack() as locks:
+        for folder in dirs:
+            locks.enter_context(exclusive(osp.join(folder, LOCK_FILE), busy, SuiteError))
         write_scenes(plan, args)
         check_reuse(plan)
-        check_provenance(plan, rerun=not args.no_rerun)
         if args.launcher == 'slurm':
+            check_provenance(plan, rerun=not args.no_rerun)
             if not run_slurm(plan, args):
                 print(f'{PREFIX} run the same command (or with --status) to watch; it resubmits only what failed; '
                       'the report is written once every job is done', flush=True)
                 return
         else:
+            remake_damaged(plan, args)
+            check_provenance(plan, rerun=not args.no_rerun)
             run_here(plan, args)
+        _report(plan)
+
+
+def _report(plan: Plan) -> None:
     written = write_suite_report(plan)
     print(written['markdown'], flush=True)
     print(f'{PREFIX} report in {osp.dirname(written["files"][-1])} '

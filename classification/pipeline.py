@@ -24,7 +24,6 @@ The module reads top to bottom: phase configs, phases and how they are launched,
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import os.path as osp
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ from mmengine.config import Config
 
 from backbones import Division, resolve_arch
 from backbones.incubation import load_meta_checkpoint
-from runtime import fault, record
+from runtime import fault, lock, record
 from runtime.checkpoint import remove_stale_temp_files
 from runtime.cli import UserError, check_keys, one_line
 from runtime.configs import check_benchmark_labels, check_config
@@ -692,12 +691,8 @@ def move_aside(path: str, tag: str) -> str:
 @contextlib.contextmanager
 def exclusive(path: str, busy: str = 'is in use by another tools/incubate.py') -> Iterator[None]:
     """One process holding the lock file ``path`` at a time (one pipeline, or one submitter, per
-    work dir); another gets a PipelineError saying the folder ``busy``."""
-    with open(path, 'w') as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise PipelineError(f'{osp.dirname(path)} {busy}') from None
+    work dir); another gets a PipelineError saying the folder ``busy`` (:mod:`runtime.lock`)."""
+    with lock.exclusive(path, busy, PipelineError):
         yield
 
 

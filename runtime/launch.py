@@ -18,6 +18,7 @@ import glob
 import multiprocessing
 import os
 import os.path as osp
+import re
 import runpy
 import select
 import shlex
@@ -365,3 +366,21 @@ def supervise(items: Sequence[T], start: Callable[[T, int], Job], parallel: int,
     finally:
         for _item, job in running:
             job.stop()
+
+
+# A command's cause of failure as it ends its log: a Python exception ("KeyError: 'x'",
+# "mmengine.config...ConfigError: ...") or this project's one-line refusal ("error: ...").
+_CAUSE = re.compile(r'^(?:[\w.]+(?:Error|Exception|Interrupt|Exit)(?::.*)?|error: .+|Killed)$')
+
+
+def failure_cause(path: str, tail: int = 400) -> Optional[str]:
+    """The last line of a log that says why its command failed (an exception, a refusal), or None."""
+    if not osp.isfile(path):
+        return None
+    with open(path, errors='replace') as f:
+        lines = f.readlines()[-tail:]
+    for line in reversed(lines):
+        line = line.strip()
+        if _CAUSE.match(line):
+            return line[:300]
+    return None

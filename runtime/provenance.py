@@ -92,8 +92,9 @@ def read_backbone_record(work_dir: str) -> Optional[Dict[str, Any]]:
 def provenance_mismatch(work_dir: str, checkpoint: Optional[str]) -> Optional[str]:
     """Why the backbone that ``work_dir``'s run recorded is not ``checkpoint`` as it is now, or None.
 
-    A run with no record, a record of another file or of random weights where a file is expected
-    (or the reverse), and a file whose size or sha256 changed since the run started, all mismatch.
+    A run with no record, a record of random weights where a file is expected (or the reverse),
+    and a file whose size or sha256 differs from the recorded ones, all mismatch. The path does not
+    count: the same bytes at another place (a copied or moved work dir) are the same backbone.
     """
     recorded = read_backbone_record(work_dir)
     where = osp.join(work_dir, BACKBONE_RECORD)
@@ -103,12 +104,12 @@ def provenance_mismatch(work_dir: str, checkpoint: Optional[str]) -> Optional[st
         return None if recorded.get('init') == 'random' else f'{where}: the run started from a checkpoint, not random weights'
     if recorded.get('init') != 'pretrained':
         return f'{where}: the run started from random weights, not {checkpoint}'
-    if osp.abspath(checkpoint) != recorded.get('checkpoint'):
-        return f'{where}: the run started from {recorded.get("checkpoint")}, not {osp.abspath(checkpoint)}'
     if not osp.isfile(checkpoint):
         return f'{checkpoint}: gone since {work_dir} started from it'
+    # by content, not by path: a copied or moved work dir holds the same files under new names
     then, now = recorded.get('file') or {}, record.fingerprint(checkpoint)
     if (then.get('size'), then.get('sha256')) != (now['size'], now['sha256']):
-        return (f'{checkpoint}: changed since {work_dir} started from it (sha256 {str(then.get("sha256"))[:12]}, '
-                f'now {now["sha256"][:12]})')
+        moved = '' if osp.abspath(checkpoint) == recorded.get('checkpoint') else f' (it recorded {recorded.get("checkpoint")})'
+        return (f'{checkpoint}: changed since {work_dir} started from it{moved}: sha256 {str(then.get("sha256"))[:12]}, '
+                f'now {now["sha256"][:12]}')
     return None

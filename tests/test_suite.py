@@ -165,6 +165,80 @@ def test_finished_upstream_runs_of_another_schedule_are_refused(smoke, capsys):
     assert 'randomness.seed is 0, the suite would run 5' in suite.reuse_mismatch(inc)
 
 
+def test_the_executor_keeps_its_promises(smoke, tmp_path, capsys):
+    """On the finished smoke work dir: a second command on a busy work dir refuses in one line;
+    bad inputs are refused before anything starts; --status says what each run is waiting for or
+    why it failed; a damaged scene file and a truncated upstream checkpoint are made again; a
+    copied, then moved, work dir re-runs nothing."""
+    import shutil
+
+    from backbones import load_checkpoint
+    from runtime.lock import exclusive
+
+    work, args = smoke
+    at = args.index('--work-dir') + 1
+
+    def run(words):
+        capsys.readouterr()
+        code = cli(words)
+        out, err = capsys.readouterr()
+        return code, out, err.strip().splitlines()
+
+    with exclusive(str(work / '.lock'), 'busy'):
+        code, out, err = run(args)
+        assert code == 2 and len(err) == 1 and 'is in use by another `benchmarks suite`' in err[0], err
+        code, out, _ = run([*args, '--status'])  # watching is allowed
+        assert code == 0 and out.count(' done ') == len(suite.make_plan(suite_args(args)).nodes)
+    code, _, err = run([*args, '--seeds', '-1'])
+    assert code == 2 and len(err) == 1 and err[0].startswith('error: --seeds -1: seeds are whole numbers >= 0')
+    for folder in (tmp_path / 'typo', tmp_path / 'empty'):
+        if folder.name == 'empty':
+            folder.mkdir()
+        code, _, err = run([*args, '--upstream-dir', str(folder)])
+        assert code == 2 and len(err) == 1 and f'--upstream-dir {folder}' in err[0], err
+        assert not folder.exists() or not any(folder.iterdir()), 'nothing started in it'
+    # --status: a seed not run yet waits; a run whose log ends with an exception failed, with the cause
+    log = work / 'upstream' / 'd8_e2e_seed1' / 'train.out'
+    log.parent.mkdir()
+    log.write_text('Traceback (most recent call last):\n  File "x", line 1\nRuntimeError: out of memory\n')
+    try:
+        code, out, _ = run([*args, '--seeds', '1', '--status'])
+        states = {line.split()[1]: line for line in out.splitlines() if len(line.split()) > 2}
+        assert 'failed: RuntimeError: out of memory' in states['upstream/d8_e2e_seed1']
+        assert 'waiting for upstream/d8_e2e_seed1' in states['seg/e2e_seed1']
+    finally:
+        shutil.rmtree(log.parent)
+
+    # a truncated scene image and a truncated upstream checkpoint are made again, nothing else runs
+    image = work / 'scenes' / 'images' / 'training' / '000001.png'
+    scene = image.read_bytes()
+    image.write_bytes(scene[:40])
+    ckpt = work / 'upstream' / 'd8_e2e_seed0' / 'model.pth'
+    original = ckpt.read_bytes()
+    ckpt.write_bytes(original[: len(original) // 2])
+    code, out, err = run(args)
+    assert code == 0, err
+    assert 'damaged or missing file(s)' in out and image.read_bytes() == scene
+    assert f'{ckpt}' in out and 'upstream/d8_e2e_seed0 makes it again' in out
+    assert load_checkpoint(ckpt).state_dict
+    started = [line for line in out.splitlines() if ' start ' in line]
+    assert all('upstream/d8_e2e_seed0' in line or 'e2e_seed0' in line for line in started), started
+
+    # copied, and the original moved away (every path the runs recorded is gone): the same bytes
+    # under new paths re-run nothing
+    copy = tmp_path / 'copy'
+    shutil.copytree(work, copy, symlinks=True)
+    hidden = work.with_name(work.name + '.moved')
+    work.rename(hidden)
+    try:
+        words = list(args)
+        words[at] = str(copy)
+        code, out, err = run(words)
+    finally:
+        hidden.rename(work)
+    assert code == 0 and '0 to run' in out and ' start ' not in out and 'runs again' not in out, (out, err)
+
+
 def suite_args(words):
     import argparse
 
