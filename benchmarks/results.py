@@ -161,6 +161,18 @@ def verdict(delta: Optional[MeanStd], metric_label: str, val_images: Optional[in
 # --- generators -----------------------------------------------------------------------------
 
 
+def _joined_runs(ctx: Context, name: str) -> List[Any]:
+    """The runs of every record of the marker; a run (same name) in two records is refused."""
+    runs, seen = [], {}
+    for source, rec in zip(ctx.sources, ctx.records):
+        for run in record_runs(rec):
+            if run.name in seen:
+                raise ResultsError(f'{name}: run {run.name} is in {seen[run.name]} and in {source}')
+            seen[run.name] = source
+            runs.append(run)
+    return runs
+
+
 def _one(ctx: Context, name: str) -> Dict[str, Any]:
     if len(ctx.records) != 1:
         raise ResultsError(f'{name} takes one record, the marker names {len(ctx.records)}')
@@ -227,10 +239,10 @@ def depth_table(ctx: Context) -> Generated:
     from .tables import depth_studies
     from .tables import depth_table as build
 
-    record = _one(ctx, 'depth-table')
-    studies = depth_studies(record_runs(record))
+    # several records join (depths run by different presets, e.g. fashion and fashion-d128); a run in two is refused
+    studies = depth_studies(_joined_runs(ctx, 'depth-table'))
     if not studies:
-        raise ResultsError('depth-table: the record holds no depth study (several depths or seeds of one model)')
+        raise ResultsError('depth-table: the records hold no depth study (several depths or seeds of one model)')
     text = '\n'.join(build(groups).to_markdown(title=False) for _key, groups in studies)
     return Generated(text + _measured_on(ctx))
 
