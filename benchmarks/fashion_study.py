@@ -7,8 +7,11 @@ from the ``vit-fashion-d<depth>_*`` configs, then writes the report (the depth t
 over seeds, the data-share table, the trends, seed-band efficiency curves) to ``W/report[-PRESET]``.
 
 * ``fashion``: depths 8, 16, 32 at the configs' recipe; ``fashion-deep``: depth 64 (its report adds
-  the other depths found in ``W``); ``fashion-d128``: depth 128; ``fashion-data``: depth 32 on class-balanced 25% and 50% subsets
-  of the same 5,000 training images, with the same validation set and epochs, and the 100% cell;
+  the other depths found in ``W``); ``fashion-d128``: depth 128; ``fashion-data``: depth 32 on
+  class-balanced 25% and 50% subsets of the same 5,000 training images, with the same validation
+  set and epochs, and the 100% cell; ``fashion-data-steps``: the 50% and 25% shares with the full
+  share's optimiser steps (E2E and every phase but the shared meta model train 100 / share times
+  their epochs), its report beside the equal-epoch cells;
   ``fashion-2x``: depth 32 with twice each side's budget (its report adds the 1x cell).
 * The meta model depends only on width, heads, K, data and seed: it is trained once per seed and
   data set (``W/meta_seed<S>_data<F>``, ``tools/train.py``) and handed to every pipeline of that
@@ -33,12 +36,13 @@ import argparse
 import glob
 import os
 import os.path as osp
+import re
 import sys
 import time
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from runtime.launch import Command, LocalBackend, supervise
+from runtime.launch import Command, LocalBackend, failure_cause, supervise
 from runtime.progress import PROGRESS_FILE, Progress
 from runtime.record import TRAIN_LOG, artifact_name
 
@@ -54,6 +58,10 @@ FASHION_PRESETS: Dict[str, Dict] = {
     # the paper's deepest small-scale row (DeiT-T with 128 blocks on CIFAR-100): its own record
     'fashion-d128': dict(depths=(128,), seeds=(0, 1, 2), epochs=None, subset=None),
     'fashion-data': dict(depths=(32,), data=(100, 50, 25), seeds=(0, 1, 2), epochs=None, subset=None),
+    # the same shares at equal optimiser steps: every phase but the shared meta model trains 100 / share
+    # times its epochs, E2E too (its own rows); the report adds the equal-epoch cells
+    'fashion-data-steps': dict(depths=(32,), data=(50, 25), steps=True, seeds=(0, 1, 2), epochs=None, subset=None,
+                               report_data=(100, 50, 25)),
     'fashion-2x': dict(depths=(32,), budgets=(2,), seeds=(0, 1, 2), epochs=None, subset=None, report_budgets=(1,)),
     # the downstream suite's upstream recipe (items anywhere on 32x32 canvases, benchmarks.suite 'fashion-canvas')
     'fashion-canvas': dict(depths=(8,), seeds=(0, 1, 2), epochs=None, subset=None, recipe='canvas'),
@@ -87,15 +95,17 @@ class Cell:
     depth: int
     data: int = 100
     budget: int = 1
+    steps: bool = False  # the optimiser steps of the full share (epochs x 100 / data), not its epochs
 
     @property
     def tag(self) -> str:
         """Work-dir suffix: '' for the depth study's cells, so that every preset shares them."""
-        return ('' if self.data == 100 else f'_data{self.data}') + ('' if self.budget == 1 else f'_{self.budget}x')
+        return (('' if self.data == 100 else f'_data{self.data}') + ('' if self.budget == 1 else f'_{self.budget}x')
+                + ('_steps' if self.steps else ''))
 
     def variant(self, device: str) -> str:
         return (VARIANT[device] + ('' if self.data == 100 else f'-subset{self.data}')
-                + ('' if self.budget == 1 else f'-{self.budget}x'))
+                + ('' if self.budget == 1 else f'-{self.budget}x') + ('-steps' if self.steps else ''))
 
 
 @dataclass
@@ -153,9 +163,12 @@ def config_for(depth: int, kind: str, device: str, recipe: str = '16px') -> str:
 def cells(preset: Dict, depths: Optional[Sequence[int]] = None, report: bool = False) -> List[Cell]:
     """The preset's cells in the order they run (``report``: with the cells its report shows too)."""
     depths = tuple(depths or preset['depths'])
-    out = [Cell(d, f, b) for d in depths for f in preset.get('data', (100,)) for b in preset.get('budgets', (1,))]
+    steps = bool(preset.get('steps'))
+    out = [Cell(d, f, b, steps=steps and f != 100) for d in depths for f in preset.get('data', (100,))
+           for b in preset.get('budgets', (1,))]
     if report:
         out += [Cell(d) for d in preset.get('report_depths', ())]
+        out += [Cell(d, f) for d in depths for f in preset.get('report_data', ())]
         out += [Cell(d, 100, b) for d in depths for b in preset.get('report_budgets', ())]
     return out
 
@@ -178,6 +191,28 @@ def _data_options(preset: Dict, data_root: Optional[str], seed: int, cell: Cell,
     if cell.data != 100 or cell.budget != 1:
         options.append(f'benchmark.variant={cell.variant(device)}')
     return options + list(preset.get('cfg_options', ()))
+
+
+def configured_epochs(depth: int, device: str, recipe: str = '16px') -> Dict[str, int]:
+    """Each phase's epochs as the depth's configs name them: ``..._e2e_<E>e_...`` and
+    ``..._incubation_<I>e+<F>e_...``."""
+    e2e = re.search(r'_e2e_(\d+)e_', osp.basename(config_for(depth, 'e2e', device, recipe)))
+    inc = re.search(r'_incubation_(\d+)e\+(\d+)e_', osp.basename(config_for(depth, 'incubation', device, recipe)))
+    if not (e2e and inc):
+        raise SystemExit(f'{PREFIX} depth {depth}: cannot read the epochs from its config names')
+    return dict(e2e=int(e2e.group(1)), incubate=int(inc.group(1)), finetune=int(inc.group(2)))
+
+
+def _schedule(cell: Cell, device: str, recipe: str, epochs: Dict[str, int]) -> Dict[str, int]:
+    """The epochs a cell overrides: its budget's, the preset's; an equal-step cell scales them all
+    (but the meta model's) by 100 / share, so that a share trains as many steps as the full one."""
+    if not cell.steps:
+        return dict(_budget(cell, device), **epochs)
+    if device != 'cpu' or 100 % cell.data or cell.budget != 1:
+        raise SystemExit(f'{PREFIX} equal-step cells are defined for shares that divide 100, at 1x, on the CPU; '
+                         f'not {cell.data}% {cell.budget}x on {device}')
+    base = dict(configured_epochs(cell.depth, device, recipe), **{k: v for k, v in epochs.items() if k != 'meta'})
+    return dict(epochs, **{k: v * (100 // cell.data) for k, v in base.items()})
 
 
 def _budget(cell: Cell, device: str) -> Dict[str, int]:
@@ -207,7 +242,7 @@ def plan(preset: Dict, depths: Sequence[int], seeds: Sequence[int], work: str, d
     for cell in todo:
         for seed in seeds:
             options = _data_options(preset, data_root, seed, cell, device) + list(extra)
-            schedule = dict(_budget(cell, device), **epochs)
+            schedule = _schedule(cell, device, recipe, epochs)
             meta = metas.get((seed, cell.data))
             if meta is None:
                 meta_dir = osp.join(work, f'meta_seed{seed}_data{cell.data}')
@@ -278,8 +313,11 @@ def execute(runs: Sequence[StudyRun], jobs: int, threads: int) -> Tuple[List[Stu
         return job
 
     def on_exit(run: StudyRun, job, code: int) -> None:
-        print(f'{PREFIX} {run.name}: {"finished" if code == 0 else f"FAILED (exit {code}), see {run.log}"}',
-              flush=True)
+        if code == 0:
+            print(f'{PREFIX} {run.name}: finished', flush=True)
+        else:
+            cause = failure_cause(run.log) or 'no cause in its log'
+            print(f'{PREFIX} {run.name}: FAILED (exit {code}): {cause}; log {run.log}', flush=True)
         progress.finish(run.name, ok=code == 0)
         if code != 0:
             failed.append(run)
@@ -290,8 +328,9 @@ def execute(runs: Sequence[StudyRun], jobs: int, threads: int) -> Tuple[List[Stu
               ready=lambda run: all(need in finished for need in run.needs))
     print(progress.close(), flush=True)
     if failed:
+        cause = failure_cause(failed[0].log) or 'no cause in its log'
         raise SystemExit(f'{PREFIX} {len(failed)} run(s) failed: {", ".join(r.name for r in failed)} '
-                         '(re-running resumes them)')
+                         f'({failed[0].name}: {cause}); fix that and run the command again to resume them')
     return todo, skipped
 
 
@@ -326,7 +365,12 @@ def run_study(args: argparse.Namespace) -> int:
         ran, skipped = [], [r for r in runs if is_finished(r)]
         print(f'{PREFIX} --report-only: {len(skipped)} of {len(runs)} runs finished, nothing trained', flush=True)
     else:
-        ran, skipped = execute(runs, jobs, args.threads)
+        from runtime.lock import LOCK_FILE, exclusive
+
+        # the suite's lock too: a suite reusing this folder as its --upstream-dir waits its turn
+        with exclusive(osp.join(work, LOCK_FILE), 'is in use by another `benchmarks reproduce` or `benchmarks suite`; '
+                       'wait for it to end, or use another --work-dir'):
+            ran, skipped = execute(runs, jobs, args.threads)
     minutes = (time.monotonic() - start) / 60
     print(f'{PREFIX} training: {len(ran)} run(s) in {minutes:.1f} minutes, {len(skipped)} finished before',
           flush=True)

@@ -484,8 +484,10 @@ def data_table(groups: Sequence[SeedGroup], ratio_cost: str = DEFAULT_RATIO_COST
         some = (e2e_groups + inc_groups)[0].first
         _cell_rows(table, [Cell(some.model), Cell(some.depth, 'int'), Cell(share, 'int'), Cell(some.variant)],
                    e2e_groups, inc_groups, metric, ratio_cost)
+    schedule = ('the full share\'s optimiser steps (every phase but the shared meta model, E2E too, trains 100 / share '
+                'times the epochs; variants ending in -steps)' if base.endswith('-steps') else 'the same epochs')
     table.notes.append('Each share is a class-balanced subset of the full share\'s training images (seeded, the same '
-                       'for every seed of the runs), with the same validation set and the same epochs.')
+                       f'for every seed of the runs), with the same validation set and {schedule}.')
     table.notes += _seed_notes(groups, ratio_cost)
     return table
 

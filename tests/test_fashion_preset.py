@@ -61,6 +61,16 @@ def test_plan_uses_each_depths_configs_and_resumes(tmp_path):
     quarter = data[7].argv
     assert {'train_dataloader.dataset.subset.per_class=125', 'train_dataloader.dataset.subset.within=500',
             'benchmark.variant=16px-5k-subset25'} <= set(quarter)
+    # equal steps: each share trains 100 / share times the full share's epochs (not the meta model)
+    steps = plan(FASHION_PRESETS['fashion-data-steps'], (32,), (0,), str(tmp_path), 'cpu')
+    assert [r.name for r in steps] == ['meta_seed0_data50', 'meta_seed0_data25', 'd32_e2e_seed0_data50_steps',
+                                       'd32_incubation_seed0_data50_steps', 'd32_e2e_seed0_data25_steps',
+                                       'd32_incubation_seed0_data25_steps']
+    assert {'train_cfg.max_epochs=80', 'benchmark.variant=16px-5k-subset25-steps'} <= set(steps[4].argv)
+    argv = steps[5].argv
+    assert argv[argv.index('--incubate-epochs') + 1] == '40' and argv[argv.index('--finetune-epochs') + 1] == '20'
+    assert argv[argv.index('--meta') + 1] == str(tmp_path / 'meta_seed0_data25' / 'meta.pth')
+    assert not any('max_epochs' in word for word in steps[1].argv), 'the meta model keeps its epochs'
     long = plan(FASHION_PRESETS['fashion-2x'], (32,), (0,), str(tmp_path), 'cpu')
     assert [r.name for r in long] == ['meta_seed0_data100', 'd32_e2e_seed0_2x', 'd32_incubation_seed0_2x']
     assert 'train_cfg.max_epochs=40' in long[1].argv
@@ -127,7 +137,18 @@ def test_deep_and_data_presets_share_cells_at_toy_size(smoke, capsys):
         assert out.count('[fashion] start') == 3  # the 25% meta model, E2E run and pipeline
         assert cli(['reproduce', '--preset', 'fashion-deep', *common]) == 0
         out = capsys.readouterr().out
-    assert 'meta_seed0_data100: finished before, skipped' in out and out.count('[fashion] start') == 2
+        assert 'meta_seed0_data100: finished before, skipped' in out and out.count('[fashion] start') == 2
+        # equal steps at 25%: the 25% meta model is shared, E2E and the pipeline train 4x the epochs
+        assert cli(['reproduce', '--preset', 'fashion-data-steps', '--depths', '8', '--data', '50', '25', *common]) == 0
+        out = capsys.readouterr().out
+    assert 'meta_seed0_data25: finished before, skipped' in out
+    full = json.loads((work / 'd8_e2e_seed0' / 'cost.json').read_text())['images']
+    assert json.loads((work / 'd8_e2e_seed0_data25_steps' / 'cost.json').read_text())['images'] == 4 * 48 <= full
+    with open(work / 'report-fashion-data-steps' / 'data_fashion_ViT-D8-W64_16px-5k-steps.csv') as f:
+        rows = list(csv.DictReader(f))
+    assert [(r['data (%)'], r['variant']) for r in rows if r['method'] == 'E2E'] == [
+        ('25', '16px-5k-subset25-steps'), ('50', '16px-5k-subset50-steps')]
+    assert (work / 'report-fashion-data-steps' / 'data_fashion_ViT-D8-W64_16px-5k.csv').is_file(), 'beside the epochs'
     # 25% of the 200 images, drawn from them: 50 images, 3 batches of 16
     assert '"images": 48' in (work / 'd8_e2e_seed0_data25' / 'cost.json').read_text()
     with open(work / 'report-fashion-data' / 'data_fashion_ViT-D8-W64_16px-5k.csv') as f:
