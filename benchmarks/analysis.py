@@ -96,6 +96,25 @@ def mean_std(values: Sequence[Optional[float]]) -> Optional[MeanStd]:
     return MeanStd(statistics.fmean(present), std, len(present), len(values))
 
 
+def standard_error(stats: Optional[MeanStd]) -> Optional[float]:
+    """The standard error of the mean (std / sqrt(n)); None for one value or none."""
+    if stats is None or stats.std is None or stats.n < 2:
+        return None
+    return stats.std / stats.n ** 0.5
+
+
+def beyond_two_se(stats: Optional[MeanStd]) -> Optional[int]:
+    """The project's one rule for a paired difference over seeds: +1 when its mean is more than
+    two standard errors above 0, -1 when more than two below, 0 within; None without a spread
+    (one seed). Every verdict, separation and gate in the reports uses it."""
+    se = standard_error(stats)
+    if se is None:
+        return None
+    if abs(stats.mean) <= 2 * se:
+        return 0
+    return 1 if stats.mean > 0 else -1
+
+
 @dataclass
 class SeedGroup:
     """Runs that differ only by seed: one (task, model, variant, method) cell of the seed-grouped tables."""

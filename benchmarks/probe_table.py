@@ -21,7 +21,7 @@ METHODS = ('e2e', 'incubation', CONTROL)
 def separation(runs: Sequence[Dict[str, Any]], score: str) -> Dict[str, Any]:
     """Pretrained − random of one probe score, paired by seed, per upstream method: mean, sample
     std, n, and whether the mean exceeds two standard errors (``separates``)."""
-    from .analysis import mean_std
+    from .analysis import beyond_two_se, mean_std
     control = {r['seed']: r[score] for r in runs if r['method'] == CONTROL and r.get(score) is not None}
     out = {}
     for method in ('e2e', 'incubation'):
@@ -30,9 +30,7 @@ def separation(runs: Sequence[Dict[str, Any]], score: str) -> Dict[str, Any]:
         if not diffs:
             continue
         stats = mean_std(diffs)
-        sem = (stats.std / len(diffs) ** 0.5) if len(diffs) > 1 and stats.std is not None else None
-        out[method] = dict(mean=stats.mean, std=stats.std, n=len(diffs),
-                           separates=bool(sem is not None and stats.mean > 2 * sem))
+        out[method] = dict(mean=stats.mean, std=stats.std, n=len(diffs), separates=beyond_two_se(stats) == 1)
     return out
 
 

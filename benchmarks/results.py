@@ -62,7 +62,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from runtime.record import RecordError
 
-from .analysis import MeanStd, mean_std, paired_deltas, seed_groups
+from .analysis import MeanStd, beyond_two_se, mean_std, paired_deltas, seed_groups, standard_error
 from .costs import COST_LABELS, COSTS
 from .records import ROOT, read_record, record_runs
 from .render import Cell, Table
@@ -149,8 +149,8 @@ def verdict(delta: Optional[MeanStd], metric_label: str, val_images: Optional[in
     if delta.n < 2 or delta.std is None:
         return (f'One seed: incubation − E2E = {delta.mean:+.2f} {metric_label} points{image}, with no spread '
                 'measured. That is no verdict; the repeatability record shows how far one seed moves.')
-    se = delta.std / delta.n ** 0.5
-    if abs(delta.mean) <= 2 * se:
+    se = standard_error(delta)
+    if beyond_two_se(delta) == 0:
         return (f'{delta.n} seeds: incubation − E2E = {delta.mean:+.2f} ± {delta.std:.2f} (std){image}; the mean is '
                 f'within two standard errors ({2 * se:.2f}) of 0: no winner at this number of seeds.')
     winner = 'incubation' if delta.mean > 0 else 'E2E'
@@ -388,8 +388,7 @@ def _separation(rows, key: str, label: str) -> str:
         d = _paired(rows, init, CONTROL, key)
         if d is None:
             return f'{label}: no paired control run.'
-        se = (d.std / d.n ** 0.5) if d.std is not None and d.n > 1 else None
-        clear = clear and se is not None and d.mean > 2 * se
+        clear = clear and beyond_two_se(d) == 1
         parts.append(f'{INIT_LABEL[init]} − control {d.mean:+.2f}' + (f' ± {d.std:.2f}' if d.std is not None else ''))
     ok = ('both pretrained backbones are ahead of the control by more than two standard errors' if clear else
           'not both pretrained backbones are ahead of the control by more than two standard errors')

@@ -19,7 +19,7 @@ from mmengine.config import Config
 
 from benchmarks.__main__ import available_commands
 from benchmarks.__main__ import main as cli
-from benchmarks.analysis import reach_cost, speedup
+from benchmarks.analysis import beyond_two_se, mean_std, reach_cost, speedup
 from benchmarks.report import collect_runs
 from runtime import record
 from runtime.record import Manifest, PhaseRecord, RecordError
@@ -914,3 +914,16 @@ def test_every_command_explains_itself(command, capsys):
         cli([command, '--help'])
     assert exit_info.value.code == 0
     assert f'python -m benchmarks {command}' in capsys.readouterr().out
+
+
+def test_one_rule_for_a_paired_difference_over_seeds():
+    """Two standard errors: the rule behind every verdict, control separation and gate."""
+    assert beyond_two_se(mean_std([1.0, 1.1, 0.9])) == 1      # mean 1.0, se 0.058
+    assert beyond_two_se(mean_std([-1.0, -1.1, -0.9])) == -1
+    assert beyond_two_se(mean_std([1.0, -0.5, 2.0])) == 0     # mean 0.83, se 0.73
+    assert beyond_two_se(mean_std([5.0])) is None and beyond_two_se(None) is None
+    from benchmarks.probe_table import separation
+    runs = [dict(method=m, seed=s, score=v) for m, s, v in [('random', 0, 1.0), ('random', 1, 2.0), ('e2e', 0, 3.0),
+                                                             ('e2e', 1, 4.1), ('incubation', 0, 1.5), ('incubation', 1, 1.0)]]
+    sep = separation(runs, 'score')
+    assert sep['e2e']['separates'] and not sep['incubation']['separates']
