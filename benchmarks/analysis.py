@@ -6,7 +6,8 @@ import statistics
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from .runs import CLASSIFICATION_TASKS, Run, match_e2e, norm_name
+from .runs import Run, match_e2e, norm_name
+from .tasks import task_names
 
 
 @dataclass
@@ -62,7 +63,7 @@ def speedup(e2e_curve: Sequence[Tuple[float, float]], inc_curve: Sequence[Tuple[
 
 def efficiency_pairs(runs: Sequence[Run]) -> List[Tuple[Optional[Run], Optional[Run]]]:
     """(E2E, incubation) pairs compared on the cost axis (classification tasks), see :func:`match_e2e`."""
-    runs = [r for r in runs if r.task in CLASSIFICATION_TASKS and r.kind != 'test']
+    runs = [r for r in runs if r.task in task_names('cls') and r.kind != 'test']
     pairs: List[Tuple[Optional[Run], Optional[Run]]] = []
     matched = set()
     for inc in (r for r in runs if r.method == 'incubation'):

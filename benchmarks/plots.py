@@ -7,7 +7,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from .analysis import MeanStd, SeedGroup, band, efficiency_pairs, speedup
 from .costs import COST_LABELS, DEFAULT_RATIO_COST
-from .runs import DOWNSTREAM_TASKS, PRIMARY_METRIC, Run, is_schedule, norm_name
+from .runs import Run, is_schedule, norm_name
+from .tasks import primary_metric, task_names
 
 METRIC_LABELS = {'accuracy/top1': 'top-1 accuracy (%)', 'coco/bbox_mAP': 'box AP', 'mIoU': 'mIoU (%)'}
 FORMATS = ('png', 'svg')
@@ -66,7 +67,7 @@ def plot_efficiency(e2e: Optional[Run], incs: Sequence[Run], out_dir: Path) -> L
     """
     plt = _pyplot()
     some = e2e or incs[0]
-    metric = PRIMARY_METRIC.get(some.task, 'accuracy/top1')
+    metric = primary_metric(some.task)
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     e2e_curve = e2e.curve(metric) if e2e else []
     if e2e_curve:
@@ -135,7 +136,7 @@ def plot_convergence(name: str, incs: Sequence[Run], out_dir: Path) -> List[Path
     """
     plt = _pyplot()
     some = incs[0]
-    metric = PRIMARY_METRIC.get(some.task, 'accuracy/top1')
+    metric = primary_metric(some.task)
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     for i, inc in enumerate(incs):
         curve = inc.own_curve(metric)
@@ -162,7 +163,7 @@ def plot_depth_trend(groups: Sequence[SeedGroup], out_dir: Path) -> List[Path]:
     """Final accuracy vs depth for E2E and incubation: mean over seeds, error bars one std."""
     plt = _pyplot()
     first = groups[0].first
-    metric = PRIMARY_METRIC.get(first.task, 'accuracy/top1')
+    metric = primary_metric(first.task)
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     depths = sorted({g.first.depth for g in groups if g.first.depth is not None})
     for method, label, style, color in (('e2e', 'E2E', 'o-', 'tab:gray'), ('incubation', 'incubation', 's-', 'C0')):
@@ -200,7 +201,7 @@ def plot_data_trend(groups: Sequence[SeedGroup], out_dir: Path) -> List[Path]:
     plt = _pyplot()
     first = groups[0].first
     base = data_share(first.variant)[0]
-    metric = PRIMARY_METRIC.get(first.task, 'accuracy/top1')
+    metric = primary_metric(first.task)
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     shares = sorted({g.first.data_percent for g in groups})
     lines: Dict[Tuple[str, str], List[Tuple[int, MeanStd]]] = {}  # one line per method and m+n schedule
@@ -244,7 +245,7 @@ def plot_seed_efficiency(e2e: Optional[SeedGroup], inc: Optional[SeedGroup], out
     plt = _pyplot()
     groups = [g for g in (e2e, inc) if g is not None]
     first = groups[0].first
-    metric = PRIMARY_METRIC.get(first.task, 'accuracy/top1')
+    metric = primary_metric(first.task)
     axis = _cost_axis(groups, cost)
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     for group, label, style, color in ((e2e, 'E2E', 'o-', 'tab:gray'), (inc, 'incubation', 's-', 'C0')):
@@ -279,7 +280,7 @@ def downstream_points(runs: Sequence[Run], task: str, cost: str) -> List[Tuple[R
     """(run, total cost, score) of ``task``'s runs that have both: the total is the upstream run's
     training cost + the downstream run's (:meth:`Run.total_costs`), so only runs whose upstream
     is attached (or that start from random weights) have one."""
-    metric = PRIMARY_METRIC[task]
+    metric = primary_metric(task)
     points = []
     for run in runs:
         if run.task == task and run.kind != 'test' and metric in run.metrics:
@@ -297,7 +298,7 @@ def plot_downstream(task: str, runs: Sequence[Run], out_dir: Path, cost: str = D
     if axis != 'train_device_hours' and len(points) < len(downstream_points(runs, task, 'train_device_hours')):
         axis, points = 'train_device_hours', downstream_points(runs, task, 'train_device_hours')
     plt = _pyplot()
-    metric = PRIMARY_METRIC[task]
+    metric = primary_metric(task)
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     styles = {'e2e': ('o', 'tab:gray'), 'incubation': ('s', 'C0')}
     for run, x, y in points:
@@ -344,7 +345,7 @@ def write_plots(runs: Sequence[Run], out_dir: Path, cost: str = DEFAULT_RATIO_CO
             paths += plot_efficiency(e2e, incs, out_dir)
     for name, incs in convergence_groups(runs):
         paths += plot_convergence(name, incs, out_dir)
-    for task in DOWNSTREAM_TASKS:
+    for task in task_names('downstream'):
         if downstream_points(every, task, 'train_device_hours'):
             paths += plot_downstream(task, every, out_dir, cost)
     return paths

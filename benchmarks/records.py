@@ -41,7 +41,8 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 from runtime.fileio import atomic_write
 from runtime.record import EvalPoint, RecordError, artifact_files, fingerprint, read_json
 
-from .runs import PRIMARY_METRIC, Phase, Run
+from .runs import Phase, Run
+from .tasks import primary_metric
 
 FORMAT = 'incubation-results'
 VERSION = 1
@@ -159,7 +160,7 @@ def _eval_dict(point: EvalPoint) -> Dict[str, Any]:
 def best_eval(run: Run, metric: Optional[str] = None) -> Optional[Dict[str, Any]]:
     """The evaluation with the highest ``metric`` (the task's primary one by default), labelled
     ``'best'``: ``{label, metric, step, value, metrics}``; None without evaluations."""
-    metric = metric or PRIMARY_METRIC.get(run.task, 'accuracy/top1')
+    metric = metric or primary_metric(run.task)
     points = [p for p in run.evals if metric in p.metrics]
     if not points:
         return None

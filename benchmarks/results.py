@@ -66,7 +66,8 @@ from .analysis import MeanStd, beyond_two_se, mean_std, paired_deltas, seed_grou
 from .costs import COST_LABELS, COSTS
 from .records import ROOT, read_record, record_runs
 from .render import Cell, Table
-from .runs import PRIMARY_METRIC, norm_name
+from .runs import norm_name
+from .tasks import get_task, primary_metric
 
 BLOCK = re.compile(r'<!-- generated: (?P<name>[\w.-]+) from (?P<sources>[^>]*?) -->\n(?P<body>.*?)<!-- end generated -->',
                    re.DOTALL)
@@ -196,7 +197,7 @@ def results_table(ctx: Context) -> Generated:
     if not runs:
         raise ResultsError('results-table: the record holds no runs of E2E or incubation')
     entries = {e['name']: e for e in record['runs'] if isinstance(e, Mapping) and 'name' in e}
-    metric = PRIMARY_METRIC.get(runs[0].task, 'accuracy/top1')
+    metric = primary_metric(runs[0].task)
     label = 'top-1' if metric == 'accuracy/top1' else metric
     kinds = {'train_device_hours': 'hours', 'e2e_device_hours': 'hours', 'train_flops': 'flops'}
     columns = ['model', 'method', 'seeds', f'{label}, last epoch', f'best {label} (epoch)'] + [
@@ -543,7 +544,6 @@ def headline(ctx: Context) -> Generated:
     metric. Last-epoch values, mean ± std over seeds, the paired Δ and a verdict (more than two
     standard errors from 0); a cell already shown by an earlier record is left out."""
     from .suite import FLOOR_METRICS, METRICS, tasks_run
-    from .tables import TASK_TITLES
 
     columns = ['task', 'model', 'data (%)', 'metric', 'seeds', 'E2E', 'incubation', 'Δ (paired)', 'verdict']
     table = Table('headline', '', columns, align=['l', 'l', 'r', 'l', 'l', 'r', 'r', 'r', 'l'])
@@ -566,13 +566,13 @@ def headline(ctx: Context) -> Generated:
                 continue
             seen.add(key)
             e2e, inc = pair['e2e'], pair['incubation']
-            metric = PRIMARY_METRIC.get(e2e.first.task, 'accuracy/top1')
+            metric = primary_metric(e2e.first.task)
             delta = paired_deltas(e2e, inc, metric)
             seeds = sorted({r.seed for r in inc.runs} & {r.seed for r in e2e.runs} - {None})
             flops = e2e.cost('train_flops'), inc.cost('train_flops')
             if flops[0] is not None and flops[1] is not None and flops[0].mean:
                 ratios.append(flops[1].mean / flops[0].mean)
-            table.add([Cell(TASK_TITLES.get(e2e.first.task, e2e.first.task)), Cell(e2e.first.model),
+            table.add([Cell(get_task(e2e.first.task).title), Cell(e2e.first.model),
                        Cell(e2e.first.data_percent, 'int'), Cell('top-1' if metric == 'accuracy/top1' else metric),
                        Cell(', '.join(map(str, seeds))), Cell(e2e.metric(metric), 'meanstd:metric'),
                        Cell(inc.metric(metric), 'meanstd:metric'), Cell(delta, 'meanstd:delta'),
@@ -590,7 +590,7 @@ def headline(ctx: Context) -> Generated:
                   for init in ('e2e', 'incubation')]
         if totals[0] is not None and totals[1] is not None and totals[0].mean:
             ratios.append(totals[1].mean / totals[0].mean)  # upstream + downstream
-        table.add([Cell(TASK_TITLES.get(task, task)), Cell(model), Cell(100, 'int'), Cell(label),
+        table.add([Cell(get_task(task).title), Cell(model), Cell(100, 'int'), Cell(label),
                    Cell(', '.join(str(s) for s in sorted({r.seed for r in rows}))),
                    Cell(mean_std([r.metric(key) for r in rows if r.init == 'e2e']), 'meanstd:metric'),
                    Cell(mean_std([r.metric(key) for r in rows if r.init == 'incubation']), 'meanstd:metric'),

@@ -28,17 +28,10 @@ from runtime.cli import UserError, check_keys
 from runtime.provenance import read_backbone_record
 from runtime.record import BENCHMARK_LABELS, DONE_STATES, MANIFEST, RecordError
 
+from .tasks import primary_metric
 from .workdir import EvalPoint, RunError, Session, WorkDir, is_run_dir, normalise_metrics, read_config, read_work_dir
 
-TASKS = ('imagenet', 'cifar100', 'digits', 'fashion', 'coco', 'ade20k', 'fashion-scenes-det', 'fashion-scenes-seg')
-CLASSIFICATION_TASKS = ('imagenet', 'cifar100', 'digits', 'fashion')
-# Tasks fine-tuned from an upstream (classification) backbone, which ``backbone.json`` names.
-DOWNSTREAM_TASKS = ('coco', 'ade20k', 'fashion-scenes-det', 'fashion-scenes-seg')
 METHODS = ('e2e', 'incubation')
-# Metric each task's curves are drawn with.
-PRIMARY_METRIC = {'imagenet': 'accuracy/top1', 'cifar100': 'accuracy/top1', 'digits': 'accuracy/top1',
-                  'fashion': 'accuracy/top1', 'coco': 'coco/bbox_mAP', 'ade20k': 'mIoU',
-                  'fashion-scenes-det': 'coco/bbox_mAP', 'fashion-scenes-seg': 'mIoU'}
 _SCHEDULE = re.compile(r'^\d+\s*\+\s*\d+$')
 _DEPTH = re.compile(r'(?:^|[-_ ])D(\d+)(?=$|[-_ ])', re.IGNORECASE)  # 'ViT-D8-W64', 'DeiT-T-D32'
 _SUBSET = re.compile(r'[-_ ]?subset(\d+)(?=$|[-_ ])', re.IGNORECASE)  # '224-subset25', '16px-5k-subset50'
@@ -299,7 +292,7 @@ class Run:
         """(cumulative cost, metric) for every evaluation that has both; ``cost``:
         ``'train_device_hours'`` or ``'train_flops'`` (FLOPs at an evaluation: the work dir's
         training FLOPs x the share of its training images seen by then)."""
-        metric = metric or PRIMARY_METRIC.get(self.task, 'accuracy/top1')
+        metric = metric or primary_metric(self.task)
         if cost == 'train_flops':
             return self._flops_curve(metric)
         points = [(self.cost_offset + p.device_hours, p.metrics[metric]) for p in self.evals

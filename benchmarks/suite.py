@@ -47,6 +47,8 @@ from runtime import graph, record
 from runtime.cli import UserError
 from runtime.graph import Node
 
+from .tasks import KINDS
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CLS_CONFIGS = osp.join(ROOT, 'classification', 'configs')
 DET_CONFIGS = osp.join(ROOT, 'detection', 'configs')
@@ -56,7 +58,7 @@ INCUBATE = osp.join(ROOT, 'tools', 'incubate.py')
 PREFIX = '[suite]'
 CONTROL = 'random-init'           # the downstream runs from random weights (``benchmark.variant``)
 INITS = ('e2e', 'incubation', CONTROL)
-TASKS = ('det', 'seg')
+TASKS = tuple(k for k in KINDS if k != 'cls')  # the downstream kinds a suite runs (benchmarks.tasks)
 SLURM_STATE = 'suite-slurm.json'
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 

@@ -11,25 +11,9 @@ from .analysis import SeedGroup, efficiency_pairs, mean_std, paired_deltas, seed
 from .costs import COST_LABELS, COSTS, DEFAULT_RATIO_COST
 from .reference import find_reference, load_reference, reference_cost, reference_for, reference_value
 from .render import Cell, Table
-from .runs import CLASSIFICATION_TASKS, DOWNSTREAM_TASKS, PRIMARY_METRIC, Run, data_share, norm_name, same_seed
+from .runs import Run, data_share, norm_name, same_seed
+from .tasks import TASKS, get_task, primary_metric, task_names
 
-TASK_TITLES = {'imagenet': 'ImageNet-1K', 'cifar100': 'CIFAR-100', 'digits': 'digits (scikit-learn)',
-               'fashion': 'Fashion-MNIST',
-               'coco': 'COCO 2017 (Mask R-CNN)', 'ade20k': 'ADE20K (UperNet)',
-               'fashion-scenes-det': 'Fashion-MNIST scenes (Mask R-CNN)', 'fashion-scenes-seg': 'Fashion-MNIST scenes (UperNet)'}
-# (metric key, column label) per task, in the paper's column order.
-CLASSIFICATION_METRICS = [('accuracy/top1', 'top-1'), ('accuracy/top5', 'top-5')]
-TASK_METRICS: Dict[str, List[Tuple[str, str]]] = {
-    'imagenet': CLASSIFICATION_METRICS, 'cifar100': CLASSIFICATION_METRICS, 'digits': CLASSIFICATION_METRICS,
-    'fashion': CLASSIFICATION_METRICS,
-    'coco': [('coco/bbox_mAP', 'APb'), ('coco/bbox_mAP_50', 'APb50'), ('coco/bbox_mAP_75', 'APb75'),
-             ('coco/segm_mAP', 'APm'), ('coco/segm_mAP_50', 'APm50'), ('coco/segm_mAP_75', 'APm75')],
-    'ade20k': [('mAcc', 'mAcc'), ('mIoU', 'mIoU'), ('mIoU-ms', 'mIoU-ms')],
-}
-# the scenes are reported as COCO and ADE20K are (the same mmdet / mmseg metrics), without the paper's numbers
-TASK_METRICS['fashion-scenes-det'] = TASK_METRICS['coco']
-TASK_METRICS['fashion-scenes-seg'] = TASK_METRICS['ade20k'][:2]
-VARIANT_LABEL = {'coco': 'schedule', 'ade20k': 'schedule', 'fashion-scenes-det': 'schedule', 'fashion-scenes-seg': 'schedule'}
 PHASE_ORDER = ('train', 'meta', 'incubate', 'assemble', 'finetune')
 DELTA_LABEL = 'Δ (incubation − E2E)'
 
@@ -175,23 +159,24 @@ def _upstream_notes(runs: Sequence[Run]) -> List[str]:
 def metric_table(task: str, runs: Sequence[Run], reference: Optional[Dict[str, Any]] = None) -> Table:
     """One task's table: per (model, variant) E2E, incubation and Δ rows; each metric next to the paper's.
 
-    A downstream task's table (:data:`benchmarks.runs.DOWNSTREAM_TASKS`) adds each row's upstream
+    A downstream task's table (:mod:`benchmarks.tasks`) adds each row's upstream
     run, backbone sha256, and the upstream and total (upstream + downstream) training device-hours
     and FLOPs; the paper's pre-training GPU-hours where ``reference.json`` has them (ADE20K).
     """
     reference = reference or load_reference()
     runs = [r for r in runs if r.task == task]
-    metrics = TASK_METRICS.get(task) or [(k, k) for k in sorted({k for r in runs for k in r.metrics})]
-    columns = ['model', VARIANT_LABEL.get(task, 'variant'), 'method', 'status']
+    spec = get_task(task)
+    metrics = spec.metrics if task in TASKS else [(k, k) for k in sorted({k for r in runs for k in r.metrics})]
+    columns = ['model', spec.variant_label, 'method', 'status']
     for _, label in metrics:
         columns += [label, f'{label} (paper)']
-    downstream = task in DOWNSTREAM_TASKS
+    downstream = spec.downstream
     if downstream:
         columns += ['upstream', 'backbone sha256'] + [label for label, *_ in UPSTREAM_COLUMNS]
     pretrain = any('pretrain_cost' in e for e in reference['entries'] if e['task'] == task)
     if pretrain:
         columns.append('pre-training GPU-h (paper)')
-    table = Table(task, f'{TASK_TITLES.get(task, task)}: incubation vs E2E', columns,
+    table = Table(task, f'{spec.title}: incubation vs E2E', columns,
                   align=['l' if i < 4 or c in ('upstream', 'backbone sha256') else 'r' for i, c in enumerate(columns)])
     for _key, e2e_runs, inc_runs in _groups(runs):
         members = e2e_runs + inc_runs
@@ -221,10 +206,7 @@ def metric_table(task: str, runs: Sequence[Run], reference: Optional[Dict[str, A
                 if pretrain:
                     cells.append(Cell(reference_cost(row.entry, row.kind, 'pretrain_cost'), 'cost'))
             table.add(cells)
-    if task == 'coco':
-        table.notes.append('COCO AP from mmdet CocoMetric, shown x100 like the paper.')
-    if task == 'ade20k':
-        table.notes.append('mIoU-ms: multi-scale + flip test (tools/test.py --tta).')
+    table.notes += list(spec.notes)
     if downstream:
         table.notes += _upstream_notes(runs)
     if pretrain:
@@ -312,7 +294,7 @@ def efficiency_table(runs: Sequence[Run], reference: Optional[Dict[str, Any]] = 
                   align=['l'] * 6 + ['r'] * (len(columns) - 6))
     for e2e, inc in efficiency_pairs(runs):
         some = e2e or inc
-        metric = PRIMARY_METRIC.get(some.task, 'accuracy/top1')
+        metric = primary_metric(some.task)
         e2e_curve = e2e.curve(metric) if e2e else []
         inc_curve = inc.curve(metric) if inc else []
         result = speedup(e2e_curve, inc_curve)
@@ -428,13 +410,13 @@ def depth_table(groups: Sequence[SeedGroup], ratio_cost: str = DEFAULT_RATIO_COS
     """One depth study: per depth an E2E row, an incubation row and a Δ row; every cell is the
     mean ± std over seeds (runs that differ only by seed); the three costs of each."""
     first = groups[0].first
-    metric = PRIMARY_METRIC.get(first.task, 'accuracy/top1')
-    metric_label = dict(TASK_METRICS.get(first.task, [])).get(metric, metric)
+    metric = primary_metric(first.task)
+    metric_label = get_task(first.task).label(metric)
     ratio_label = f'cost ratio to E2E ({COST_LABELS[ratio_cost]})'
     columns = (['model', 'depth', 'variant', 'method', 'seeds', 'status', metric_label]
                + [COST_LABELS[c] for c in COSTS] + [ratio_label])
     name = name or f'depth_{first.task}_{first.family}_{first.variant}'.replace(' ', '-')
-    table = Table(name, f'{TASK_TITLES.get(first.task, first.task)} {first.family} {first.variant}: '
+    table = Table(name, f'{get_task(first.task).title} {first.family} {first.variant}: '
                         f'{metric_label} and cost by depth (mean ± std over seeds)',
                   columns, align=['l'] * 6 + ['r'] * (len(columns) - 6))
     for e2e_groups, inc_groups in by_model(groups):
@@ -468,12 +450,12 @@ def data_table(groups: Sequence[SeedGroup], ratio_cost: str = DEFAULT_RATIO_COST
     mean ± std over seeds, with the three costs (the same epochs at every share)."""
     first = groups[0].first
     base = data_share(first.variant)[0]
-    metric = PRIMARY_METRIC.get(first.task, 'accuracy/top1')
-    metric_label = dict(TASK_METRICS.get(first.task, [])).get(metric, metric)
+    metric = primary_metric(first.task)
+    metric_label = get_task(first.task).label(metric)
     columns = (['model', 'depth', 'data (%)', 'variant', 'method', 'seeds', 'status', metric_label]
                + [COST_LABELS[c] for c in COSTS] + [f'cost ratio to E2E ({COST_LABELS[ratio_cost]})'])
     table = Table(f'data_{first.task}_{first.model}_{base}'.replace(' ', '-'),
-                  f'{TASK_TITLES.get(first.task, first.task)} {first.model} {base}: {metric_label} and cost by the '
+                  f'{get_task(first.task).title} {first.model} {base}: {metric_label} and cost by the '
                   'share of the training data (mean ± std over seeds)', columns,
                   align=['l', 'r', 'r', 'l', 'l', 'l', 'l'] + ['r'] * (len(columns) - 7))
     shares: Dict[int, Tuple[List[SeedGroup], List[SeedGroup]]] = {}
@@ -503,12 +485,12 @@ def phase_table(runs: Sequence[Run]) -> Optional[Table]:
     groups.sort(key=lambda g: (norm_name(g.first.family), data_share(g.first.variant)[0], g.first.data_percent,
                                g.first.depth or 0, norm_name(g.first.variant), norm_name(g.first.schedule)))
     first = groups[0].first
-    metric = PRIMARY_METRIC.get(first.task, 'accuracy/top1')
+    metric = primary_metric(first.task)
     incubations = sorted({p.name for g in groups for r in g.runs for p in r.phases if record.is_incubation(p.name)},
                          key=lambda n: int(n[len(record.INCUBATE_PREFIX):]))
     columns = (['model', 'depth', 'variant', 'schedule', 'seeds', 'meta'] + [f'{n} (hybrid)' for n in incubations]
                + ['assembled, before fine-tune', 'fine-tuned'])
-    table = Table(f'phases_{first.task}', f'{TASK_TITLES.get(first.task, first.task)}: top-1 after each phase of '
+    table = Table(f'phases_{first.task}', f'{get_task(first.task).title}: top-1 after each phase of '
                                           'the incubation pipelines (mean ± std over seeds)',
                   columns, align=['l'] * 5 + ['r'] * (len(columns) - 5))
 
@@ -547,14 +529,14 @@ def build_tables(runs: Sequence[Run], reference: Optional[Dict[str, Any]] = None
     for run in runs:
         if run.task not in tasks:
             tasks.append(run.task)
-    order = ['imagenet', 'cifar100', 'digits', 'fashion', 'coco', 'ade20k']
+    order = list(TASKS)  # registration order, then unregistered tasks by name
     tasks.sort(key=lambda t: (order.index(t) if t in order else len(order), t))
     tables = depth_tables(runs, ratio_cost) + data_tables(runs, ratio_cost)
     phases = phase_table(runs)
     tables += [phases] if phases is not None else []
     tables += [metric_table(task, runs, reference) for task in tasks]
     tables.append(cost_table(runs, reference))
-    if any(r.task in CLASSIFICATION_TASKS for r in runs):
+    if any(r.task in task_names('cls') for r in runs):
         tables.append(efficiency_table(runs, reference))
     return tables
 

@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 from mmengine.config import Config
 
 from benchmarks.__main__ import available_commands
@@ -927,3 +928,25 @@ def test_one_rule_for_a_paired_difference_over_seeds():
                                                              ('e2e', 1, 4.1), ('incubation', 0, 1.5), ('incubation', 1, 1.0)]]
     sep = separation(runs, 'score')
     assert sep['e2e']['separates'] and not sep['incubation']['separates']
+
+
+def test_every_configs_task_is_registered_once():
+    """One vocabulary: the task of every config (``benchmark.task``) is a registered task, whose
+    kind is the suite's word for it; a task registered twice or of an unknown kind is refused."""
+    import re as re_
+
+    from benchmarks.suite import TASKS as SUITE_KINDS
+    from benchmarks.tasks import TASKS, Task, get_task, register, task_names
+
+    found = set()
+    for folder in ('classification', 'detection', 'segmentation'):
+        for path in (ROOT / folder / 'configs').rglob('*.py'):
+            found |= set(re_.findall(r"task='([\w-]+)'", path.read_text()))
+    assert found and found <= set(TASKS), found - set(TASKS)
+    assert set(task_names('downstream')) == {t for t in TASKS if get_task(t).kind in SUITE_KINDS}
+    assert get_task('fashion-scenes-seg').primary == 'mIoU' and get_task('coco').label('coco/segm_mAP') == 'APm'
+    assert get_task('my-task').title == 'my-task'  # an unregistered task still gets a table
+    with pytest.raises(ValueError, match='registered twice'):
+        register(Task('coco', 'det', 'again', (('coco/bbox_mAP', 'APb'),)))
+    with pytest.raises(ValueError, match='kind'):
+        Task('voc', 'detection', 'VOC', (('mAP', 'mAP'),))
