@@ -376,7 +376,10 @@ class IncubationPipeline:
     # checks ----------------------------------------------------------------------------------
 
     def check_inputs(self) -> None:
-        """Fail before any training on epochs, a data root or a meta checkpoint that cannot work."""
+        """Fail before any training on epochs, a seed, a data root or a meta checkpoint that cannot work."""
+        seed = (self._section_config('incubate').get('randomness') or {}).get('seed')
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+            raise PipelineError(f'randomness.seed = {seed!r}: a seed is a whole number >= 0')
         for section in ('meta', 'incubate', 'finetune'):
             if section != 'meta' or not self.meta_given:
                 self._effective_epochs(section)

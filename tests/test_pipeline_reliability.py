@@ -3,6 +3,7 @@ another schedule on a started work dir is refused (or forced), bad values are re
 anything trains, and every error a user can cause is one line."""
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -58,6 +59,30 @@ def test_a_damaged_or_changed_artifact_is_moved_aside_and_its_phase_runs_again(d
     pipeline(work, digits_root).prepare()
     assert 'meta.pth: not a readable PyTorch checkpoint' in capsys.readouterr().out
     assert (meta.parent / 'meta.pth.damaged-2').is_file() and not meta.exists()
+
+
+def test_a_copied_work_dir_keeps_its_phases_a_busy_one_refuses_and_a_bad_seed_is_refused(digits_root, tmp_path):
+    """The executor's promises for the pipeline: the same bytes under a new path are still done
+    (the original moved away); a second command on a busy work dir refuses in one line; a bad
+    seed is refused before anything starts."""
+    from runtime.lock import exclusive
+
+    work, copy = tmp_path / 'work', tmp_path / 'copy'
+    meta = finished_meta(pipeline(work, digits_root))
+    pipeline(work, digits_root).prepare()
+    shutil.copytree(work, copy)
+    shutil.rmtree(work)
+    pipeline(copy, digits_root).prepare()
+    assert record.read_manifest(copy).phase('meta').status == 'done'
+    assert (copy / 'meta' / meta.name).is_file() and not list((copy / 'meta').glob('*.damaged-*'))
+    with exclusive(str(copy / '.lock'), 'busy'):
+        with pytest.raises(PipelineError, match=r'copy is in use by another tools/incubate.py$'):
+            pipeline(copy, digits_root).run(launcher=None)
+    bad = IncubationPipeline(PIPELINE, str(tmp_path / 'w'), data_root=str(digits_root),
+                             cfg_options={**OPTIONS, 'randomness.seed': -1})
+    with pytest.raises(PipelineError, match=r'randomness.seed = -1: a seed is a whole number >= 0'):
+        bad.check_inputs()
+    assert not (tmp_path / 'w' / 'meta').exists()
 
 
 def test_a_damaged_assembled_metrics_file_is_evaluated_again(digits_root, tmp_path, capsys):
