@@ -21,6 +21,9 @@ downstream runs, see ``python -m benchmarks suite --launcher slurm``.
 
 Prints the job id alone on stdout (``JOB=$(python tools/slurm_submit.py ...)``, then
 ``--after $JOB`` chains the next run); the log is ``DIR/slurm-<job id>.out``.
+
+The Slurm options (``--partition`` ... ``--no-requeue``) are those of ``tools/incubate.py`` and
+the benchmark suite: :func:`runtime.slurm.add_sbatch_arguments`.
 """
 from __future__ import annotations
 
@@ -48,26 +51,17 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[argparse.Namespace
                                      epilog='Options after -- go to tools/train.py.')
     parser.add_argument('config', help='config file path')
     parser.add_argument('--work-dir', required=True, help='where logs, checkpoints and the job log go')
-    parser.add_argument('--partition', '-p', help='Slurm partition (default: the cluster default)')
-    parser.add_argument('--gpus', type=int, default=0, help='GPUs per node; 0: a CPU job without --gres')
+    slurm.add_sbatch_arguments(parser, gpus_help='N > 1 runs N processes a node through srun')
     parser.add_argument('--nodes', type=int, default=1)
-    parser.add_argument('--cpus-per-task', type=int)
-    parser.add_argument('--time', help="time limit in Slurm's format, e.g. 2-00:00:00")
-    parser.add_argument('--account')
-    parser.add_argument('--qos')
     parser.add_argument('--job-name', help='default: train-CONFIG_NAME')
     parser.add_argument('--after', nargs='+', default=[], metavar='JOB_ID',
                         help='start only after these jobs completed successfully (afterok)')
     parser.add_argument('--after-pipeline', metavar='WORK_DIR',
                         help="start after the final job of tools/incubate.py --launcher slurm's run in WORK_DIR")
-    parser.add_argument('--sbatch-arg', action='append', default=[], metavar='ARG',
-                        help='any other sbatch option, e.g. --sbatch-arg=--constraint=a100 (repeatable)')
-    parser.add_argument('--no-requeue', action='store_true',
-                        help='do not requeue (and resume) a job that reaches its time limit')
     parser.add_argument('--dry-run', action='store_true', help='print the batch script, submit nothing')
     args = parser.parse_args(argv)
-    if args.gpus < 0 or args.nodes < 1:
-        parser.error(f'--gpus must be >= 0 and --nodes >= 1 (got {args.gpus}, {args.nodes})')
+    if args.nodes < 1:
+        parser.error(f'--nodes must be >= 1 (got {args.nodes})')
     return args, train_args
 
 
@@ -79,13 +73,10 @@ def build_job(args: argparse.Namespace, train_args: Sequence[str]) -> Tuple[List
     command = [sys.executable, '-u', TRAIN, osp.abspath(args.config), '--work-dir', work_dir, '--resume',
                '--launcher', launcher, *train_args]
     config_name = osp.splitext(osp.basename(args.config))[0]
-    options = slurm.SbatchOptions(
-        partition=args.partition, job_name=args.job_name or f'train-{config_name}',
-        output=osp.join(work_dir, 'slurm-%j.out'), gpus_per_node=args.gpus, nodes=args.nodes,
-        ntasks_per_node=max(1, args.gpus), cpus_per_task=args.cpus_per_task, time_limit=args.time,
-        account=args.account, qos=args.qos, requeue=not args.no_requeue, chdir=ROOT,
-        env={'PYTHONPATH': os.pathsep.join(p for p in (ROOT, os.environ.get('PYTHONPATH')) if p)},
-        extra_args=args.sbatch_arg)
+    options = slurm.sbatch_options_from(
+        args, job_name=args.job_name or f'train-{config_name}', output=osp.join(work_dir, 'slurm-%j.out'),
+        nodes=args.nodes, ntasks_per_node=max(1, args.gpus), chdir=ROOT,
+        env={'PYTHONPATH': os.pathsep.join(p for p in (ROOT, os.environ.get('PYTHONPATH')) if p)})
     return command, options
 
 
