@@ -228,8 +228,13 @@ def test_slurm_train_sh_runs_a_cpu_job_without_gres(slurm_cluster, digits_root, 
     proc = subprocess.run(['bash', 'tools/slurm_train.sh', slurm_cluster.partition, 'digits-srun', str(DIGITS_E2E),
                            str(work), *tiny_training_words(digits_root)],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert '--gres' not in proc.stderr and '--launcher=none' in proc.stderr  # set -x shows the srun line
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    # it waited for the job (tools/slurm_submit.py --wait), showing the job's log after its id
+    job = proc.stdout.splitlines()[0]
+    assert job.isdigit() and slurm.job_states([job])[job] == slurm.COMPLETED
+    assert (work / f'slurm-{job}.out').read_text().strip() in proc.stdout
+    script = (work / 'digits-srun.sbatch').read_text()
+    assert '--gres' not in script and '--launcher none' in script and '#SBATCH --cpus-per-task=1\n' in script
     assert (work / 'epoch_3.pth').exists()
     env['GPUS'] = '2'
     refused = subprocess.run(['bash', 'tools/slurm_train.sh', slurm_cluster.partition, 'x', str(DIGITS_E2E), str(work)],
