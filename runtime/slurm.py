@@ -172,8 +172,8 @@ SBATCH_OPTIONS: Tuple[SbatchOption, ...] = (
                  dict(metavar='P', help='Slurm partition (default: the cluster default)')),
     SbatchOption(('--gpus', '--gpus-per-job'), GPUS, 'gpus_per_node',
                  dict(type=_at_least(0), metavar='N',
-                      help='GPUs of each job (--gres=gpu:N; per node with --nodes); 0 requests none, '
-                           'a CPU job (a CPU partition refuses a GPU request)')),
+                      help='GPUs of each job (--gres=gpu:N); 0 requests none, a CPU job (a CPU '
+                           'partition refuses a GPU request)')),
     SbatchOption(('--cpus-per-task',), 'cpus_per_task', 'cpus_per_task',
                  dict(type=_at_least(1), metavar='C', help='CPUs of each task')),
     SbatchOption(('--time',), 'time', 'time_limit',

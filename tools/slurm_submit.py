@@ -54,7 +54,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[argparse.Namespace
                                      epilog='Options after -- go to tools/train.py.')
     parser.add_argument('config', help='config file path')
     parser.add_argument('--work-dir', required=True, help='where logs, checkpoints and the job log go')
-    slurm.add_sbatch_arguments(parser, gpus_help='N > 1 runs N processes a node through srun')
+    slurm.add_sbatch_arguments(parser, gpus_help='Per node (--nodes); N > 1 runs N processes a node through srun')
     parser.add_argument('--nodes', type=int, default=1)
     parser.add_argument('--job-name', help='default: train-CONFIG_NAME')
     parser.add_argument('--after', nargs='+', default=[], metavar='JOB_ID',
