@@ -43,7 +43,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from runtime import graph, record
+from runtime import graph, record, slurm
 from runtime.cli import UserError
 from runtime.graph import Node
 
@@ -744,25 +744,18 @@ def node_states(plan: Plan) -> List[Tuple[Node, str]]:
     return out
 
 
-def slurm_options(args: argparse.Namespace):
-    from runtime import slurm
-
+def slurm_options(args: argparse.Namespace) -> Callable[[Node], slurm.SbatchOptions]:
+    """The sbatch options of each node the suite submits itself (every Slurm option of the command line)."""
     def options(node: Node) -> slurm.SbatchOptions:
-        return slurm.SbatchOptions(
-            partition=args.partition, job_name=f'suite-{node.name.replace("/", "-")}',
-            output=osp.join(node.work_dir, 'slurm-%j.out'), gpus_per_node=args.gpus, cpus_per_task=args.cpus_per_task,
-            time_limit=args.time, account=args.account, qos=args.qos, chdir=ROOT,
-            env={'PYTHONPATH': ROOT, 'OMP_NUM_THREADS': str(args.threads)})
+        return slurm.sbatch_options_from(
+            args, job_name=f'suite-{node.name.replace("/", "-")}', output=osp.join(node.work_dir, 'slurm-%j.out'),
+            chdir=ROOT, env={'PYTHONPATH': ROOT, 'OMP_NUM_THREADS': str(args.threads)})
     return options
 
 
 def pipeline_slurm_words(args: argparse.Namespace) -> List[str]:
-    words = ['--launcher', 'slurm', '--gpus-per-job', str(args.gpus)]
-    for flag, value in (('--partition', args.partition), ('--cpus-per-task', args.cpus_per_task),
-                        ('--time', args.time), ('--account', args.account), ('--qos', args.qos)):
-        if value is not None:
-            words += [flag, str(value)]
-    return words
+    """The words that make a node's ``tools/incubate.py`` submit its jobs with the suite's Slurm options."""
+    return ['--launcher', 'slurm', *slurm.sbatch_words(args)]
 
 
 def run_slurm(plan: Plan, args: argparse.Namespace) -> bool:
@@ -1134,12 +1127,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--report-only', action='store_true', help='write the report from the runs there are')
     group = parser.add_argument_group('Slurm (--launcher slurm)')
     group.add_argument('--launcher', choices=['local', 'slurm'], default='local')
-    group.add_argument('--partition')
-    group.add_argument('--gpus', type=int, default=0, help='GPUs per job (0: CPU jobs)')
-    group.add_argument('--cpus-per-task', type=int)
-    group.add_argument('--time', help="time limit per job in Slurm's format")
-    group.add_argument('--account')
-    group.add_argument('--qos')
+    slurm.add_sbatch_arguments(group, gpus_help='Paper presets: also the processes of each pipeline run '
+                                                    '(--nproc-per-worker)')
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ merged config, submits and returns:
 
 Each phase job runs ``tools/train.py <phase>_config.py --work-dir <phase dir> --resume``, so a
 job requeued at its time limit (or resubmitted after a failure) continues from its last
-checkpoint. A job is one task with ``--gpus-per-job`` GPUs; with ``--nproc-per-worker G > 1`` it
+checkpoint. A job is one task with ``--gpus`` (alias ``--gpus-per-job``) GPUs; with ``--nproc-per-worker G > 1`` it
 runs a ``torchrun --standalone`` group of G processes inside that task (the final job's local
 pipeline does the same for the fine-tune).
 
@@ -27,10 +27,11 @@ one queued behind a job that is being replaced is cancelled and resubmitted behi
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import os.path as osp
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Set
 
 from classification.pipeline import ROOT, TRAIN, IncubationPipeline, Phase, PipelineError, exclusive
@@ -45,61 +46,40 @@ FAILURES = ('failed', 'cancelled', 'timeout', 'lost')
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The Slurm options of ``tools/incubate.py`` (used with ``--launcher slurm``)."""
+    """The Slurm options of ``tools/incubate.py`` (used with ``--launcher slurm``): those of
+    :func:`runtime.slurm.add_sbatch_arguments`, and ``--status``."""
     group = parser.add_argument_group('Slurm (--launcher slurm, see docs/slurm.md)')
-    group.add_argument('--partition', help='Slurm partition (default: the cluster default)')
-    group.add_argument('--gpus-per-job', type=int,
-                       help='GPUs per job (--gres=gpu:N); 0 requests none (a CPU partition). '
-                            'Default: --nproc-per-worker')
-    group.add_argument('--cpus-per-task', type=int, help='CPUs of each job (one task per job)')
-    group.add_argument('--time', help="time limit per job in Slurm's format, e.g. 2-00:00:00; a job that "
-                                      'reaches it is requeued and resumes from its last checkpoint')
-    group.add_argument('--account')
-    group.add_argument('--qos')
-    group.add_argument('--sbatch-arg', action='append', default=[], metavar='ARG',
-                       help='any other sbatch option, e.g. --sbatch-arg=--constraint=a100 (repeatable)')
-    group.add_argument('--no-requeue', action='store_true', help='do not requeue jobs that reach their time limit')
+    slurm.add_sbatch_arguments(group, gpus_default=None,
+                               gpus_help='One task per job (one node). Default: --nproc-per-worker')
     group.add_argument('--status', action='store_true',
                        help='report the state of the submitted jobs and phases; submit nothing')
 
 
 @dataclass
 class SlurmSettings:
-    """Resources of every job of one pipeline."""
+    """Resources of every job of one pipeline: the Slurm options, and the processes of each job."""
 
-    partition: Optional[str] = None
-    gpus_per_job: int = 1
+    sbatch: slurm.SbatchOptions = field(default_factory=slurm.SbatchOptions)
     nproc_per_worker: int = 1
-    cpus_per_task: Optional[int] = None
     threads_per_worker: Optional[int] = None
-    time_limit: Optional[str] = None
-    account: Optional[str] = None
-    qos: Optional[str] = None
-    requeue: bool = True
-    extra_args: Sequence[str] = ()
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> 'SlurmSettings':
-        gpus = args.nproc_per_worker if args.gpus_per_job is None else args.gpus_per_job
-        if gpus < 0 or args.nproc_per_worker < 1:
-            raise PipelineError(f'--gpus-per-job must be >= 0 and --nproc-per-worker >= 1 '
-                                f'(got {gpus}, {args.nproc_per_worker})')
-        return cls(partition=args.partition, gpus_per_job=gpus, nproc_per_worker=args.nproc_per_worker,
-                   cpus_per_task=args.cpus_per_task, threads_per_worker=args.threads_per_worker,
-                   time_limit=args.time, account=args.account, qos=args.qos, requeue=not args.no_requeue,
-                   extra_args=tuple(args.sbatch_arg))
+        if args.nproc_per_worker < 1:
+            raise PipelineError(f'--nproc-per-worker must be >= 1 (got {args.nproc_per_worker})')
+        gpus = args.nproc_per_worker if args.gpus is None else args.gpus
+        return cls(slurm.sbatch_options_from(args, gpus_per_node=gpus), args.nproc_per_worker,
+                   args.threads_per_worker)
 
     def options(self, job_name: str, log_dir: str, chdir: str) -> slurm.SbatchOptions:
-        env = {'PYTHONPATH': os.pathsep.join(p for p in (ROOT, os.environ.get('PYTHONPATH')) if p)}
-        threads = self.threads_per_worker or self.cpus_per_task
+        env = {**self.sbatch.env,
+               'PYTHONPATH': os.pathsep.join(p for p in (ROOT, os.environ.get('PYTHONPATH')) if p)}
+        threads = self.threads_per_worker or self.sbatch.cpus_per_task
         if threads:
             env['OMP_NUM_THREADS'] = str(threads)
         # one task: torchrun (or the final job's pipeline) starts the G processes inside it
-        return slurm.SbatchOptions(
-            partition=self.partition, job_name=job_name, output=osp.join(log_dir, 'slurm-%j.out'),
-            gpus_per_node=self.gpus_per_job, ntasks_per_node=1, cpus_per_task=self.cpus_per_task,
-            time_limit=self.time_limit, account=self.account, qos=self.qos, requeue=self.requeue,
-            chdir=chdir, env=env, srun=False, extra_args=self.extra_args)
+        return dataclasses.replace(self.sbatch, job_name=job_name, output=osp.join(log_dir, 'slurm-%j.out'),
+                                   nodes=1, ntasks_per_node=1, chdir=chdir, env=env, srun=False)
 
 
 @dataclass

@@ -21,7 +21,8 @@ from runtime.cli import EXIT_USER_ERROR, UserError, one_line
 from runtime.launch import LocalBackend
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def make_parser() -> argparse.ArgumentParser:
+    """The command line of ``tools/incubate.py``."""
     parser = argparse.ArgumentParser(description='Deep Incubation: meta -> K incubations -> assembly -> fine-tune')
     parser.add_argument('config', help='pipeline config (has `pipeline = dict(meta=, incubate=, finetune=)`)')
     parser.add_argument('--work-dir', required=True, help='where every phase and the manifest go')
@@ -40,7 +41,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument('--no-assembled-eval', action='store_true', help='skip evaluating the assembled network')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='overrides for every phase')
     cluster.add_arguments(parser)
-    argv = list(sys.argv[1:] if argv is None else argv)
     parser.add_argument('--force-phase', action='append', default=[], metavar='NAME',
                         help='run phase NAME again, with every phase depending on it (old outputs moved aside)')
     parser.add_argument('--debug', action='store_true', help='show the traceback of expected errors too')
@@ -51,7 +51,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument('--fresh-processes', action='store_true',
                         help='start every phase in a new interpreter; by default, on machines without CUDA devices, '
                              'phases are forked from one process that imported torch, timm and mmengine once')
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = make_parser().parse_args(argv)
     try:
         return _main(args, argv)
     except PipelineError as exc:  # a UserError too, reported with the pipeline's own prefix and status

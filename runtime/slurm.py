@@ -15,15 +15,22 @@ A job hitting its time limit is requeued: the batch script asks Slurm for ``USR1
 minutes before the limit (``--signal=B:USR1@S``), and its trap runs ``scontrol requeue``. The
 job then starts again from the beginning of its script, so the command must resume by itself
 (``tools/train.py --resume`` picks up the latest checkpoint in its work dir).
+
+The Slurm options of the commands that submit jobs (``tools/incubate.py --launcher slurm``,
+``tools/slurm_submit.py``, ``python -m benchmarks suite --launcher slurm``) are defined here once
+(:data:`SBATCH_OPTIONS`): :func:`add_sbatch_arguments` adds them to a command line,
+:func:`sbatch_options_from` turns the parsed values into :class:`SbatchOptions`, and
+:func:`sbatch_words` back into command-line words for a command that submits jobs of its own.
 """
 from __future__ import annotations
 
+import argparse
 import re
 import shlex
 import subprocess
 import time
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from .errors import UserError
 from .fileio import atomic_write_bytes
@@ -129,6 +136,97 @@ class SbatchOptions:
         if self.kill_on_invalid_dep:
             args.append('--kill-on-invalid-dep=yes')
         return args + list(self.extra_args)
+
+
+# --- the Slurm options of every command that submits jobs, defined once ----------------------
+
+
+def _at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number >= ``minimum`` (refused with the usage line otherwise)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f'not a whole number: {text!r}') from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f'must be >= {minimum}, got {value}')
+        return value
+    return parse
+
+
+@dataclass(frozen=True)
+class SbatchOption:
+    """One Slurm option that takes a value: its flags (the first is canonical, the others are
+    aliases), where argparse keeps it, the :class:`SbatchOptions` field it sets, and the rest of
+    its ``add_argument`` keywords."""
+
+    flags: Tuple[str, ...]
+    dest: str
+    target: str
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+
+GPUS = 'gpus'
+SBATCH_OPTIONS: Tuple[SbatchOption, ...] = (
+    SbatchOption(('--partition', '-p'), 'partition', 'partition',
+                 dict(metavar='P', help='Slurm partition (default: the cluster default)')),
+    SbatchOption(('--gpus', '--gpus-per-job'), GPUS, 'gpus_per_node',
+                 dict(type=_at_least(0), metavar='N',
+                      help='GPUs of each job (--gres=gpu:N); 0 requests none, a CPU job (a CPU '
+                           'partition refuses a GPU request)')),
+    SbatchOption(('--cpus-per-task',), 'cpus_per_task', 'cpus_per_task',
+                 dict(type=_at_least(1), metavar='C', help='CPUs of each task')),
+    SbatchOption(('--time',), 'time', 'time_limit',
+                 dict(metavar='T', help="time limit of each job in Slurm's format (minutes, HH:MM:SS, "
+                                        'D-HH:MM:SS); a job that reaches it is requeued and resumes from its '
+                                        'last checkpoint')),
+    SbatchOption(('--account',), 'account', 'account', dict(metavar='A', help='passed to sbatch')),
+    SbatchOption(('--qos',), 'qos', 'qos', dict(metavar='Q', help='passed to sbatch')),
+)
+SBATCH_ARG = '--sbatch-arg'
+NO_REQUEUE = '--no-requeue'
+
+
+def add_sbatch_arguments(parser: Any, gpus_default: Optional[int] = 0, gpus_help: str = '') -> None:
+    """Add the Slurm options to ``parser`` (an ``ArgumentParser`` or an argument group).
+
+    ``gpus_default=None`` leaves ``--gpus`` unset when it is not given (the command then picks
+    the number itself, saying how in ``gpus_help``, which is appended to the option's help).
+    """
+    for option in SBATCH_OPTIONS:
+        kwargs = dict(option.kwargs)
+        if option.dest == GPUS:
+            kwargs['default'] = gpus_default
+            if gpus_help:
+                kwargs['help'] = f'{kwargs["help"]}. {gpus_help}'
+        parser.add_argument(*option.flags, dest=option.dest, **kwargs)
+    parser.add_argument(SBATCH_ARG, dest='sbatch_arg', action='append', default=[], metavar='ARG',
+                        help='any other sbatch option, e.g. --sbatch-arg=--constraint=a100 (repeatable)')
+    parser.add_argument(NO_REQUEUE, dest='no_requeue', action='store_true',
+                        help='do not requeue (and resume) a job that reaches its time limit')
+
+
+def sbatch_options_from(args: argparse.Namespace, **overrides: Any) -> SbatchOptions:
+    """The :class:`SbatchOptions` of the Slurm options in ``args`` (see :func:`add_sbatch_arguments`),
+    with ``overrides`` (``SbatchOptions`` fields: the job's name, log, environment ...) on top."""
+    values: Dict[str, Any] = {option.target: getattr(args, option.dest) for option in SBATCH_OPTIONS}
+    values.update(requeue=not args.no_requeue, extra_args=tuple(args.sbatch_arg))
+    values.update(overrides)
+    if values['gpus_per_node'] is None:
+        raise ValueError('sbatch_options_from: --gpus was not given and has no default; pass gpus_per_node=')
+    return SbatchOptions(**values)
+
+
+def sbatch_words(args: argparse.Namespace) -> List[str]:
+    """The Slurm options in ``args`` as command-line words (canonical flags, ``--flag=value``), for
+    a command that submits jobs of its own with the same options; parsing them gives ``args``'
+    Slurm options back. Options not given (None) are left out."""
+    words = [f'{option.flags[0]}={value}' for option in SBATCH_OPTIONS
+             for value in [getattr(args, option.dest)] if value is not None]
+    words += [f'{SBATCH_ARG}={arg}' for arg in args.sbatch_arg]
+    if args.no_requeue:
+        words.append(NO_REQUEUE)
+    return words
 
 
 # The command runs in the background so that the shell can take USR1 while it runs; `wait`

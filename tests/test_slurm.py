@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CLS_CONFIGS, ROOT, TINY_DIGITS_OPTIONS, cfg_words, data_options, tool_env
+from conftest import CLS_CONFIGS, ROOT, TINY_DIGITS_OPTIONS, cfg_words, data_options, load_tool, tool_env
 from slurm_cluster import slurm_cluster  # noqa: F401  (the session fixture)
 
 from runtime import slurm
@@ -72,6 +72,55 @@ def test_slurm_submit_dry_run_builds_a_resuming_train_job(tmp_path):
     assert '#SBATCH --gres=gpu:2' in script and '#SBATCH --ntasks-per-node=2' in script
     assert f'--work-dir {tmp_path} --resume --launcher slurm --cfg-options train_cfg.max_epochs=1' in script
     assert not list(tmp_path.iterdir())  # a dry run writes nothing
+
+
+SLURM_WORDS = ['--partition', 'gpu', '--gpus', '2', '--cpus-per-task', '8', '--time', '2-00:00:00',
+               '--account', 'proj', '--qos', 'high', '--sbatch-arg=--constraint=a100', '--sbatch-arg=--exclusive',
+               '--no-requeue']
+SLURM_FIELDS = ('partition', 'gpus_per_node', 'cpus_per_task', 'time_limit', 'account', 'qos', 'requeue', 'extra_args')
+
+
+def test_slurm_options_are_the_same_in_every_command_and_round_trip():
+    """tools/incubate.py, tools/slurm_submit.py and the benchmark suite take the same Slurm options
+    (runtime.slurm.add_sbatch_arguments), build the same sbatch options from them, and the suite
+    hands them to tools/incubate.py unchanged (sbatch_words)."""
+    import argparse
+
+    from benchmarks import suite
+    from classification.cluster import SlurmSettings
+    from classification.incubate import make_parser
+    from runtime.graph import Node
+
+    submit_tool = load_tool('slurm_submit')
+    incubate = make_parser().parse_args(['cfg.py', '--work-dir', 'w', '--launcher', 'slurm', *SLURM_WORDS])
+    submit, _ = submit_tool.parse_args(['cfg.py', '--work-dir', 'w', *SLURM_WORDS])
+    suite_parser = argparse.ArgumentParser()
+    suite.add_arguments(suite_parser)
+    suite_args = suite_parser.parse_args(['--launcher', 'slurm', *SLURM_WORDS])
+    expected = slurm.SbatchOptions(partition='gpu', gpus_per_node=2, cpus_per_task=8, time_limit='2-00:00:00',
+                                   account='proj', qos='high', requeue=False,
+                                   extra_args=('--constraint=a100', '--exclusive'))
+    for args in (incubate, submit, suite_args):
+        assert slurm.sbatch_options_from(args) == expected
+    # and what each command submits carries them
+    built = [SlurmSettings.from_args(incubate).options('w-meta', 'w/meta', '.'),
+             submit_tool.build_job(submit, [])[1],
+             suite.slurm_options(suite_args)(Node('det/x', ['true'], 'w/det'))]
+    for options in built:
+        assert {f: getattr(options, f) for f in SLURM_FIELDS} == {f: getattr(expected, f) for f in SLURM_FIELDS}
+    # the suite's words for tools/incubate.py parse back to the same options
+    words = suite.pipeline_slurm_words(suite_args)
+    again = make_parser().parse_args(['cfg.py', '--work-dir', 'w', *words])
+    assert again.launcher == 'slurm' and slurm.sbatch_options_from(again) == expected
+    assert slurm.sbatch_words(again) == words[2:] == slurm.sbatch_words(submit)
+    # the aliases: --gpus-per-job is --gpus, -p is --partition; unset options are left out
+    short = make_parser().parse_args(['cfg.py', '--work-dir', 'w', '-p', 'cpu', '--gpus-per-job', '0'])
+    assert slurm.sbatch_words(short) == ['--partition=cpu', '--gpus=0']
+    assert slurm.sbatch_words(make_parser().parse_args(['cfg.py', '--work-dir', 'w'])) == []
+    assert SlurmSettings.from_args(make_parser().parse_args(
+        ['cfg.py', '--work-dir', 'w', '--nproc-per-worker', '4'])).sbatch.gpus_per_node == 4
+    with pytest.raises(SystemExit):  # refused by the parser, with its usage line
+        submit_tool.parse_args(['cfg.py', '--work-dir', 'w', '--gpus', '-1'])
 
 
 # --- the real cluster ----------------------------------------------------------------------
@@ -179,8 +228,13 @@ def test_slurm_train_sh_runs_a_cpu_job_without_gres(slurm_cluster, digits_root, 
     proc = subprocess.run(['bash', 'tools/slurm_train.sh', slurm_cluster.partition, 'digits-srun', str(DIGITS_E2E),
                            str(work), *tiny_training_words(digits_root)],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert '--gres' not in proc.stderr and '--launcher=none' in proc.stderr  # set -x shows the srun line
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    # it waited for the job (tools/slurm_submit.py --wait), showing the job's log after its id
+    job = proc.stdout.splitlines()[0]
+    assert job.isdigit() and slurm.job_states([job])[job] == slurm.COMPLETED
+    assert (work / f'slurm-{job}.out').read_text().strip() in proc.stdout
+    script = (work / 'digits-srun.sbatch').read_text()
+    assert '--gres' not in script and '--launcher none' in script and '#SBATCH --cpus-per-task=1\n' in script
     assert (work / 'epoch_3.pth').exists()
     env['GPUS'] = '2'
     refused = subprocess.run(['bash', 'tools/slurm_train.sh', slurm_cluster.partition, 'x', str(DIGITS_E2E), str(work)],

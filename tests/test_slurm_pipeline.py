@@ -217,7 +217,8 @@ def test_job_commands_resume_and_map_nproc_to_torchrun(tmp_path):
     assert group[-2:] == ['--launcher', 'pytorch'] and '--resume' in group
     words = [str(CONFIG), '--work-dir', 'w', '--meta-epochs', '3', '--launcher', 'slurm', '--cfg-options', 'a=1']
     assert final_command(words, 4)[3:] == [*words, '--launcher', 'none', '--modules', '0', '1', '2', '3']
-    settings = SlurmSettings(partition='gpu', gpus_per_job=4, nproc_per_worker=4, cpus_per_task=16, time_limit='2-00:00:00')
+    settings = SlurmSettings(slurm.SbatchOptions(partition='gpu', gpus_per_node=4, cpus_per_task=16,
+                                                 time_limit='2-00:00:00'), nproc_per_worker=4)
     script = slurm.batch_script(group, settings.options('w-meta', meta.work_dir, str(ROOT)))
     assert '#SBATCH --gres=gpu:4\n' in script and '#SBATCH --ntasks-per-node=1\n' in script and 'srun' not in script
     assert "export OMP_NUM_THREADS=16" in script and '#SBATCH --requeue' in script

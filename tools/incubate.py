@@ -2,8 +2,8 @@
 
     python tools/incubate.py PIPELINE_CONFIG --work-dir DIR [--data-root DATA] [--parallel K]
         [--meta META_CKPT] [--nproc-per-worker G] [--modules I ...]
-        [--launcher slurm [--partition P] [--gpus-per-job N] [--cpus-per-task C] [--time T]
-         [--account A] [--qos Q] [--sbatch-arg ARG ...] [--status]]
+        [--launcher slurm [--partition P] [--gpus N] [--cpus-per-task C] [--time T]
+         [--account A] [--qos Q] [--sbatch-arg ARG ...] [--no-requeue] [--status]]
 
 meta model -> K incubation runs (concurrent with --parallel) -> assembly -> fine-tune. Running
 the same command again skips finished phases and resumes an interrupted one. State, metrics

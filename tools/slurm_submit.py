@@ -3,7 +3,7 @@
     python tools/slurm_submit.py CONFIG --work-dir DIR --partition P [--gpus N] [--nodes M]
         [--cpus-per-task C] [--time T] [--account A] [--qos Q] [--job-name NAME]
         [--after JOB_ID ...] [--after-pipeline INCUBATION_WORK_DIR]
-        [--sbatch-arg=--constraint=a100 ...] [--no-requeue] [--dry-run] [-- TRAIN_OPTIONS ...]
+        [--sbatch-arg=--constraint=a100 ...] [--no-requeue] [--wait] [--dry-run] [-- TRAIN_OPTIONS ...]
 
 For the E2E baselines and the detection and segmentation configs, as ``tools/train.py`` runs
 them all. The job runs ``tools/train.py CONFIG --work-dir DIR --resume TRAIN_OPTIONS``: a job
@@ -20,7 +20,12 @@ is added to its ``--cfg-options`` (a checkpoint given there yourself is kept). F
 downstream runs, see ``python -m benchmarks suite --launcher slurm``.
 
 Prints the job id alone on stdout (``JOB=$(python tools/slurm_submit.py ...)``, then
-``--after $JOB`` chains the next run); the log is ``DIR/slurm-<job id>.out``.
+``--after $JOB`` chains the next run); the log is ``DIR/slurm-<job id>.out``. With ``--wait`` it
+then waits for the job, copying its log to stdout as it grows, and exits 0 only when the job
+completed (``tools/slurm_train.sh`` runs it so); Ctrl-C cancels the job.
+
+The Slurm options (``--partition`` ... ``--no-requeue``) are those of ``tools/incubate.py`` and
+the benchmark suite: :func:`runtime.slurm.add_sbatch_arguments`.
 """
 from __future__ import annotations
 
@@ -28,6 +33,7 @@ import argparse
 import os
 import os.path as osp
 import sys
+import time
 from typing import List, Optional, Sequence, Tuple
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -48,26 +54,19 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[argparse.Namespace
                                      epilog='Options after -- go to tools/train.py.')
     parser.add_argument('config', help='config file path')
     parser.add_argument('--work-dir', required=True, help='where logs, checkpoints and the job log go')
-    parser.add_argument('--partition', '-p', help='Slurm partition (default: the cluster default)')
-    parser.add_argument('--gpus', type=int, default=0, help='GPUs per node; 0: a CPU job without --gres')
+    slurm.add_sbatch_arguments(parser, gpus_help='Per node (--nodes); N > 1 runs N processes a node through srun')
     parser.add_argument('--nodes', type=int, default=1)
-    parser.add_argument('--cpus-per-task', type=int)
-    parser.add_argument('--time', help="time limit in Slurm's format, e.g. 2-00:00:00")
-    parser.add_argument('--account')
-    parser.add_argument('--qos')
     parser.add_argument('--job-name', help='default: train-CONFIG_NAME')
     parser.add_argument('--after', nargs='+', default=[], metavar='JOB_ID',
                         help='start only after these jobs completed successfully (afterok)')
     parser.add_argument('--after-pipeline', metavar='WORK_DIR',
                         help="start after the final job of tools/incubate.py --launcher slurm's run in WORK_DIR")
-    parser.add_argument('--sbatch-arg', action='append', default=[], metavar='ARG',
-                        help='any other sbatch option, e.g. --sbatch-arg=--constraint=a100 (repeatable)')
-    parser.add_argument('--no-requeue', action='store_true',
-                        help='do not requeue (and resume) a job that reaches its time limit')
+    parser.add_argument('--wait', action='store_true',
+                        help='wait for the job to end, copying its log to stdout; exit 0 only if it completed')
     parser.add_argument('--dry-run', action='store_true', help='print the batch script, submit nothing')
     args = parser.parse_args(argv)
-    if args.gpus < 0 or args.nodes < 1:
-        parser.error(f'--gpus must be >= 0 and --nodes >= 1 (got {args.gpus}, {args.nodes})')
+    if args.nodes < 1:
+        parser.error(f'--nodes must be >= 1 (got {args.nodes})')
     return args, train_args
 
 
@@ -79,13 +78,10 @@ def build_job(args: argparse.Namespace, train_args: Sequence[str]) -> Tuple[List
     command = [sys.executable, '-u', TRAIN, osp.abspath(args.config), '--work-dir', work_dir, '--resume',
                '--launcher', launcher, *train_args]
     config_name = osp.splitext(osp.basename(args.config))[0]
-    options = slurm.SbatchOptions(
-        partition=args.partition, job_name=args.job_name or f'train-{config_name}',
-        output=osp.join(work_dir, 'slurm-%j.out'), gpus_per_node=args.gpus, nodes=args.nodes,
-        ntasks_per_node=max(1, args.gpus), cpus_per_task=args.cpus_per_task, time_limit=args.time,
-        account=args.account, qos=args.qos, requeue=not args.no_requeue, chdir=ROOT,
-        env={'PYTHONPATH': os.pathsep.join(p for p in (ROOT, os.environ.get('PYTHONPATH')) if p)},
-        extra_args=args.sbatch_arg)
+    options = slurm.sbatch_options_from(
+        args, job_name=args.job_name or f'train-{config_name}', output=osp.join(work_dir, 'slurm-%j.out'),
+        nodes=args.nodes, ntasks_per_node=max(1, args.gpus), chdir=ROOT,
+        env={'PYTHONPATH': os.pathsep.join(p for p in (ROOT, os.environ.get('PYTHONPATH')) if p)})
     return command, options
 
 
@@ -147,9 +143,47 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
                               script_path=osp.join(work_dir, f'{options.job_name}.sbatch'))
     except slurm.SlurmError as e:
         sys.exit(f'slurm_submit: {args.config}: {e}')
-    print(job_id)
-    print(f'submitted job {job_id}; log: {osp.join(work_dir, f"slurm-{job_id}.out")}', file=sys.stderr)
+    log = osp.join(work_dir, f'slurm-{job_id}.out')
+    print(job_id, flush=True)
+    print(f'submitted job {job_id}; log: {log}', file=sys.stderr, flush=True)
+    if args.wait:
+        info = wait_for(job_id, log)
+        if info.state != slurm.COMPLETED:
+            sys.exit(f'slurm_submit: job {job_id} ended {info.slurm_state or info.state}'
+                     f'{f" (exit code {info.exit_code})" if info.exit_code else ""}; log: {log}')
     return job_id
+
+
+def _copy_new(path: str, shown: int) -> int:
+    """Write what ``path`` has beyond its first ``shown`` bytes to stdout; return its size."""
+    try:
+        with open(path, 'rb') as f:
+            f.seek(shown)
+            new = f.read()
+    except OSError:             # not created yet: the job has not started
+        return shown
+    sys.stdout.buffer.write(new)
+    sys.stdout.flush()
+    return shown + len(new)
+
+
+def wait_for(job_id: str, log: str, poll_seconds: float = 2.0) -> slurm.JobInfo:
+    """Wait until the job has ended (or can never start), copying its log to stdout as it grows;
+    Ctrl-C cancels the job. Slurm not knowing the job three times in a row counts as ended."""
+    shown, unknown = 0, 0
+    try:
+        while True:
+            info = slurm.job_info([job_id])[job_id]
+            shown = _copy_new(log, shown)
+            unknown = unknown + 1 if info.state == slurm.UNKNOWN else 0
+            if info.state in slurm.FINAL or info.never_runs or unknown >= 3:
+                break
+            time.sleep(poll_seconds)
+    except KeyboardInterrupt:
+        slurm.cancel(job_id)
+        sys.exit(f'slurm_submit: interrupted; job {job_id} cancelled')
+    _copy_new(log, shown)
+    return info
 
 
 if __name__ == '__main__':
