@@ -31,7 +31,7 @@ from .cli import UserError
 from .fileio import atomic_write_bytes
 from .launch import Backend, Command, Job, latest_progress
 
-FAILURES = ('failed', 'cancelled', 'timeout', 'lost')
+FAILURES = ('failed', 'cancelled', 'timeout', 'lost', 'stuck')
 
 
 class GraphError(UserError):
@@ -194,7 +194,9 @@ class SlurmState:
     node: Node
     job: Optional[str] = None
     log: Optional[str] = None
-    verdict: str = 'not submitted'   # done | pending | running | failed | cancelled | timeout | lost | not submitted
+    # done | pending | running | failed | cancelled | timeout | lost | stuck (pending behind a failed
+    # dependency: Slurm will never start it) | not submitted
+    verdict: str = 'not submitted'
     action: str = ''
 
     @property
@@ -224,6 +226,8 @@ def _verdict(info: Optional[slurm.JobInfo], done: bool) -> str:
         return 'done'
     if info is None:
         return 'lost'
+    if info.never_runs:
+        return 'stuck'
     return {slurm.PENDING: 'pending', slurm.RUNNING: 'running', slurm.FAILED: 'failed',
             slurm.CANCELLED: 'cancelled', slurm.TIMEOUT: 'timeout'}.get(info.state, 'lost')
 
@@ -280,6 +284,9 @@ def submit_slurm(nodes: Sequence[Node], state_path: str, options: Callable[[Node
             if state.active:
                 slurm.cancel(state.job)
                 state.action = f'cancelled job {state.job} (its dependency was replaced); '
+            elif state.verdict == 'stuck':
+                slurm.cancel(state.job)
+                state.action = f'cancelled job {state.job} (its dependency had failed); '
             after = [by_name[n].job for n in node.needs if by_name[n].active]
             os.makedirs(node.work_dir, exist_ok=True)
             if node.submits:

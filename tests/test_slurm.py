@@ -240,3 +240,37 @@ def test_slurm_train_sh_runs_a_cpu_job_without_gres(slurm_cluster, digits_root, 
     refused = subprocess.run(['bash', 'tools/slurm_train.sh', slurm_cluster.partition, 'x', str(DIGITS_E2E), str(work)],
                              cwd=ROOT, env=env, capture_output=True, text=True)
     assert refused.returncode == 2 and 'GPUS_PER_NODE=0 runs one CPU process' in refused.stderr
+
+
+def test_graph_resubmits_the_dependants_of_a_fixed_failure(slurm_cluster, tmp_path):  # noqa: F811
+    """The run graph on the real cluster: an upstream job fails, so Slurm cancels one dependant
+    and leaves another pending for ever (DependencyNeverSatisfied, without --kill-on-invalid-dep);
+    once the cause is fixed, the same call resubmits the upstream and both dependants behind it."""
+    from runtime import graph
+
+    flag, state = tmp_path / 'fixed', str(tmp_path / 'state.json')
+
+    def node(name, script, needs=()):
+        return graph.Node(name, shell(script), str(tmp_path / name), needs=needs,
+                          done=lambda n=name: (tmp_path / f'{n}.done').is_file())
+
+    nodes = [node('up', f'test -f {flag} && touch up.done'),
+             node('cancelled', 'touch cancelled.done', ('up',)), node('stuck', 'touch stuck.done', ('up',))]
+
+    def options(n):
+        return cpu_options(slurm_cluster, tmp_path, n.name, kill_on_invalid_dep=n.name != 'stuck')
+
+    first = {s.node.name: s.job for s in graph.submit_slurm(nodes, state, options)}
+    slurm.wait([first['up'], first['cancelled']], timeout=60, poll_seconds=0.2)
+    deadline = time.monotonic() + 30
+    while not slurm.job_info([first['stuck']])[first['stuck']].never_runs and time.monotonic() < deadline:
+        time.sleep(0.2)
+    verdicts = {s.node.name: s.verdict for s in graph.inspect_slurm(nodes, state)}
+    assert verdicts == {'up': 'failed', 'cancelled': 'cancelled', 'stuck': 'stuck'}, verdicts
+    flag.touch()
+    again = {s.node.name: s for s in graph.submit_slurm(nodes, state, options)}
+    assert all(again[n].job != first[n] for n in first)
+    assert 'its dependency had failed' in again['stuck'].action
+    slurm.wait([again[n].job for n in first], timeout=60, poll_seconds=0.2)
+    assert all((tmp_path / f'{n}.done').is_file() for n in first)
+    assert slurm.job_info([first['stuck']])[first['stuck']].state == slurm.CANCELLED
