@@ -131,3 +131,13 @@ def test_every_expected_error_is_a_user_error_and_keeps_its_builtin_base():
     from runtime.slurm import SlurmError
     assert issubclass(DataLayoutError, FileNotFoundError) and issubclass(PipelineError, RuntimeError)
     assert issubclass(SlurmError, RuntimeError) and str(SlurmError(['sbatch'], 'no')) == '`sbatch` failed: no'
+
+
+def test_architecture_page_names_every_module():
+    """docs/architecture.md describes the layout that exists: every module of the packages and
+    every tool is named there (by its path, or its file name in its package's row)."""
+    page = (ROOT / 'docs' / 'architecture.md').read_text()
+    files = [p for p in project_modules().values() if p.name != '__init__.py']
+    files += sorted(p for p in (ROOT / 'tools').iterdir() if p.suffix in ('.py', '.sh'))
+    missing = [str(p.relative_to(ROOT)) for p in files if str(p.relative_to(ROOT)) not in page and p.name not in page]
+    assert not missing, f'docs/architecture.md does not name: {", ".join(missing)}'
