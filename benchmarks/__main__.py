@@ -49,6 +49,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from runtime.cli import EXIT_USER_ERROR, UserError, one_line
 
     args = build_parser(argv).parse_args(argv)
+    from .records import set_benchmarks_command
+
+    set_benchmarks_command(argv)
     try:
         return int(importlib.import_module(args._module).run(args) or 0)
     except UserError as exc:

@@ -399,13 +399,12 @@ def result_record_path(work: str, name: str) -> str:
 def report(run_dirs: Sequence[str], out: str, record: Optional[str] = None, study: str = 'fashion',
            seeds: Sequence[int] = (), extra: Optional[Dict] = None) -> int:
     """The result record of the runs (``record``), then the report generated from that record alone."""
-    from benchmarks.records import record_runs, write_record
+    from benchmarks.records import command_line, record_runs, write_record
     from benchmarks.report import collect_runs, write_report
 
     runs = collect_runs(run_dirs)
     if record:
-        runs = record_runs(write_record(record, study, [sys.executable, '-m', 'benchmarks', *sys.argv[1:]]
-                                        if sys.argv[0].endswith('__main__.py') else sys.argv, runs, seeds, extra))
+        runs = record_runs(write_record(record, study, command_line(), runs, seeds, extra))
         print(f'{PREFIX} result record: {record}', flush=True)
     written = write_report(runs, out)
     depth = [t for name, t in written['tables'].items() if name.startswith(('depth_', 'data_'))]

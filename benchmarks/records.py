@@ -355,10 +355,22 @@ def study_record_path(work_dir: PathLike) -> str:
     return osp.join(os.fspath(work_dir), 'results.json')
 
 
+# The `python -m benchmarks` command this process runs, as benchmarks.__main__ parsed it (also when
+# it is called in-process with its own argv, as the tests do): what a study's record names.
+_BENCHMARKS_ARGV: Optional[List[str]] = None
+
+
+def set_benchmarks_command(argv: Sequence[str]) -> None:
+    global _BENCHMARKS_ARGV
+    _BENCHMARKS_ARGV = list(argv)
+
+
 def command_line(argv: Optional[Sequence[str]] = None) -> List[str]:
     """This process's command as a user would type it: ``python -m benchmarks reproduce ...``
     for the benchmarks' entry point, else ``python SCRIPT ARGS`` (script path relative to the
     checkout)."""
+    if argv is None and _BENCHMARKS_ARGV is not None:
+        return ['python', '-m', 'benchmarks', *_BENCHMARKS_ARGV]
     argv = list(sys.argv if argv is None else argv)
     if not argv:
         return []
