@@ -250,7 +250,7 @@ def depth_table(ctx: Context) -> Generated:
 
 def _figure(ctx: Context, kind: str, draw: Callable[[List[Any], Path], List[Path]], caption: str) -> Generated:
     path = ctx.figure_path(kind)
-    runs = [r for rec in ctx.records for r in record_runs(rec)]
+    runs = _joined_runs(ctx, f'{kind}-figure')
 
     def drawer(folder: Path) -> Path:
         paths = [p for p in draw(runs, folder) if p.suffix == '.png']
