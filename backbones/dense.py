@@ -46,6 +46,10 @@ class IncubationViTBackbone(BaseModule):
             block of each incubation module (ViTDet's choice for ViT-B/L/H is exactly that).
         pos_embed: how the pretraining grid's position embedding reaches the input's grid when
             ``window_size`` is set: ``interpolate`` (ViTDet) or ``tile`` (one copy per window).
+        frozen_stages: as mmpretrain's ViT: -1 trains everything; 0 freezes the embeddings (patch,
+            position, class token); ``n`` also the first ``n`` blocks (kept in eval mode, so no
+            drop path). The frozen-backbone protocol freezes all of them: the heads see exactly the
+            upstream features.
         init_cfg: ``dict(type='Pretrained', checkpoint=PATH)`` with an assembled, exported,
             timm, or mmengine classifier checkpoint; the head is dropped and the position
             embedding resampled.
@@ -55,7 +59,7 @@ class IncubationViTBackbone(BaseModule):
                  out_indices: Optional[Sequence[int]] = None, drop_path_rate: float = 0.1,
                  with_cp: bool = False, window_size: Optional[int] = None,
                  global_blocks: Optional[Sequence[int]] = None, pos_embed: str = 'interpolate',
-                 init_cfg: Optional[Dict[str, Any]] = None, **arch_overrides: Any) -> None:
+                 frozen_stages: int = -1, init_cfg: Optional[Dict[str, Any]] = None, **arch_overrides: Any) -> None:
         super().__init__(init_cfg=init_cfg)
         check_keys(arch_overrides, self.known_keys(), 'model.backbone', type(self).__name__)
         if img_size is not None:
@@ -89,6 +93,32 @@ class IncubationViTBackbone(BaseModule):
         self.out_channels = [self.vit.embed_dim] * len(self.out_indices)
         self.num_layers = self.vit.division.depth + 2
         self.load_report: Optional[Dict[str, Any]] = None
+        if not -1 <= frozen_stages <= self.vit.division.depth:
+            raise ValueError(f'frozen_stages {frozen_stages}: -1 (none) to {self.vit.division.depth} (every block)')
+        self.frozen_stages = frozen_stages
+        self._freeze_stages()
+
+    def _frozen_modules(self) -> Tuple[torch.nn.Module, ...]:
+        if self.frozen_stages < 0:
+            return ()
+        return (self.vit.patch_embed, *self.vit.blocks[:self.frozen_stages])
+
+    def _freeze_stages(self) -> None:
+        if self.frozen_stages < 0:
+            return
+        for param in (self.vit.cls_token, self.vit.pos_embed, getattr(self.vit, 'reg_token', None)):
+            if param is not None:
+                param.requires_grad_(False)
+        for module in self._frozen_modules():
+            module.eval()
+            module.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> 'IncubationViTBackbone':
+        """Switch the mode, keeping the frozen stages in eval mode (mmpretrain's convention)."""
+        super().train(mode)
+        for module in self._frozen_modules():
+            module.eval()
+        return self
 
     @classmethod
     def known_keys(cls) -> set:

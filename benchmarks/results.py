@@ -291,9 +291,10 @@ def efficiency_figure(ctx: Context) -> Generated:
 def _data_groups(ctx: Context, name: str):
     from .tables import data_studies
 
-    studies = [groups for rec in ctx.records for _key, groups in data_studies(record_runs(rec))]
+    # several records join (the equal-epoch and the equal-step shares, from two presets); a run in two is refused
+    studies = [groups for _key, groups in data_studies(_joined_runs(ctx, name))]
     if not studies:
-        raise ResultsError(f'{name}: the record holds no data study (one model on several shares of its data)')
+        raise ResultsError(f'{name}: the records hold no data study (one model on several shares of its data)')
     return studies
 
 
@@ -301,7 +302,6 @@ def data_table(ctx: Context) -> Generated:
     """A data-efficiency study's table: per share of the data E2E, incubation and the paired Δ."""
     from .tables import data_table as build
 
-    _one(ctx, 'data-table')  # one record: its provenance is the table's
     text = '\n'.join(build(groups).to_markdown(title=False) for groups in _data_groups(ctx, 'data-table'))
     return Generated(text + _measured_on(ctx))
 

@@ -217,11 +217,9 @@ def artifact_problem(path: str) -> Optional[str]:
     return cached[1]
 
 
-def _pipeline_final_job(node: Node) -> Optional[str]:
-    """Under Slurm: the job that finishes a pipeline (its fine-tune), from its manifest."""
-    manifest = record.read_manifest(node.work_dir)
-    phase = manifest.phase(record.FINETUNE)
-    return phase.job.id if phase is not None and phase.job is not None else None
+def is_pipeline(node: Node) -> bool:
+    """Whether a node runs the incubation pipeline (``tools/incubate.py``), not one training run."""
+    return len(node.argv) > 1 and node.argv[1] == INCUBATE
 
 
 def _fashion_upstream(preset: Dict[str, Any], args: argparse.Namespace, up_dir: str) -> Tuple[List[Node], List[Upstream]]:
@@ -245,7 +243,6 @@ def _fashion_upstream(preset: Dict[str, Any], args: argparse.Namespace, up_dir: 
             final = osp.join(run.work_dir, record.FINETUNE, record.artifact_name('assembled'))
         node = Node(names[run.work_dir], run.argv, run.work_dir, needs=tuple(names[n] for n in run.needs), log=run.log,
                     done=lambda r=run, f=final: is_finished(r) and artifact_problem(f) is None,
-                    submits=run.method == 'incubation', final_job=_pipeline_final_job,
                     labels=dict(method=run.method, seed=run.seed))
         if run.method == 'meta':
             metas.append(node)
@@ -345,7 +342,6 @@ def _paper_plan(preset: Dict[str, Any], args: argparse.Namespace, work: str) -> 
             node = Node(f'upstream/{name}', argv, work_dir, needs=(meta_node.name,) if meta_node and method != 'e2e' else (),
                         done=lambda w=work_dir, f=final: _downstream_done(w) and artifact_problem(f) is None,
                         log=osp.join(work_dir, 'suite.out'),
-                        submits=method == 'incubation', final_job=_pipeline_final_job,
                         labels=dict(method=method, seed=seed, model=model))
             up = Upstream(node, method, seed, final, model, finished=lambda w=work_dir: _downstream_done(w))
             plan.upstream.append(up)
@@ -501,7 +497,7 @@ def reuse_mismatch(node: Node) -> Optional[str]:
     argv = list(node.argv)
     config = argv[2]
     options = _cfg_options(argv)
-    if not node.submits:
+    if not is_pipeline(node):
         dump = osp.join(node.work_dir, osp.basename(config))
         if not osp.isfile(dump):
             return None
@@ -660,7 +656,7 @@ def _progress_source(node: Node) -> str:
     """Where a node's ETA is read: a pipeline's status file, a training run's mmengine log."""
     from runtime.progress import PROGRESS_FILE
 
-    return osp.join(node.work_dir, PROGRESS_FILE) if node.submits else osp.join(node.work_dir, record.TRAIN_LOG)
+    return osp.join(node.work_dir, PROGRESS_FILE) if is_pipeline(node) else osp.join(node.work_dir, record.TRAIN_LOG)
 
 
 def run_here(plan: Plan, args: argparse.Namespace) -> None:
@@ -689,7 +685,7 @@ def run_here(plan: Plan, args: argparse.Namespace) -> None:
         progress.finish(node.name, ok=ok)
 
     _ran, failed = graph.run_local(nodes, suite_backend(), args.jobs, on_start, on_exit,
-                                   on_progress=lambda running: progress.poll(), env=_env(args.threads), cwd=ROOT,
+                                   on_progress=lambda node: progress.poll(), env=_env(args.threads), cwd=ROOT,
                                    progress_seconds=10.0)
     print(progress.close(), flush=True)
     left = [n.name for n in nodes if not n.done()]
@@ -746,22 +742,50 @@ def node_states(plan: Plan) -> List[Tuple[Node, str]]:
 
 def slurm_options(args: argparse.Namespace) -> Callable[[Node], slurm.SbatchOptions]:
     """The sbatch options of each node the suite submits itself (every Slurm option of the command line)."""
+    from classification.incubate import job_options
+
     def options(node: Node) -> slurm.SbatchOptions:
+        name = f'suite-{node.name.replace("/", "-")}'
+        if 'phase' in node.labels:  # a pipeline's phase job: one task, torchrun inside it (as tools/incubate.py)
+            return job_options(args, name, node.work_dir, node.labels['nproc'], args.threads, chdir=ROOT)
         return slurm.sbatch_options_from(
-            args, job_name=f'suite-{node.name.replace("/", "-")}', output=osp.join(node.work_dir, 'slurm-%j.out'),
+            args, job_name=name, output=osp.join(node.work_dir, 'slurm-%j.out'),
             chdir=ROOT, env={'PYTHONPATH': ROOT, 'OMP_NUM_THREADS': str(args.threads)})
     return options
 
 
-def pipeline_slurm_words(args: argparse.Namespace) -> List[str]:
-    """The words that make a node's ``tools/incubate.py`` submit its jobs with the suite's Slurm options."""
-    return ['--launcher', 'slurm', *slurm.sbatch_words(args)]
+def slurm_graph(nodes: Sequence[Node], write_configs: bool = False) -> List[Node]:
+    """The graph as Slurm runs it: each pipeline node spliced in as its own nodes (meta,
+    incubate_i, final; :func:`classification.incubate.slurm_nodes`); ``write_configs``: with the
+    phase configs its jobs train from written."""
+    from classification import incubate
+
+    parser = incubate.make_parser()
+    out = list(nodes)
+    for node in nodes:
+        if not is_pipeline(node):
+            continue
+        words = node.argv[2:]
+        pipeline = incubate.pipeline_from(parser.parse_args(words))
+        nproc = pipeline_nproc(words)
+        sub = incubate.slurm_nodes(pipeline, words, nproc, prefix=f'{node.name}/')
+        for part in sub:
+            part.labels = dict(node.labels, **part.labels, nproc=nproc)
+        if write_configs:
+            incubate.write_phase_configs(pipeline)
+        out = graph.splice(out, node.name, sub)
+    return out
+
+
+def pipeline_nproc(words: Sequence[str]) -> int:
+    """The ``--nproc-per-worker`` of a ``tools/incubate.py`` command (1 when not given)."""
+    return int(words[words.index('--nproc-per-worker') + 1]) if '--nproc-per-worker' in words else 1
 
 
 def run_slurm(plan: Plan, args: argparse.Namespace) -> bool:
     """Submit (or with ``--status`` only report); True when every node is done."""
-    states = graph.submit_slurm(plan.nodes, osp.join(plan.work_dir, SLURM_STATE), slurm_options(args),
-                                env=_env(args.threads), cwd=ROOT, status_only=args.status)
+    states = graph.submit_slurm(slurm_graph(plan.nodes, write_configs=not args.status), osp.join(plan.work_dir, SLURM_STATE),
+                                slurm_options(args), status_only=args.status)
     print(graph.slurm_report(states, f'{PREFIX} slurm jobs of {plan.work_dir}:'), flush=True)
     return all(s.verdict == 'done' for s in states)
 
@@ -1139,14 +1163,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> None:
     plan = make_plan(args)
-    if args.launcher == 'slurm':
-        for node in plan.nodes:
-            if node.submits:
-                node.slurm_argv = tuple(pipeline_slurm_words(args))
     if args.dry_run:
         print(f'{PREFIX} preset {args.preset} ({PRESETS[args.preset]["about"]}): {len(plan.nodes)} runs, '
               f'work dir {plan.work_dir}', flush=True)
-        print(graph.describe(plan.nodes, args.launcher), flush=True)
+        nodes = slurm_graph(plan.nodes) if args.launcher == 'slurm' else plan.nodes
+        print(graph.describe(nodes, args.launcher), flush=True)
         for line in data_needed(PRESETS[args.preset], args):
             print(f'{PREFIX} data: {line}', flush=True)
         return

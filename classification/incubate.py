@@ -1,24 +1,48 @@
 """The command line of ``tools/incubate.py``: the pipeline (:mod:`classification.pipeline`) run
-here, or its phases submitted to Slurm (:mod:`classification.cluster`, ``--launcher slurm``).
+here, or submitted to Slurm as a plan of run-graph nodes (``--launcher slurm``).
 
-Apart from both, so that neither imports the other in a circle: the cluster plans with the
-pipeline, and this module picks one of them. A :class:`~classification.pipeline.PipelineError`
-is one line with exit status 1; any other :class:`~runtime.errors.UserError`, or a file the
-standard library cannot use, is one line with exit status 2; ``--debug`` keeps the traceback.
+Under Slurm the pipeline is the nodes :func:`slurm_nodes` plans, submitted by the project's one
+Slurm executor, :func:`runtime.graph.submit_slurm`:
+
+* one **meta** node (none with ``--meta CKPT``);
+* K **incubate_i** nodes, each ``afterok`` on the meta job;
+* one **final** node, ``afterok`` on all K, that runs the same ``tools/incubate.py`` command with
+  the local launcher: meta and modules are done, so it checks the assembly, evaluates the
+  assembled network and fine-tunes (and writes the manifest).
+
+Each phase job runs ``tools/train.py <phase>_config.py --work-dir <phase dir> --resume``, so a
+job requeued at its time limit (or resubmitted after a failure) continues from its last
+checkpoint. A job is one task with ``--gpus`` (alias ``--gpus-per-job``) GPUs; with
+``--nproc-per-worker G > 1`` it runs a ``torchrun --standalone`` group of G processes inside it.
+The job ids go into ``DIR/slurm-jobs.json`` (:data:`SLURM_STATE`); running the same command again
+reports every node, and resubmits only what failed, was cancelled, timed out or was lost, and
+what waits behind a failure. The benchmark suite splices the same nodes into its own graph.
+
+A :class:`~classification.pipeline.PipelineError` is one line with exit status 1; any other
+:class:`~runtime.errors.UserError`, or a file the standard library cannot use, is one line with
+exit status 2; ``--debug`` keeps the traceback.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
+import os.path as osp
 import sys
 from typing import List, Optional, Sequence
 
 from mmengine.config import DictAction
 
-from classification import cluster
-from classification.pipeline import IncubationPipeline, Launcher, PipelineError, summary
+from classification.pipeline import ROOT, TRAIN, IncubationPipeline, Launcher, Phase, PipelineError, summary
+from runtime import graph, record, slurm
 from runtime.cli import EXIT_USER_ERROR, UserError, one_line
 from runtime.launch import LocalBackend
+from runtime.lock import exclusive
+
+INCUBATE = osp.join(ROOT, 'tools', 'incubate.py')
+SLURM_STATE = record.SLURM_STATE  # the graph's state file in the pipeline's work dir
+FINAL = record.FINAL_NODE         # the node that assembles, evaluates and fine-tunes
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -40,7 +64,11 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument('--finetune-epochs', type=int, help='override the fine-tune epochs (the paper\'s n)')
     parser.add_argument('--no-assembled-eval', action='store_true', help='skip evaluating the assembled network')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='overrides for every phase')
-    cluster.add_arguments(parser)
+    group = parser.add_argument_group('Slurm (--launcher slurm, see docs/slurm.md)')
+    slurm.add_sbatch_arguments(group, gpus_default=None,
+                               gpus_help='One task per job (one node). Default: --nproc-per-worker')
+    group.add_argument('--status', action='store_true',
+                       help='report the state of the submitted jobs and phases; submit nothing')
     parser.add_argument('--force-phase', action='append', default=[], metavar='NAME',
                         help='run phase NAME again, with every phase depending on it (old outputs moved aside)')
     parser.add_argument('--debug', action='store_true', help='show the traceback of expected errors too')
@@ -80,18 +108,142 @@ def user_message(exc: BaseException) -> str:
     return one_line(exc)
 
 
+def pipeline_from(args: argparse.Namespace) -> IncubationPipeline:
+    """The pipeline a ``tools/incubate.py`` command line plans."""
+    return IncubationPipeline(args.config, args.work_dir, meta=args.meta, data_root=args.data_root,
+                              cfg_options=dict(args.cfg_options or {}, **({'compile_network': True} if args.compile else {}),
+                                               **({'vis': list(args.vis)} if args.vis else {})),
+                              modules=args.modules,
+                              epochs=dict(meta=args.meta_epochs, incubate=args.incubate_epochs,
+                                          finetune=args.finetune_epochs))
+
+
 def _main(args: argparse.Namespace, argv: List[str]) -> int:
-    pipeline = IncubationPipeline(args.config, args.work_dir, meta=args.meta, data_root=args.data_root,
-                                  cfg_options=dict(args.cfg_options or {}, **({'compile_network': True} if args.compile else {}),
-                                                   **({'vis': list(args.vis)} if args.vis else {})),
-                                  modules=args.modules,
-                                  epochs=dict(meta=args.meta_epochs, incubate=args.incubate_epochs,
-                                              finetune=args.finetune_epochs))
+    pipeline = pipeline_from(args)
     if args.launcher == 'slurm' or args.status:
-        return cluster.main(pipeline, args, argv)
+        return slurm_main(pipeline, args, argv)
     launcher = Launcher(nproc_per_worker=args.nproc_per_worker, threads_per_worker=args.threads_per_worker,
                         backend=LocalBackend() if args.fresh_processes else None)
     manifest = pipeline.run(launcher, parallel=max(1, args.parallel), evaluate_assembled=not args.no_assembled_eval,
                             force=args.force_phase)
     print(summary(manifest), flush=True)
+    return 0
+
+
+# --- the pipeline as run-graph nodes (Slurm) ----------------------------------------------------
+
+
+def phase_command(phase: Phase, nproc: int) -> List[str]:
+    """``tools/train.py`` of one phase, resuming; a torchrun group of ``nproc`` inside the job's one task."""
+    args = [phase.config_file, '--work-dir', phase.work_dir, '--resume']
+    if nproc > 1:
+        # --standalone: a free rendezvous port on the node, whatever else runs there
+        return [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={nproc}',
+                TRAIN, *args, '--launcher', 'pytorch']
+    return [sys.executable, '-u', TRAIN, *args, '--launcher', 'none']
+
+
+def final_command(argv: Sequence[str], num_modules: int) -> List[str]:
+    """The user's own ``tools/incubate.py`` words with the local launcher: every option
+    (``--meta``, epochs, ``--cfg-options``, ``--no-assembled-eval`` ...) reaches the final job as
+    typed. All modules are due by then, hence ``--modules`` with all of them."""
+    return [sys.executable, '-u', INCUBATE, *argv, '--launcher', 'none',
+            '--modules', *[str(i) for i in range(num_modules)]]
+
+
+def slurm_nodes(pipeline: IncubationPipeline, argv: Sequence[str], nproc: int = 1, prefix: str = '',
+                needs: Sequence[str] = ()) -> List[graph.Node]:
+    """The pipeline as run-graph nodes: meta, incubate_0 .. incubate_K-1, final (last).
+
+    Args:
+        pipeline: the plan.
+        argv: the ``tools/incubate.py`` words (without the script) the final node runs again locally.
+        nproc: processes of each phase job (a torchrun group when > 1).
+        prefix: prepended to every node's name (``upstream/<run>/`` in the suite).
+        needs: nodes outside the pipeline that its first nodes wait for (a shared meta model).
+    """
+    meta_needs = tuple(needs)
+    nodes: List[graph.Node] = []
+    if not pipeline.meta_given:
+        meta = pipeline.meta_phase()
+        nodes.append(graph.Node(prefix + meta.name, phase_command(meta, nproc), meta.work_dir, needs=meta_needs,
+                                done=meta.finished, labels=dict(phase=meta.name)))
+        meta_needs = (nodes[0].name,)
+    incubations = pipeline.incubate_phases()
+    for phase in incubations:
+        held = '' if phase.module_idx in pipeline.modules else 'not in --modules'
+        nodes.append(graph.Node(prefix + phase.name, phase_command(phase, nproc), phase.work_dir, needs=meta_needs,
+                                done=phase.finished, held=held, labels=dict(phase=phase.name)))
+    finetune = pipeline.finetune_phase()
+    nodes.append(graph.Node(prefix + FINAL, final_command(argv, len(incubations)), finetune.work_dir,
+                            needs=tuple(prefix + p.name for p in incubations), done=finetune.finished,
+                            labels=dict(phase=FINAL)))
+    return nodes
+
+
+def write_phase_configs(pipeline: IncubationPipeline) -> None:
+    """Every unfinished phase's merged config: what its job trains from."""
+    for phase in pipeline.trained_phases():
+        if not phase.finished():
+            phase.write_config()
+
+
+def job_options(args: argparse.Namespace, job_name: str, log_dir: str, nproc: int,
+                threads: Optional[int] = None, chdir: Optional[str] = None) -> slurm.SbatchOptions:
+    """The sbatch options of one job: the command line's Slurm options, one task (torchrun, or the
+    final job's pipeline, starts the processes inside it), the log in ``log_dir``, run from here."""
+    gpus = nproc if getattr(args, 'gpus', None) is None else args.gpus
+    options = slurm.sbatch_options_from(args, gpus_per_node=gpus)
+    env = {**options.env, 'PYTHONPATH': os.pathsep.join(p for p in (ROOT, os.environ.get('PYTHONPATH')) if p)}
+    threads = threads or options.cpus_per_task
+    if threads:
+        env['OMP_NUM_THREADS'] = str(threads)
+    return dataclasses.replace(options, job_name=job_name, output=osp.join(log_dir, 'slurm-%j.out'), nodes=1,
+                               ntasks_per_node=1, chdir=chdir or os.getcwd(), env=env, srun=False)
+
+
+def migrate_manifest_jobs(work_dir: str, state_path: str) -> None:
+    """Work dirs submitted by versions that kept the jobs in the manifest (each phase's ``job``):
+    their jobs move to the state file, so a job still queued or running is not submitted twice."""
+    if osp.isfile(state_path):
+        return
+    try:
+        jobs = record.manifest_jobs(work_dir)
+    except record.RecordError as e:
+        raise PipelineError(f'{e}; move it away to start the bookkeeping afresh') from None
+    if jobs:
+        graph.write_jobs(state_path, jobs)
+        manifest = record.read_manifest(work_dir)
+        for phase in manifest.phases:
+            phase.job = None
+        record.write_manifest(work_dir, manifest, keep_jobs=False)
+
+
+def slurm_main(pipeline: IncubationPipeline, args: argparse.Namespace, argv: Sequence[str]) -> int:
+    """``tools/incubate.py ... --launcher slurm`` (or ``--status``): report, then (re)submit."""
+    if args.nproc_per_worker < 1:
+        raise PipelineError(f'--nproc-per-worker must be >= 1 (got {args.nproc_per_worker})')
+    work_dir = pipeline.work_dir
+    os.makedirs(work_dir, exist_ok=True)
+    state_path = osp.join(work_dir, SLURM_STATE)
+    prefix = osp.basename(work_dir.rstrip('/')) or 'incubation'
+    nodes = slurm_nodes(pipeline, argv, args.nproc_per_worker)
+
+    def options(node: graph.Node) -> slurm.SbatchOptions:
+        return job_options(args, f'{prefix}-{node.name}', node.work_dir, args.nproc_per_worker, args.threads_per_worker)
+
+    with exclusive(osp.join(work_dir, '.slurm.lock'), 'is being submitted by another tools/incubate.py', PipelineError):
+        migrate_manifest_jobs(work_dir, state_path)
+        if not args.status:
+            pipeline.check_inputs()
+            write_phase_configs(pipeline)
+        states = graph.submit_slurm(nodes, state_path, options, status_only=args.status)
+    print(graph.slurm_report(states, f'[incubate] slurm jobs of {work_dir}:'), flush=True)
+    if all(s.verdict == 'done' for s in states):
+        print(f'[incubate] all phases done: {pipeline.finetune_phase().artifact}', flush=True)
+    elif args.status and any(s.verdict in graph.FAILURES + ('not submitted',) for s in states):
+        print('[incubate] run the same command without --status to (re)submit what is not done, queued or running',
+              flush=True)
+    elif not args.status:
+        print('[incubate] watch with the same command (or --status); it resubmits only what failed', flush=True)
     return 0

@@ -8,28 +8,30 @@ nodes: a node's command names the files of the nodes it needs, where they are.
 * :func:`run_local` runs the graph on this machine, at most N commands at a time, each as soon as
   everything it needs is done (a failed node stops only what depends on it).
 * :func:`submit_slurm` submits it as Slurm batch jobs, each ``afterok`` on the jobs of the nodes it
-  needs that are still queued or running, records the job ids in a state file, and on a second
-  call reports each node and resubmits only what failed, was cancelled or was lost. A node whose
-  command is itself a submitter (``tools/incubate.py --launcher slurm``, which submits its own
-  dependent jobs and returns) is run here, and its final job stands for the node.
+  needs that are still queued or running, records the job ids in one state file, and on a second
+  call reports each node and resubmits only what failed, was cancelled or was lost, and what
+  waits behind a failure Slurm will never start (``DependencyNeverSatisfied``).
+
+A command that is itself a plan of several jobs (``tools/incubate.py``: meta, K incubations, the
+final job) is spliced in as its own nodes (:func:`splice`), so one graph, one state file and one
+verdict function cover everything that is submitted.
 
 Torch-free, like :mod:`runtime.launch` and :mod:`runtime.slurm` that it drives.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import os.path as osp
 import shlex
-import subprocess
-import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from . import slurm
 from .cli import UserError
 from .fileio import atomic_write_bytes
-from .launch import Backend, Command, Job, latest_progress
+from .launch import Backend, Command, Job, failure_cause, latest_progress, supervise
 
 FAILURES = ('failed', 'cancelled', 'timeout', 'lost', 'stuck')
 
@@ -49,8 +51,8 @@ class Node:
         needs: names of the nodes whose artifacts it reads.
         done: ``done()`` is True once the node's artifact exists and its records say it finished.
         log: its combined output.
-        submits: the command submits its own Slurm jobs when given ``slurm_argv`` and returns;
-            ``final_job(node)`` then reads the id of the job that finishes it (under Slurm only).
+        held: why this command must not submit the node (e.g. a module another command incubates);
+            a queued or running job of it is kept, and nothing that needs it is submitted.
         labels: what the reports show (method, seed, task, ...); not used to run it.
     """
 
@@ -60,9 +62,7 @@ class Node:
     needs: Tuple[str, ...] = ()
     done: Callable[[], bool] = lambda: False
     log: str = ''
-    submits: bool = False
-    slurm_argv: Tuple[str, ...] = ()
-    final_job: Optional[Callable[['Node'], Optional[str]]] = None
+    held: str = ''
     labels: Dict[str, object] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -103,16 +103,42 @@ def check_graph(nodes: Sequence[Node]) -> List[Node]:
     return ordered
 
 
+def splice(nodes: Sequence[Node], name: str, sub: Sequence[Node]) -> List[Node]:
+    """``nodes`` with node ``name`` replaced by the subgraph ``sub``, whose last node finishes it
+    (the nodes given are not changed; those with other needs are copies).
+
+    The subgraph's nodes that need nothing of it take ``name``'s needs; every node that needed
+    ``name`` needs the subgraph's last node instead.
+    """
+    if not sub:
+        raise GraphError(f'{name}: an empty subgraph')
+    old = next((n for n in nodes if n.name == name), None)
+    if old is None:
+        raise GraphError(f'no node named {name!r} to splice')
+    inner = {n.name for n in sub}
+    last = sub[-1].name
+    out: List[Node] = []
+    for node in nodes:
+        if node is old:
+            for part in sub:
+                if not any(n in inner for n in part.needs):
+                    part = dataclasses.replace(part, needs=tuple(dict.fromkeys((*part.needs, *old.needs))))
+                out.append(part)
+            continue
+        if name in node.needs:
+            node = dataclasses.replace(node, needs=tuple(last if n == name else n for n in node.needs))
+        out.append(node)
+    return out
+
+
 def describe(nodes: Sequence[Node], launcher: str = 'local') -> str:
     """The graph as text: one block per node, in run order, with its command and what it waits for."""
     lines = []
     for i, node in enumerate(check_graph(nodes), 1):
         after = f'  (after {", ".join(node.needs)})' if node.needs else ''
-        how = 'submits its own jobs' if launcher == 'slurm' and node.submits else (
-            'sbatch, afterok' if launcher == 'slurm' and node.needs else 'sbatch' if launcher == 'slurm' else 'run')
-        lines.append(f'{i:>3}. {node.name} [{how}]{after}')
-        argv = list(node.argv) + (list(node.slurm_argv) if launcher == 'slurm' and node.submits else [])
-        lines.append(f'     {shlex.join(argv)}')
+        how = ('sbatch, afterok' if launcher == 'slurm' and node.needs else 'sbatch' if launcher == 'slurm' else 'run')
+        lines.append(f'{i:>3}. {node.name} [{how}]{after}' + (f'  (held: {node.held})' if node.held else ''))
+        lines.append(f'     {shlex.join(node.argv)}')
     return '\n'.join(lines)
 
 
@@ -122,10 +148,11 @@ def describe(nodes: Sequence[Node], launcher: str = 'local') -> str:
 def run_local(nodes: Sequence[Node], backend: Backend, slots: int,
               on_start: Callable[[Node], None] = lambda node: None,
               on_exit: Callable[[Node, int], None] = lambda node, code: None,
-              on_progress: Optional[Callable[[Sequence[Node]], None]] = None,
+              on_progress: Optional[Callable[[Node], None]] = None,
               env: Optional[Mapping[str, str]] = None, cwd: Optional[str] = None,
               poll_seconds: float = 0.5, progress_seconds: float = 30.0) -> Tuple[List[Node], List[Node]]:
-    """Run every node that is not done, at most ``slots`` at a time, each once what it needs is done.
+    """Run every node that is not done, at most ``slots`` at a time, each once what it needs is
+    done: :func:`runtime.launch.supervise`, the project's one local executor.
 
     Returns ``(ran, failed)``. A node whose needs failed is not started (it is in neither list but
     counted by the caller from ``done()``). Every job still running when this returns or raises is
@@ -135,47 +162,32 @@ def run_local(nodes: Sequence[Node], backend: Backend, slots: int,
     pending = [n for n in ordered if not n.done()]
     finished = {n.name for n in ordered if n not in pending}
     broken: set = set()
-    running: List[Tuple[Node, Job]] = []
     ran: List[Node] = []
     failed: List[Node] = []
-    last = time.monotonic()
-    try:
-        while pending or running:
-            for node in list(pending):
-                if len(running) >= max(1, slots):
-                    break
-                if any(n in broken for n in node.needs):
-                    pending.remove(node)
-                    broken.add(node.name)
-                    continue
-                if all(n in finished for n in node.needs):
-                    pending.remove(node)
-                    os.makedirs(node.work_dir, exist_ok=True)
-                    on_start(node)
-                    running.append((node, backend.start(Command(list(node.argv), node.log, env=dict(env or {}) or None,
-                                                                cwd=cwd))))
-            if not running:
-                break  # everything left waits on a failure
-            time.sleep(poll_seconds)
-            for entry in list(running):
-                node, job = entry
-                code = job.poll()
-                if code is None:
-                    continue
-                running.remove(entry)
-                ran.append(node)
-                if code == 0 and node.done():
-                    finished.add(node.name)
-                else:
-                    failed.append(node)
-                    broken.add(node.name)
-                on_exit(node, code)
-            if running and on_progress is not None and time.monotonic() - last > progress_seconds:
-                last = time.monotonic()
-                on_progress([n for n, _ in running])
-    finally:
-        for _node, job in running:
-            job.stop()
+
+    def start(node: Node, _slot: int) -> Job:
+        os.makedirs(node.work_dir, exist_ok=True)
+        on_start(node)
+        return backend.start(Command(list(node.argv), node.log, env=dict(env or {}) or None, cwd=cwd))
+
+    def exited(node: Node, _job: Job, code: int) -> None:
+        ran.append(node)
+        if code == 0 and node.done():
+            finished.add(node.name)
+        else:
+            failed.append(node)
+            broken.add(node.name)
+        on_exit(node, code)
+
+    def skip(node: Node) -> bool:
+        if any(n in broken for n in node.needs):
+            broken.add(node.name)  # and so on down the graph
+            return True
+        return False
+
+    supervise(pending, start, slots, exited, None if on_progress is None else lambda node, job: on_progress(node),
+              poll_seconds=poll_seconds, progress_seconds=progress_seconds,
+              ready=lambda node: all(n in finished for n in node.needs), skip=skip)
     return ran, failed
 
 
@@ -198,6 +210,7 @@ class SlurmState:
     # dependency: Slurm will never start it) | not submitted
     verdict: str = 'not submitted'
     action: str = ''
+    replaced: Optional[Tuple[str, Optional[str], Optional[str]]] = None  # (verdict, job, log) before a resubmission
 
     @property
     def active(self) -> bool:
@@ -216,9 +229,13 @@ def read_state(path: str) -> Dict[str, Dict[str, str]]:
     return dict(data.get('jobs', {})) if isinstance(data, dict) else {}
 
 
+def write_jobs(path: str, jobs: Mapping[str, Mapping[str, Optional[str]]]) -> None:
+    """Write the state file: ``{name: {"job": id, "log": path}}``, atomically."""
+    atomic_write_bytes(path, json.dumps(dict(jobs=dict(jobs)), indent=1).encode())
+
+
 def write_state(path: str, states: Sequence[SlurmState]) -> None:
-    jobs = {s.node.name: dict(job=s.job, log=s.log) for s in states if s.job}
-    atomic_write_bytes(path, json.dumps(dict(jobs=jobs), indent=1).encode())
+    write_jobs(path, {s.node.name: dict(job=s.job, log=s.log) for s in states if s.job})
 
 
 def _verdict(info: Optional[slurm.JobInfo], done: bool) -> str:
@@ -251,7 +268,6 @@ def inspect_slurm(nodes: Sequence[Node], state_path: str) -> List[SlurmState]:
 
 
 def submit_slurm(nodes: Sequence[Node], state_path: str, options: Callable[[Node], slurm.SbatchOptions],
-                 env: Optional[Mapping[str, str]] = None, cwd: Optional[str] = None,
                  status_only: bool = False) -> List[SlurmState]:
     """Submit every node that is not done, queued or running, behind the active jobs it needs.
 
@@ -270,14 +286,18 @@ def submit_slurm(nodes: Sequence[Node], state_path: str, options: Callable[[Node
             if state.verdict == 'done':
                 continue
             stale = [n for n in node.needs if n in replaced]
-            if state.active and not stale:
+            if state.active and (node.held or not stale):
                 state.action = 'kept'
+                continue
+            if node.held:
+                state.action = f'not submitted: {node.held}'
                 continue
             missing = [n for n in node.needs if by_name[n].verdict != 'done' and not by_name[n].active]
             if missing:
-                if state.active:
+                if state.active or state.verdict == 'stuck':  # it would never run
                     slurm.cancel(state.job)
                     state.action = f'cancelled job {state.job}; '
+                state.replaced = (state.verdict, state.job, state.log) if state.job else None
                 state.verdict = 'not submitted'
                 state.action += f'waits for {", ".join(missing)} (not done, not queued)'
                 continue
@@ -288,15 +308,13 @@ def submit_slurm(nodes: Sequence[Node], state_path: str, options: Callable[[Node
                 slurm.cancel(state.job)
                 state.action = f'cancelled job {state.job} (its dependency had failed); '
             after = [by_name[n].job for n in node.needs if by_name[n].active]
-            os.makedirs(node.work_dir, exist_ok=True)
-            if node.submits:
-                job = _run_submitter(node, after, env, cwd)
-                log = node.log
-            else:
-                opts = options(node)
-                job = slurm.submit(node.argv, opts, after_ok=after,
-                                   script_path=osp.join(node.work_dir, 'suite.sbatch'))
-                log = (opts.output or '').replace('%j', job)
+            os.makedirs(node.work_dir, exist_ok=True)  # Slurm opens the log there before the job starts
+            opts = options(node)
+            job = slurm.submit(node.argv, opts, after_ok=after,
+                               script_path=osp.join(node.work_dir, f'{node.name.rsplit("/", 1)[-1]}.sbatch'))
+            log = (opts.output or '').replace('%j', job)
+            if state.job and state.verdict != 'not submitted':
+                state.replaced = (state.verdict, state.job, state.log)
             state.job, state.log, state.verdict = job, log, 'pending'
             state.action += f'submitted job {job}' + (f' (afterok {":".join(after)})' if after else '')
             replaced.add(node.name)
@@ -306,29 +324,19 @@ def submit_slurm(nodes: Sequence[Node], state_path: str, options: Callable[[Node
     return states
 
 
-def _run_submitter(node: Node, after: Sequence[str], env: Optional[Mapping[str, str]], cwd: Optional[str]) -> str:
-    """Run a node whose command submits its own jobs; return the id of the job that finishes it.
-
-    Its first jobs wait for ``after`` through ``--sbatch-arg=--dependency=afterok:...``.
-    """
-    argv = list(node.argv) + list(node.slurm_argv)
-    if after:
-        argv.append(f'--sbatch-arg=--dependency=afterok:{":".join(after)}')
-    with open(node.log, 'a') as log:
-        proc = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, env=dict(env) if env else None, cwd=cwd)
-    if proc.returncode != 0:
-        raise GraphError(f'{node.name}: `{shlex.join(argv)}` failed (exit {proc.returncode}); see {node.log}')
-    job = node.final_job(node) if node.final_job else None
-    if not job:
-        raise GraphError(f'{node.name}: its submitter returned but recorded no final job; see {node.log}')
-    return job
-
-
 def slurm_report(states: Sequence[SlurmState], title: str) -> str:
-    """One line per node: its state, job, log, and what this pass did."""
+    """One line per node (its state, job, log, and what this pass did), then one line with the
+    cause of each failure that wrote a log."""
     lines = [title, f'  {"node":<28} {"state":<14} {"job":>8}  log']
+    causes = []
     for s in states:
-        log = s.log if s.log and (osp.isfile(s.log) or s.active) else ''
-        line = f'  {s.node.name:<28} {s.verdict:<14} {s.job or "-":>8}  {log}'
+        verdict, job, log = s.verdict, s.job, s.log
+        if s.replaced is not None:  # what this pass found, before it resubmitted
+            verdict, job, log = s.replaced
+        log = log if log and (osp.isfile(log) or verdict in ('pending', 'running')) else ''
+        line = f'  {s.node.name:<28} {verdict:<14} {job or "-":>8}  {log}'
         lines.append(line + (f'  <- {s.action}' if s.action else ''))
-    return '\n'.join(lines)
+        if verdict in FAILURES and log and osp.isfile(log):
+            cause = failure_cause(log) or 'no error line in its log'
+            causes.append(f'  {s.node.name}: job {job} {verdict}: {cause} (log: {log})')
+    return '\n'.join(lines + (['failures:', *causes] if causes else []))

@@ -323,7 +323,7 @@ def latest_progress(path: str) -> str:
 def supervise(items: Sequence[T], start: Callable[[T, int], Job], parallel: int,
               on_exit: Callable[[T, Job, int], None], on_progress: Optional[Callable[[T, Job], None]] = None,
               poll_seconds: float = 1.0, progress_seconds: float = 20.0,
-              ready: Optional[Callable[[T], bool]] = None) -> None:
+              ready: Optional[Callable[[T], bool]] = None, skip: Optional[Callable[[T], bool]] = None) -> None:
     """Run ``items`` in order, at most ``parallel`` at a time, until all have ended.
 
     Args:
@@ -337,6 +337,7 @@ def supervise(items: Sequence[T], start: Callable[[T, int], Job], parallel: int,
         ready: whether an item may start now (e.g. what it needs has finished); a free slot
             takes the first pending item that is ready. When none is and nothing runs, the
             first starts anyway (its own checks then say what is missing).
+        skip: whether a pending item is to be dropped unrun (e.g. what it needs has failed).
 
     Every job still running when this returns or raises (also on KeyboardInterrupt) is stopped.
     """
@@ -345,6 +346,8 @@ def supervise(items: Sequence[T], start: Callable[[T, int], Job], parallel: int,
     last_progress = time.monotonic()
     try:
         while pending or running:
+            if skip is not None:
+                pending = [item for item in pending if not skip(item)]
             while pending and len(running) < max(1, parallel):
                 index = next((i for i, item in enumerate(pending) if ready is None or ready(item)), None)
                 if index is None and running:

@@ -325,10 +325,15 @@ MANIFEST_VERSION = 1
 READABLE_VERSIONS = (1,)
 
 
+SLURM_STATE = 'slurm-jobs.json'  # ``tools/incubate.py --launcher slurm``: the run graph's jobs (runtime.graph)
+FINAL_NODE = 'final'             # its node that assembles, evaluates and fine-tunes
+
+
 @dataclass
 class JobRecord:
-    """The cluster job that runs (or ran) a phase: its id, its state when ``tools/incubate.py``
-    last looked (one of :data:`runtime.slurm.STATES`), and its log file."""
+    """The cluster job of a phase, as manifests written before :data:`SLURM_STATE` existed kept it
+    (each phase's ``job``): read once, to carry the jobs over to the state file
+    (:func:`manifest_jobs`); never written again."""
 
     id: str
     state: str = 'PENDING'
@@ -353,8 +358,8 @@ class PhaseRecord:
     ``checkpoint`` is its artifact once it is finished; ``module_idx`` is set for incubations.
     ``artifacts`` maps each file the finished phase produced (its name in the phase's work dir)
     to its :func:`fingerprint`; ``epochs`` is the schedule length the phase was started with;
-    ``job`` is the cluster job of a phase submitted with ``--launcher slurm`` (optional: absent
-    from local runs and from manifests written before it existed).
+    ``job`` is the cluster job of a phase submitted with ``--launcher slurm`` by an earlier version
+    (:class:`JobRecord`); this version keeps jobs in :data:`SLURM_STATE`.
     """
 
     name: str
@@ -485,6 +490,28 @@ class Manifest:
         return cls(config=str(data.get('config') or ''), phases=[PhaseRecord.from_dict(p) for p in data.get('phases') or []],
                    benchmark=dict(data.get('benchmark') or {}), arch=data.get('arch'), final=data.get('final') or None,
                    cost=dict(data.get('cost') or {}))
+
+
+def manifest_jobs(work_dir: PathLike) -> Dict[str, Dict[str, Optional[str]]]:
+    """The jobs an earlier version kept in the manifest, by run-graph node (``meta``,
+    ``incubate_i``, ``final`` for the fine-tune's), as the state file holds them; {} when none."""
+    if not osp.isfile(manifest_path(work_dir)):
+        return {}
+    jobs: Dict[str, Dict[str, Optional[str]]] = {}
+    for phase in read_manifest(work_dir).phases:
+        if phase.job is not None and phase.name != ASSEMBLE:  # the final job ran assembly and fine-tune
+            jobs[FINAL_NODE if phase.name == FINETUNE else phase.name] = dict(job=phase.job.id, log=phase.job.log)
+    return jobs
+
+
+def pipeline_final_job(work_dir: PathLike) -> Optional[str]:
+    """The job id of the final node of the pipeline submitted into ``work_dir``, or None."""
+    path = osp.join(work_dir, SLURM_STATE)
+    if osp.isfile(path):
+        jobs = read_json_object(path).get('jobs') or {}
+    else:
+        jobs = manifest_jobs(work_dir)
+    return (jobs.get(FINAL_NODE) or {}).get('job')
 
 
 def manifest_path(work_dir: PathLike) -> str:

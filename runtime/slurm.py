@@ -19,8 +19,8 @@ job then starts again from the beginning of its script, so the command must resu
 The Slurm options of the commands that submit jobs (``tools/incubate.py --launcher slurm``,
 ``tools/slurm_submit.py``, ``python -m benchmarks suite --launcher slurm``) are defined here once
 (:data:`SBATCH_OPTIONS`): :func:`add_sbatch_arguments` adds them to a command line,
-:func:`sbatch_options_from` turns the parsed values into :class:`SbatchOptions`, and
-:func:`sbatch_words` back into command-line words for a command that submits jobs of its own.
+:func:`sbatch_options_from` turns the parsed values into :class:`SbatchOptions`. No command
+submits another that submits jobs: a plan of several jobs is one run graph (:mod:`runtime.graph`).
 """
 from __future__ import annotations
 
@@ -215,18 +215,6 @@ def sbatch_options_from(args: argparse.Namespace, **overrides: Any) -> SbatchOpt
     if values['gpus_per_node'] is None:
         raise ValueError('sbatch_options_from: --gpus was not given and has no default; pass gpus_per_node=')
     return SbatchOptions(**values)
-
-
-def sbatch_words(args: argparse.Namespace) -> List[str]:
-    """The Slurm options in ``args`` as command-line words (canonical flags, ``--flag=value``), for
-    a command that submits jobs of its own with the same options; parsing them gives ``args``'
-    Slurm options back. Options not given (None) are left out."""
-    words = [f'{option.flags[0]}={value}' for option in SBATCH_OPTIONS
-             for value in [getattr(args, option.dest)] if value is not None]
-    words += [f'{SBATCH_ARG}={arg}' for arg in args.sbatch_arg]
-    if args.no_requeue:
-        words.append(NO_REQUEUE)
-    return words
 
 
 # The command runs in the background so that the shell can take USR1 while it runs; `wait`

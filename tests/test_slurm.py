@@ -82,13 +82,12 @@ SLURM_FIELDS = ('partition', 'gpus_per_node', 'cpus_per_task', 'time_limit', 'ac
 
 def test_slurm_options_are_the_same_in_every_command_and_round_trip():
     """tools/incubate.py, tools/slurm_submit.py and the benchmark suite take the same Slurm options
-    (runtime.slurm.add_sbatch_arguments), build the same sbatch options from them, and the suite
-    hands them to tools/incubate.py unchanged (sbatch_words)."""
+    (runtime.slurm.add_sbatch_arguments) and build the same sbatch options from them, for their
+    own jobs and for the pipeline's phase jobs the suite splices into its graph."""
     import argparse
 
     from benchmarks import suite
-    from classification.cluster import SlurmSettings
-    from classification.incubate import make_parser
+    from classification.incubate import job_options, make_parser
     from runtime.graph import Node
 
     submit_tool = load_tool('slurm_submit')
@@ -103,22 +102,19 @@ def test_slurm_options_are_the_same_in_every_command_and_round_trip():
     for args in (incubate, submit, suite_args):
         assert slurm.sbatch_options_from(args) == expected
     # and what each command submits carries them
-    built = [SlurmSettings.from_args(incubate).options('w-meta', 'w/meta', '.'),
-             submit_tool.build_job(submit, [])[1],
-             suite.slurm_options(suite_args)(Node('det/x', ['true'], 'w/det'))]
+    suite_options = suite.slurm_options(suite_args)
+    built = [job_options(incubate, 'w-meta', 'w/meta', nproc=1), submit_tool.build_job(submit, [])[1],
+             suite_options(Node('det/x', ['true'], 'w/det')),
+             suite_options(Node('up/x/meta', ['true'], 'w/up', labels=dict(phase='meta', nproc=2)))]
     for options in built:
         assert {f: getattr(options, f) for f in SLURM_FIELDS} == {f: getattr(expected, f) for f in SLURM_FIELDS}
-    # the suite's words for tools/incubate.py parse back to the same options
-    words = suite.pipeline_slurm_words(suite_args)
-    again = make_parser().parse_args(['cfg.py', '--work-dir', 'w', *words])
-    assert again.launcher == 'slurm' and slurm.sbatch_options_from(again) == expected
-    assert slurm.sbatch_words(again) == words[2:] == slurm.sbatch_words(submit)
-    # the aliases: --gpus-per-job is --gpus, -p is --partition; unset options are left out
+    # a phase job is one task, the same from tools/incubate.py and from the suite
+    assert built[0].ntasks_per_node == built[3].ntasks_per_node == 1 and not built[3].srun
+    # the alias: --gpus-per-job is --gpus, -p is --partition; without --gpus a job has --nproc-per-worker GPUs
     short = make_parser().parse_args(['cfg.py', '--work-dir', 'w', '-p', 'cpu', '--gpus-per-job', '0'])
-    assert slurm.sbatch_words(short) == ['--partition=cpu', '--gpus=0']
-    assert slurm.sbatch_words(make_parser().parse_args(['cfg.py', '--work-dir', 'w'])) == []
-    assert SlurmSettings.from_args(make_parser().parse_args(
-        ['cfg.py', '--work-dir', 'w', '--nproc-per-worker', '4'])).sbatch.gpus_per_node == 4
+    assert (short.partition, short.gpus) == ('cpu', 0)
+    four = make_parser().parse_args(['cfg.py', '--work-dir', 'w', '--nproc-per-worker', '4'])
+    assert job_options(four, 'w-meta', 'w/meta', nproc=4).gpus_per_node == 4
     with pytest.raises(SystemExit):  # refused by the parser, with its usage line
         submit_tool.parse_args(['cfg.py', '--work-dir', 'w', '--gpus', '-1'])
 

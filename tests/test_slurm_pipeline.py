@@ -6,6 +6,8 @@ cannot start (not root, Slurm not installed).
 """
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 import sys
 import time
@@ -23,7 +25,8 @@ from runtime import record, slurm
 CONFIG = CLS_CONFIGS / 'vit-digits-d16_incubation_30e+15e_digits.py'
 E2E = CLS_CONFIGS / 'vit-digits-d16_e2e_60e_digits.py'
 K = 4
-JOB_PHASES = ['meta', *[f'incubate_{i}' for i in range(K)], 'assemble', 'finetune']
+JOB_NODES = ['meta', *[f'incubate_{i}' for i in range(K)], 'final']
+PHASES = ['meta', *[f'incubate_{i}' for i in range(K)], 'assemble', 'finetune']
 
 
 def incubate_words(work: Path, data_root: Path) -> List[str]:
@@ -44,8 +47,15 @@ def incubate(*words: str, timeout: int = 120) -> subprocess.CompletedProcess:
     return proc
 
 
-def jobs(work: Path) -> Dict[str, record.JobRecord]:
-    return {p.name: p.job for p in record.read_manifest(work).phases if p.job is not None}
+def jobs(work: Path) -> Dict[str, Dict[str, str]]:
+    """The run graph's state file: each node's job id and log."""
+    return record.read_json_object(work / record.SLURM_STATE)['jobs']
+
+
+def report_lines(stdout: str) -> Dict[str, List[str]]:
+    """The report's node lines, split into words, by node."""
+    return {line.split()[0]: line.split() for line in stdout.splitlines()
+            if line.startswith('  ') and ':' not in line.split()[0] and line.split()[0] != 'node'}
 
 
 def times(job_id: str) -> tuple:
@@ -73,15 +83,15 @@ def test_pipeline_runs_as_dependent_jobs_resumes_after_scancel_and_matches_local
     first = incubate(*command)
     submitted = jobs(work)
     # it returned at once: the jobs are queued or running, the final one behind the others
-    assert set(submitted) == set(JOB_PHASES), first.stdout
-    states = slurm.job_states(j.id for j in submitted.values())
-    assert time.monotonic() - started < 60 and states[submitted['finetune'].id] in slurm.ACTIVE, (states, first.stdout)
-    assert submitted['assemble'].id == submitted['finetune'].id  # one final job: assembly + evaluation + fine-tune
-    assert submitted['meta'].log == str(work / 'meta' / f'slurm-{submitted["meta"].id}.out')
+    assert set(submitted) == set(JOB_NODES), first.stdout  # one final job: assembly + evaluation + fine-tune
+    states = slurm.job_states(j['job'] for j in submitted.values())
+    assert time.monotonic() - started < 60 and states[submitted['final']['job']] in slurm.ACTIVE, (states, first.stdout)
+    assert submitted['meta']['log'] == str(work / 'meta' / f'slurm-{submitted["meta"]["job"]}.out')
+    assert 'job' not in json.dumps(record.read_json_object(work / record.MANIFEST) or {})  # one store of jobs
     for job in submitted.values():
-        assert f'submitted job {job.id}' in first.stdout, first.stdout
+        assert f'submitted job {job["job"]}' in first.stdout, first.stdout
     # a downstream run submitted now waits for the final job
-    assert f'# sbatch --dependency=afterok:{submitted["finetune"].id}\n' in after_pipeline_dry_run(work, tmp_path).stdout
+    assert f'# sbatch --dependency=afterok:{submitted["final"]["job"]}\n' in after_pipeline_dry_run(work, tmp_path).stdout
 
     # the same pipeline with the local launcher, alongside (same config, options and seed)
     local_run = subprocess.Popen([sys.executable, 'tools/incubate.py', *incubate_words(local, digits_root),
@@ -89,7 +99,7 @@ def test_pipeline_runs_as_dependent_jobs_resumes_after_scancel_and_matches_local
                                  stderr=subprocess.STDOUT, text=True)
 
     # cancel incubation 2 mid-run: the final job, queued behind it, is cancelled with it
-    victim = submitted['incubate_2'].id
+    victim = submitted['incubate_2']['job']
     assert wait_state(victim, frozenset({slurm.RUNNING})).state == slurm.RUNNING
     slurm.cancel(victim)
     assert wait_state(victim, frozenset()).state == slurm.CANCELLED
@@ -97,38 +107,40 @@ def test_pipeline_runs_as_dependent_jobs_resumes_after_scancel_and_matches_local
 
     second = incubate(*command)
     resubmitted = jobs(work)
-    assert 'incubate_2   cancelled' in second.stdout and submitted['incubate_2'].log in second.stdout, second.stdout
-    assert resubmitted['incubate_2'].id != victim and resubmitted['finetune'].id != submitted['finetune'].id
+    line = report_lines(second.stdout)['incubate_2']
+    assert line[1] == 'cancelled' and submitted['incubate_2']['log'] in line, second.stdout
+    assert resubmitted['incubate_2']['job'] != victim and resubmitted['final']['job'] != submitted['final']['job']
     for name in ('meta', 'incubate_0', 'incubate_1', 'incubate_3'):  # finished or still running: kept
-        assert resubmitted[name].id == submitted[name].id, second.stdout
+        assert resubmitted[name]['job'] == submitted[name]['job'], second.stdout
     assert second.stdout.count('submitted job') == 2, second.stdout
 
-    final = slurm.wait([resubmitted['finetune'].id], timeout=300, poll_seconds=1)[resubmitted['finetune'].id]
-    assert final.state == slurm.COMPLETED, Path(resubmitted['finetune'].log).read_text()[-4000:]
+    final_id = resubmitted['final']['job']
+    final = slurm.wait([final_id], timeout=300, poll_seconds=1)[final_id]
+    assert final.state == slurm.COMPLETED, Path(resubmitted['final']['log']).read_text()[-4000:]
     local_out, _ = local_run.communicate(timeout=300)
     assert local_run.returncode == 0, local_out[-4000:]
 
-    # a third time: everything is done, nothing is submitted, the manifest has the jobs' final states
+    # a third time: everything is done, nothing is submitted
     third = incubate(*command)
     print(first.stdout, second.stdout, third.stdout, sep='\n')
     assert 'submitted' not in third.stdout and 'all phases done' in third.stdout, third.stdout
+    assert {w[1] for w in report_lines(third.stdout).values()} == {'done'}, third.stdout
     manifest = record.read_manifest(work)
     assert all(p.status == 'done' for p in manifest.phases), manifest
-    assert {p.name: p.job.state for p in manifest.phases} == {name: slurm.COMPLETED for name in JOB_PHASES}
     assert (work / 'meta' / 'meta.pth').stat().st_mtime_ns == meta_mtime  # not redone
     assert '--dependency' not in after_pipeline_dry_run(work, tmp_path).stdout  # the model exists: no need to wait
     assert len(list((work / 'meta').glob('slurm-*.out'))) == 1
 
     # dependency order: meta, then the incubations, then the final job
-    meta_start, meta_end = times(resubmitted['meta'].id)
-    final_start, _ = times(resubmitted['finetune'].id)
+    meta_start, meta_end = times(resubmitted['meta']['job'])
+    final_start, _ = times(final_id)
     for i in range(K):
-        start, end = times(resubmitted[f'incubate_{i}'].id)
+        start, end = times(resubmitted[f'incubate_{i}']['job'])
         assert meta_end <= start and end <= final_start, (meta_end, start, end, final_start)
 
     # the same model, in format and evaluation, as the local launcher's
     local_manifest = record.read_manifest(local)
-    assert [p.name for p in local_manifest.phases] == [p.name for p in manifest.phases] == JOB_PHASES
+    assert [p.name for p in local_manifest.phases] == [p.name for p in manifest.phases] == PHASES
     ours, theirs = load_checkpoint(manifest.final['checkpoint']), load_checkpoint(local_manifest.final['checkpoint'])
     assert ours.kind == theirs.kind == 'model' and ours.arch == theirs.arch
     assert {k: v.shape for k, v in ours.state_dict.items()} == {k: v.shape for k, v in theirs.state_dict.items()}
@@ -155,58 +167,76 @@ def broken_data_root(root: Path) -> Path:
     return root
 
 
-def test_failed_meta_leaves_the_incubations_unrun_and_is_reported(slurm_cluster, tmp_path):  # noqa: F811
-    work = tmp_path / 'broken'
-    command = [*incubate_words(work, broken_data_root(tmp_path / 'data')), *slurm_words(slurm_cluster)]
+def test_failed_meta_is_reported_and_resubmitted_with_its_dependants_once_fixed(
+        slurm_cluster, digits_root, tmp_path):  # noqa: F811
+    work, data = tmp_path / 'broken', broken_data_root(tmp_path / 'data')
+    command = [*incubate_words(work, data), *slurm_words(slurm_cluster)]
     incubate(*command)
     submitted = jobs(work)
-    ids = sorted({j.id for j in submitted.values()})
+    ids = sorted({j['job'] for j in submitted.values()})
     info = slurm.wait(ids, timeout=120, poll_seconds=0.5)
-    assert info[submitted['meta'].id].state == slurm.FAILED
-    for name in JOB_PHASES[1:]:  # cancelled by Slurm (kill-on-invalid-dep): never started
-        assert info[submitted[name].id].state == slurm.CANCELLED, (name, info[submitted[name].id])
+    assert info[submitted['meta']['job']].state == slurm.FAILED
+    for name in JOB_NODES[1:]:  # cancelled by Slurm (kill-on-invalid-dep): never started
+        assert info[submitted[name]['job']].state == slurm.CANCELLED, (name, info[submitted[name]['job']])
     for i in range(K):
         assert not list((work / f'incubate_{i}').glob('slurm-*.out')) and not (work / f'incubate_{i}' / 'cost.json').exists()
 
     status = incubate(*command, '--status')
     print(status.stdout)
-    meta_log = submitted['meta'].log
-    assert 'unreadable image' in Path(meta_log).read_text()
-    lines = {line.split()[0]: line for line in status.stdout.splitlines() if line.startswith('  ')}
-    assert lines['meta'].split()[1] == 'failed' and meta_log in lines['meta'], status.stdout
-    assert all(lines[f'incubate_{i}'].split()[1] == 'cancelled' for i in range(K)), status.stdout
-    assert lines['final'].split()[1] == 'cancelled', status.stdout
-    assert f'meta: job {submitted["meta"].id} failed; last lines of {meta_log}' in status.stdout
+    meta_log = submitted['meta']['log']
+    lines = report_lines(status.stdout)
+    assert lines['meta'][1] == 'failed' and meta_log in lines['meta'], status.stdout
+    assert all(lines[name][1] == 'cancelled' for name in JOB_NODES[1:]), status.stdout
+    # the cause, in one line of the command's own output
+    cause = next(line for line in status.stdout.splitlines() if line.strip().startswith('meta: job'))
+    assert f'meta: job {submitted["meta"]["job"]} failed: ' in cause and 'image' in cause and meta_log in cause, cause
     assert jobs(work) == submitted and 'submitted' not in status.stdout  # --status submits nothing
     refused = after_pipeline_dry_run(work, tmp_path, check=False)
-    assert refused.returncode != 0 and f'its final job {submitted["finetune"].id} is CANCELLED' in refused.stderr
+    assert refused.returncode != 0 and f'its final job {submitted["final"]["job"]} is CANCELLED' in refused.stderr
+
+    # the cause fixed (readable images where the broken ones were), the same command resubmits the
+    # failed meta and everything behind it, in order
+    shutil.rmtree(data)
+    shutil.copytree(digits_root, data)
+    again = incubate(*command)
+    resubmitted = jobs(work)
+    assert all(resubmitted[n]['job'] != submitted[n]['job'] for n in JOB_NODES), again.stdout
+    lines = report_lines(again.stdout)
+    assert lines['meta'][1] == 'failed' and f'submitted job {resubmitted["meta"]["job"]}' in again.stdout
+    for i in range(K):
+        assert f'(afterok {resubmitted["meta"]["job"]})' in ' '.join(lines[f'incubate_{i}']), again.stdout
+    after = ':'.join(resubmitted[f'incubate_{i}']['job'] for i in range(K))
+    assert f'(afterok {after})' in ' '.join(lines['final']), again.stdout
+    final_id = resubmitted['final']['job']
+    final = slurm.wait([final_id], timeout=300, poll_seconds=1)[final_id]
+    assert final.state == slurm.COMPLETED, Path(resubmitted['final']['log']).read_text()[-4000:]
+    assert (work / 'finetune' / 'model.pth').is_file()
 
 
 # --- no cluster needed ------------------------------------------------------------------------
 
 
-def test_manifest_job_field_round_trips_and_older_manifests_still_read(tmp_path):
-    job = record.JobRecord('42', slurm.RUNNING, str(tmp_path / 'meta' / 'slurm-42.out'))
-    phases = [record.PhaseRecord('meta', 'started', job=job), record.PhaseRecord('finetune')]
-    manifest = record.Manifest.from_phases('cfg.py', phases, {})
-    data = manifest.to_dict()
-    assert data['version'] == 1 and data['phases'][0]['job'] == {'id': '42', 'state': 'RUNNING', 'log': job.log}
-    assert 'job' not in data['phases'][1]  # a local phase writes what it always wrote
-    assert record.Manifest.from_dict(data).phases[0].job == job
-    del data['phases'][0]['job']          # an older manifest
-    assert record.Manifest.from_dict(data).phases[0].job is None
-    # a writer that knows nothing of jobs (the pipeline inside the final job) keeps the recorded ones
-    record.write_manifest(tmp_path, manifest)
-    again = record.Manifest.from_phases('cfg.py', [record.PhaseRecord('meta', 'done'), record.PhaseRecord('finetune')], {})
-    record.write_manifest(tmp_path, again)
-    assert record.read_manifest(tmp_path).phases[0].job == job and again.phases[0].job == job
-    record.write_manifest(tmp_path, record.Manifest.from_phases('cfg.py', [record.PhaseRecord('meta')], {}),
-                          keep_jobs=False)
-    assert record.read_manifest(tmp_path).phases[0].job is None
+def test_jobs_an_older_manifest_kept_move_to_the_state_file(tmp_path):
+    """Work dirs submitted by the version that kept jobs in the manifest: the jobs move to the run
+    graph's state file (a job still queued is not submitted twice) and leave the manifest."""
+    from classification.incubate import migrate_manifest_jobs
+
+    meta = record.JobRecord('41', slurm.COMPLETED, str(tmp_path / 'meta' / 'slurm-41.out'))
+    final = record.JobRecord('42', slurm.RUNNING, str(tmp_path / 'finetune' / 'slurm-42.out'))
+    phases = [record.PhaseRecord('meta', 'done', job=meta), record.PhaseRecord('assemble', job=final),
+              record.PhaseRecord('finetune', 'started', job=final)]
+    data = record.Manifest.from_phases('cfg.py', phases, {}).to_dict()
+    assert data['phases'][0]['job'] == {'id': '41', 'state': 'COMPLETED', 'log': meta.log}  # the old format
+    (tmp_path / record.MANIFEST).write_text(json.dumps(data))
+    assert record.pipeline_final_job(tmp_path) == '42'  # readable before the migration (tools/slurm_submit.py)
+    migrate_manifest_jobs(str(tmp_path), str(tmp_path / record.SLURM_STATE))
+    assert jobs(tmp_path) == {'meta': dict(job='41', log=meta.log), 'final': dict(job='42', log=final.log)}
+    assert all(p.job is None for p in record.read_manifest(tmp_path).phases)
+    assert record.pipeline_final_job(tmp_path) == '42'
 
 
 def test_job_commands_resume_and_map_nproc_to_torchrun(tmp_path):
-    from classification.cluster import SlurmPipeline, SlurmSettings, final_command, phase_command
+    from classification.incubate import final_command, job_options, make_parser, phase_command, slurm_nodes
     from classification.pipeline import IncubationPipeline
 
     pipeline = IncubationPipeline(str(CONFIG), str(tmp_path / 'w'), cfg_options=dict(TINY_DIGITS_OPTIONS))
@@ -217,11 +247,24 @@ def test_job_commands_resume_and_map_nproc_to_torchrun(tmp_path):
     assert group[-2:] == ['--launcher', 'pytorch'] and '--resume' in group
     words = [str(CONFIG), '--work-dir', 'w', '--meta-epochs', '3', '--launcher', 'slurm', '--cfg-options', 'a=1']
     assert final_command(words, 4)[3:] == [*words, '--launcher', 'none', '--modules', '0', '1', '2', '3']
-    settings = SlurmSettings(slurm.SbatchOptions(partition='gpu', gpus_per_node=4, cpus_per_task=16,
-                                                 time_limit='2-00:00:00'), nproc_per_worker=4)
-    script = slurm.batch_script(group, settings.options('w-meta', meta.work_dir, str(ROOT)))
+    args = make_parser().parse_args([*words, '--partition', 'gpu', '--gpus', '4', '--cpus-per-task', '16',
+                                     '--time', '2-00:00:00', '--nproc-per-worker', '4'])
+    script = slurm.batch_script(group, job_options(args, 'w-meta', meta.work_dir, nproc=4))
     assert '#SBATCH --gres=gpu:4\n' in script and '#SBATCH --ntasks-per-node=1\n' in script and 'srun' not in script
     assert "export OMP_NUM_THREADS=16" in script and '#SBATCH --requeue' in script
-    units = SlurmPipeline(pipeline, settings, words).units()
-    assert [(u.name, u.upstream) for u in units] == [
-        ('meta', []), *[(f'incubate_{i}', ['meta']) for i in range(K)], ('final', [f'incubate_{i}' for i in range(K)])]
+    nodes = slurm_nodes(pipeline, words, nproc=1)
+    assert [(n.name, n.needs) for n in nodes] == [
+        ('meta', ()), *[(f'incubate_{i}', ('meta',)) for i in range(K)], ('final', tuple(f'incubate_{i}' for i in range(K)))]
+    # --modules: the others are held (never submitted by this command), and so is the final node's wait
+    held = slurm_nodes(IncubationPipeline(str(CONFIG), str(tmp_path / 'w'), modules=[0, 1]), words)
+    assert [n.held for n in held] == ['', '', '', 'not in --modules', 'not in --modules', '']
+    # the suite splices them in place of its one pipeline node, behind the shared meta model
+    from runtime import graph
+
+    outer = [graph.Node('meta', ['m'], 'm'), graph.Node('up', ['u'], 'u', needs=('meta',)),
+             graph.Node('det', ['d'], 'd', needs=('up',))]
+    given = IncubationPipeline(str(CONFIG), str(tmp_path / 'v'), meta=str(tmp_path / 'meta.pth'))
+    spliced = graph.splice(outer, 'up', slurm_nodes(given, words, prefix='up/'))
+    assert [(n.name, n.needs) for n in graph.check_graph(spliced)] == [
+        ('meta', ()), *[(f'up/incubate_{i}', ('meta',)) for i in range(K)],
+        ('up/final', tuple(f'up/incubate_{i}' for i in range(K))), ('det', ('up/final',))]

@@ -312,8 +312,8 @@ def test_smoke_suite_under_slurm_waits_for_the_upstream_final_job(smoke, slurm_c
     work, args = smoke
     before = _csv(work / 'report' / f'{SUMMARY}.csv')
     # the pipeline's final model is gone and so are the downstream runs: the suite submits the
-    # pipeline's final job (through tools/incubate.py --launcher slurm), the six downstream jobs, the
-    # incubation ones afterok on that final job
+    # pipeline's final node (spliced into its graph, beside the pipeline's finished phases), the six
+    # downstream jobs, the incubation ones afterok on that final job
     shutil.rmtree(work / 'upstream' / 'd8_incubation_seed0' / 'finetune')
     for task in ('det', 'seg'):
         shutil.rmtree(work / task)
@@ -323,19 +323,39 @@ def test_smoke_suite_under_slurm_waits_for_the_upstream_final_job(smoke, slurm_c
     assert cli(words) == 0
     out = capsys.readouterr().out
     state = json.loads((work / suite.SLURM_STATE).read_text())['jobs']
-    final = state['upstream/d8_incubation_seed0']['job']
+    final = state['upstream/d8_incubation_seed0/final']['job']
+    assert set(state) == {'upstream/d8_incubation_seed0/final', *(f'{t}/{i}_seed0' for t in ('det', 'seg')
+                                                                  for i in ('e2e', 'incubation', 'random-init'))}, state
     assert 'upstream/d8_e2e_seed0' not in state, 'a finished upstream run is not submitted again'
     for task in ('det', 'seg'):
         line = next(x for x in out.splitlines() if x.strip().startswith(f'{task}/incubation_seed0'))
         assert f'(afterok {final})' in line, out
         assert 'afterok' not in next(x for x in out.splitlines() if x.strip().startswith(f'{task}/e2e_seed0'))
+    # the upstream's final job ends without its model (cancelled): Slurm cancels the jobs behind it;
+    # the same command resubmits the final job and both dependants behind the new one, and keeps the rest
+    from runtime import slurm
+
+    dependants = [state[f'{task}/incubation_seed0']['job'] for task in ('det', 'seg')]
+    slurm.cancel(final)
+    ended = slurm.wait([final, *dependants], timeout=120, poll_seconds=0.5)
+    assert {ended[j].state for j in (final, *dependants)} == {slurm.CANCELLED}, ended
+    assert cli(words) == 0
+    out = capsys.readouterr().out
+    again = json.loads((work / suite.SLURM_STATE).read_text())['jobs']
+    new_final = again['upstream/d8_incubation_seed0/final']['job']
+    assert new_final != final, out
+    for task in ('det', 'seg'):
+        line = next(x for x in out.splitlines() if x.strip().startswith(f'{task}/incubation_seed0'))
+        assert line.split()[1] == 'cancelled' and f'(afterok {new_final})' in line, out
+        assert again[f'{task}/e2e_seed0']['job'] == state[f'{task}/e2e_seed0']['job'], out
+    assert out.count('submitted job') == 3, out
     deadline = time.monotonic() + 420
     while time.monotonic() < deadline:
         assert cli([*words, '--status']) == 0
         status = capsys.readouterr().out
         states = {line.split()[0]: line.split()[1] for line in status.splitlines()
                   if line.startswith('  ') and '/' in line.split()[0]}
-        assert len(states) == 10 and not set(states.values()) & {'failed', 'cancelled', 'timeout', 'lost'}, status
+        assert len(states) == 14 and not set(states.values()) & {'failed', 'cancelled', 'timeout', 'lost'}, status
         if set(states.values()) == {'done'}:
             break
         time.sleep(2)

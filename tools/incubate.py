@@ -12,7 +12,7 @@ and cost go to DIR/manifest.json. See classification/pipeline.py.
 With --launcher slurm the whole method is submitted at once as dependent sbatch jobs (meta, K
 incubations, a final assemble + fine-tune job) and the command returns; running it again reports
 each job and resubmits only what failed or was cancelled (--status: report only). See
-classification/cluster.py and docs/slurm.md.
+classification/incubate.py and docs/slurm.md.
 """
 import sys
 

@@ -92,16 +92,15 @@ def pipeline_dependency(work_dir: str) -> List[str]:
     if osp.isfile(osp.join(work_dir, record.FINETUNE, record.artifact_name('assembled'))):
         return []
     try:
-        phase = record.read_manifest(work_dir).phase(record.FINETUNE) if osp.isfile(record.manifest_path(work_dir)) else None
+        job = record.pipeline_final_job(work_dir)
     except record.RecordError as e:
         sys.exit(f'slurm_submit: --after-pipeline: {e}')
-    job = phase.job if phase is not None else None
-    state = slurm.job_states([job.id])[job.id] if job is not None else None
+    state = slurm.job_states([job])[job] if job is not None else None
     if state not in slurm.ACTIVE:
-        found = f'its final job {job.id} is {state}' if job is not None else 'no final job is recorded'
+        found = f'its final job {job} is {state}' if job is not None else 'no final job is recorded'
         sys.exit(f'slurm_submit: --after-pipeline {work_dir}: the pipeline has no final model and {found}; '
                  f'run its tools/incubate.py --launcher slurm command again first')
-    return [job.id]
+    return [job]
 
 
 def has_backbone(config: str) -> bool:
