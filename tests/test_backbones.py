@@ -303,6 +303,40 @@ def test_windowed_backbone_defaults_to_global_attention_at_module_ends(tmp_path)
         MODELS.build(dict(type='IncubationViTBackbone', arch=TINY, window_size=2, pos_embed='rope'))
 
 
+def test_frozen_stages_freeze_the_embeddings_and_blocks_and_keep_them_in_eval_mode():
+    """mmpretrain's convention: -1 trains all, 0 the embeddings frozen, n also the first n blocks;
+    the frozen blocks stay in eval mode (no drop path) when the model is put in train mode, and the
+    layer-decay optimiser gets no parameter of them."""
+    from mmengine.registry import MODELS
+
+    from runtime.optim import LayerDecayOptimWrapperConstructor
+
+    backbone = MODELS.build(dict(type='IncubationViTBackbone', arch=TINY, frozen_stages=2, drop_path_rate=0.5))
+    backbone.train()
+    frozen = {n for n, p in backbone.named_parameters() if not p.requires_grad}
+    assert {'vit.pos_embed', 'vit.cls_token', 'vit.patch_embed.proj.weight'} <= frozen
+    assert all(n.startswith(('vit.blocks.0.', 'vit.blocks.1.')) for n in frozen
+               if n.startswith('vit.blocks.')) and any(n.startswith('vit.blocks.1.') for n in frozen)
+    assert not backbone.vit.blocks[1].training and backbone.vit.blocks[2].training
+    model = torch.nn.Module()
+    model.backbone = backbone
+    model.head = torch.nn.Linear(4, 4)
+    params = []
+    LayerDecayOptimWrapperConstructor(dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-3)),
+                                      dict(layer_decay_rate=0.9)).add_params(params, model)
+    names = {n for group in params for n in group['param_names']}
+    assert not names & {f'backbone.{n}' for n in frozen} and 'head.weight' in names
+    whole = MODELS.build(dict(type='IncubationViTBackbone', arch=TINY, frozen_stages=8, drop_path_rate=0.5))
+    assert not any(p.requires_grad for n, p in whole.named_parameters() if n.startswith('vit.blocks.'))
+    whole.train()
+    x = torch.randn(2, 3, 32, 32)
+    # in train mode a frozen backbone is deterministic (drop path off) and needs no graph
+    a, b = whole(x), whole(x)
+    assert all(torch.equal(u, v) and not u.requires_grad for u, v in zip(a, b))
+    with pytest.raises(ValueError, match='frozen_stages'):
+        MODELS.build(dict(type='IncubationViTBackbone', arch=TINY, frozen_stages=9))
+
+
 # --- bad input ------------------------------------------------------------------------------------
 
 
