@@ -92,6 +92,12 @@ PRESETS: Dict[str, Dict[str, Any]] = {
         scenes=dict(train=1000, val=200, style='plain'), downstream=dict(det=[], seg=[]),
         about='the CPU benchmark: depth-8 backbones pretrained on items anywhere on 32x32 canvases, ViTDet '
               'windows downstream, plain Fashion-MNIST scenes, the probe gate first, 3 seeds'),
+    'fashion-canvas-frozen': dict(
+        kind=FASHION_KIND, depth=8, seeds=(0, 1, 2), subset=None, epochs=None, recipe='canvas',
+        downstream_model='vit-fashion-canvas-d8', gate=True, protocol='frozen',
+        scenes=dict(train=1000, val=200, style='plain'), downstream=dict(det=[], seg=[]),
+        about='the fashion-canvas upstream runs and scenes, the backbones frozen downstream: a linear '
+              'segmentation head and Mask R-CNN on the upstream features as they are, 3 seeds'),
     'fashion': dict(
         kind=FASHION_KIND, depth=32, seeds=(0, 1, 2), subset=None, epochs=None,
         scenes=dict(train=1000, val=200), downstream=dict(det=[], seg=[]),
@@ -265,25 +271,40 @@ def scenes_options(task: str, scenes: str) -> List[str]:
     return [f'{loader}.dataset.data_root={scenes}' for loader in LOADERS]
 
 
-def downstream_configs(preset: Dict[str, Any]) -> Dict[Tuple[str, str], str]:
-    """The detection and segmentation config of each (task, upstream method) of a fashion preset:
-    ``{mask-rcnn,upernet}_<model>_<method>_*_fashion-scenes*.py``, ``<model>`` the preset's
-    ``downstream_model`` (default ``vit-fashion-d<depth>``)."""
+# How the downstream heads meet the backbone (fashion presets): ``finetune`` trains everything
+# (UperNet, Mask R-CNN); ``frozen`` keeps every backbone weight as the upstream run left it
+# (a linear segmentation head, DINOv2's linear protocol; Mask R-CNN on the frozen pyramid).
+PROTOCOLS: Dict[str, Dict[str, str]] = {
+    'finetune': dict(det='mask-rcnn_{model}_{init}_*_fashion-scenes*.py', seg='upernet_{model}_{init}_*_fashion-scenes*.py'),
+    'frozen': dict(det='mask-rcnn_{model}-frozen_{init}_*_fashion-scenes*.py',
+                   seg='linear_{model}-frozen_{init}_*_fashion-scenes*.py'),
+}
+
+
+def protocol_of(preset: Dict[str, Any], args: Optional[argparse.Namespace] = None) -> str:
+    """The downstream protocol: ``--protocol``, else the preset's, else ``finetune``."""
+    return getattr(args, 'protocol', None) or preset.get('protocol', 'finetune')
+
+
+def downstream_configs(preset: Dict[str, Any], protocol: str = 'finetune',
+                       tasks: Sequence[str] = ('det', 'seg')) -> Dict[Tuple[str, str], str]:
+    """The detection and segmentation config of each (task, upstream method) of a fashion preset
+    under a protocol (:data:`PROTOCOLS`), ``<model>`` the preset's ``downstream_model`` (default
+    ``vit-fashion-d<depth>``)."""
     model = preset.get('downstream_model', f'vit-fashion-d{preset["depth"]}')
-    configs = {('det', init): _config(DET_CONFIGS, f'mask-rcnn_{model}_{init}_*_fashion-scenes*.py')
-               for init in ('e2e', 'incubation')}
-    configs.update({('seg', init): _config(SEG_CONFIGS, f'upernet_{model}_{init}_*_fashion-scenes*.py')
-                    for init in ('e2e', 'incubation')})
-    return configs
+    folders = dict(det=DET_CONFIGS, seg=SEG_CONFIGS)
+    return {(task, init): _config(folders[task], PROTOCOLS[protocol][task].format(model=model, init=init))
+            for task in tasks for init in ('e2e', 'incubation')}
 
 
 def _fashion_downstream(preset: Dict[str, Any], args: argparse.Namespace, work: str, scenes: str,
                         ups: Sequence[Upstream]) -> List[Downstream]:
-    configs = downstream_configs(preset)
+    tasks = getattr(args, 'tasks', None) or TASKS
+    configs = downstream_configs(preset, protocol_of(preset, args), tasks)
     out: List[Downstream] = []
     for seed in _seeds(preset, args):
         by_method = {u.method: u for u in ups if u.seed == seed}
-        for task in getattr(args, 'tasks', None) or TASKS:
+        for task in tasks:
             for init in INITS:
                 up = by_method.get(init)
                 config = configs[(task, 'e2e' if init == CONTROL else init)]
@@ -1141,6 +1162,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--seeds', type=int, nargs='+', help='override the preset\'s seeds')
     parser.add_argument('--tasks', nargs='+', choices=TASKS, help='fashion presets: the downstream tasks to run '
                         '(default: all); the report shows what ran')
+    parser.add_argument('--protocol', choices=sorted(PROTOCOLS),
+                        help='fashion presets: finetune (train the backbone with the heads) or frozen (heads on '
+                             'the upstream features as they are); default: the preset\'s')
     parser.add_argument('--jobs', type=int, default=2, help='runs at the same time here (local launcher)')
     parser.add_argument('--threads', type=int, default=1, help='CPU threads of each run')
     parser.add_argument('--cfg-options', nargs='+', default=[], help='extra overrides of every downstream run')

@@ -1,0 +1,9 @@
+"""Linear segmentation on the frozen 8-block canvas-recipe Fashion-MNIST ViT from its E2E-trained
+upstream model: the baseline of
+``linear_vit-fashion-canvas-d8-frozen_incubation_2k_fashion-scenes-64x64.py``, identical in
+everything except the backbone's checkpoint."""
+_base_ = './linear_vit-fashion-canvas-d8-frozen_incubation_2k_fashion-scenes-64x64.py'
+
+model = dict(backbone=dict(init_cfg=dict(checkpoint='pretrained/vit-fashion-canvas-d8_e2e.pth')))
+
+benchmark = dict(method='e2e')
