@@ -207,10 +207,11 @@ def test_failed_meta_is_reported_and_resubmitted_with_its_dependants_once_fixed(
         assert f'(afterok {resubmitted["meta"]["job"]})' in ' '.join(lines[f'incubate_{i}']), again.stdout
     after = ':'.join(resubmitted[f'incubate_{i}']['job'] for i in range(K))
     assert f'(afterok {after})' in ' '.join(lines['final']), again.stdout
-    final_id = resubmitted['final']['job']
-    final = slurm.wait([final_id], timeout=300, poll_seconds=1)[final_id]
-    assert final.state == slurm.COMPLETED, Path(resubmitted['final']['log']).read_text()[-4000:]
-    assert (work / 'finetune' / 'model.pth').is_file()
+    # the meta job now trains (readable images): the chain behind it runs as in the test above,
+    # so it is not waited for here
+    meta = wait_state(resubmitted['meta']['job'], frozenset({slurm.RUNNING}))
+    assert meta.state in (slurm.RUNNING, slurm.COMPLETED), meta
+    slurm.cancel([j['job'] for j in resubmitted.values()])
 
 
 # --- no cluster needed ------------------------------------------------------------------------
