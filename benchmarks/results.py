@@ -543,7 +543,7 @@ def headline(ctx: Context) -> Generated:
     of the data) cells, top-1; a suite's records (one preset) as one row of its first downstream
     metric. Last-epoch values, mean ± std over seeds, the paired Δ and a verdict (more than two
     standard errors from 0); a cell already shown by an earlier record is left out."""
-    from .suite import FLOOR_METRICS, METRICS, tasks_run
+    from .suite import FLOOR_METRICS, METRICS, PROTOCOL_HEADS, tasks_run
 
     columns = ['task', 'model', 'data (%)', 'metric', 'seeds', 'E2E', 'incubation', 'Δ (paired)', 'verdict']
     table = Table('headline', '', columns, align=['l', 'l', 'r', 'l', 'l', 'r', 'r', 'r', 'l'])
@@ -577,20 +577,25 @@ def headline(ctx: Context) -> Generated:
                        Cell(', '.join(map(str, seeds))), Cell(e2e.metric(metric), 'meanstd:metric'),
                        Cell(inc.metric(metric), 'meanstd:metric'), Cell(delta, 'meanstd:delta'),
                        Cell(_short_verdict(delta))])
-    if suites:
-        sub = Context([r for _s, r in suites], [s for s, _r in suites], ctx.doc, ctx.root)
+    presets: Dict[Tuple[str, str], List[Tuple[str, Dict[str, Any]]]] = {}
+    for source, record in suites:  # one row per preset and protocol (a preset's seeds may be several records)
+        extra = record.get('extra') or {}
+        presets.setdefault((extra.get('preset', ''), extra.get('protocol', 'finetune')), []).append((source, record))
+    for (_preset, protocol), group in presets.items():
+        sub = Context([r for _s, r in group], [s for s, _r in group], ctx.doc, ctx.root)
         _record, rows = _suite_rows(sub, 'headline')
         ran = tasks_run(rows)
         key, label = next((k, lab) for t, k, lab in METRICS if k not in FLOOR_METRICS and t in ran)
+        task_key = next(t for t, k, _lab in METRICS if k == key)
         task = next((run.task for row in rows for run in row.downstream.values() if run is not None), '')
         model = next((row.upstream.model for row in rows if row.upstream is not None), '')
         delta = _paired(rows, 'incubation', 'e2e', key)
-        task_key = next(t for t, k, _lab in METRICS if k == key)
         totals = [mean_std([r.total(task_key, 'train_flops') for r in rows if r.init == init])
                   for init in ('e2e', 'incubation')]
         if totals[0] is not None and totals[1] is not None and totals[0].mean:
             ratios.append(totals[1].mean / totals[0].mean)  # upstream + downstream
-        table.add([Cell(get_task(task).title), Cell(model), Cell(100, 'int'), Cell(label),
+        title = f'{get_task(task).title.split(" (")[0]} ({PROTOCOL_HEADS[protocol][task_key]})'
+        table.add([Cell(title), Cell(model), Cell(100, 'int'), Cell(label),
                    Cell(', '.join(str(s) for s in sorted({r.seed for r in rows}))),
                    Cell(mean_std([r.metric(key) for r in rows if r.init == 'e2e']), 'meanstd:metric'),
                    Cell(mean_std([r.metric(key) for r in rows if r.init == 'incubation']), 'meanstd:metric'),

@@ -82,7 +82,8 @@ PRESETS: Dict[str, Dict[str, Any]] = {
         epochs=dict(e2e=1, meta=1, incubate=1, finetune=1),
         cfg_options=('train_dataloader.batch_size=16', 'effective_batch_size=16'),
         scenes=dict(train=16, val=8, style='plain'),
-        downstream=dict(det=['train_cfg.max_epochs=1', 'train_dataloader.batch_size=4'],
+        downstream=dict(det=['train_cfg.max_epochs=1', 'train_cfg.val_interval=1', 'default_hooks.checkpoint.interval=1',
+                             'train_dataloader.batch_size=4'],
                         seg=['train_cfg.max_iters=4', 'train_cfg.val_interval=4', 'train_dataloader.batch_size=4',
                              'default_hooks.checkpoint.interval=4']),
         about='toy size: checks the whole chain in a few minutes; not a result'),
@@ -97,7 +98,7 @@ PRESETS: Dict[str, Dict[str, Any]] = {
         downstream_model='vit-fashion-canvas-d8', gate=True, protocol='frozen',
         scenes=dict(train=1000, val=200, style='plain'), downstream=dict(det=[], seg=[]),
         about='the fashion-canvas upstream runs and scenes, the backbones frozen downstream: a linear '
-              'segmentation head and Mask R-CNN on the upstream features as they are, 3 seeds'),
+              'segmentation head and RetinaNet on the upstream features as they are, 3 seeds'),
     'fashion': dict(
         kind=FASHION_KIND, depth=32, seeds=(0, 1, 2), subset=None, epochs=None,
         scenes=dict(train=1000, val=200), downstream=dict(det=[], seg=[]),
@@ -175,6 +176,7 @@ class Plan:
     scenes: Optional[str] = None
     gates: List[Node] = field(default_factory=list)   # the probe of each seed's backbones, before its downstream runs
     upstream_dir: Optional[str] = None
+    protocol: str = 'finetune'                        # how the heads meet the backbone (:data:`PROTOCOLS`)
 
     @property
     def nodes(self) -> List[Node]:
@@ -273,10 +275,12 @@ def scenes_options(task: str, scenes: str) -> List[str]:
 
 # How the downstream heads meet the backbone (fashion presets): ``finetune`` trains everything
 # (UperNet, Mask R-CNN); ``frozen`` keeps every backbone weight as the upstream run left it
-# (a linear segmentation head, DINOv2's linear protocol; Mask R-CNN on the frozen pyramid).
+# (a linear segmentation head, DINOv2's linear protocol; RetinaNet, whose every anchor is a training example).
+PROTOCOL_HEADS = {'finetune': dict(det='Mask R-CNN', seg='UperNet'),
+                  'frozen': dict(det='RetinaNet, frozen backbone', seg='linear head, frozen backbone')}
 PROTOCOLS: Dict[str, Dict[str, str]] = {
     'finetune': dict(det='mask-rcnn_{model}_{init}_*_fashion-scenes*.py', seg='upernet_{model}_{init}_*_fashion-scenes*.py'),
-    'frozen': dict(det='mask-rcnn_{model}-frozen_{init}_*_fashion-scenes*.py',
+    'frozen': dict(det='retinanet_{model}-frozen_{init}_*_fashion-scenes*.py',
                    seg='linear_{model}-frozen_{init}_*_fashion-scenes*.py'),
 }
 
@@ -431,7 +435,8 @@ def make_plan(args: argparse.Namespace) -> Plan:
     up_dir = osp.abspath(args.upstream_dir) if args.upstream_dir else osp.join(work, 'upstream')
     scenes = osp.abspath(args.scenes_dir) if args.scenes_dir else osp.join(work, 'scenes')
     metas, ups = _fashion_upstream(preset, args, up_dir)
-    plan = Plan(args.preset, work, upstream=ups, extra=metas, scenes=scenes, upstream_dir=up_dir)
+    plan = Plan(args.preset, work, upstream=ups, extra=metas, scenes=scenes, upstream_dir=up_dir,
+                protocol=protocol_of(preset, args))
     plan.downstream = _fashion_downstream(preset, args, work, scenes, ups)
     if preset.get('gate'):
         plan.gates = _gate_nodes(args, work, up_dir, scenes, ups)
@@ -631,7 +636,7 @@ def remake_damaged(plan: Plan, args: argparse.Namespace) -> None:
         return
     for up, why in damaged:
         print(f'{PREFIX} {why}: {up.node.name} makes it again', flush=True)
-    run_here(Plan(plan.preset, plan.work_dir, upstream=plan.upstream, extra=plan.extra), args)
+    run_here(Plan(plan.preset, plan.work_dir, upstream=plan.upstream, extra=plan.extra, protocol=plan.protocol), args)
 
 
 # --- running -----------------------------------------------------------------------------------
@@ -1135,7 +1140,7 @@ def write_suite_report(plan: Plan, out_dir: Optional[str] = None) -> Dict[str, A
     runs = [r.upstream for r in rows if r.upstream is not None] + [d for r in rows for d in r.downstream.values()]
     unique = list({run.path: run for run in runs}.values())
     write_study_record(plan.work_dir, 'suite', unique, extra=dict(
-        preset=plan.preset, title=title, rows=record_rows(rows, unique),
+        preset=plan.preset, protocol=plan.protocol, title=title, rows=record_rows(rows, unique),
         scenes=PRESETS.get(plan.preset, {}).get('scenes'), gate=gate))
     markdown = '\n'.join(t.to_markdown() for t in tables)
     report = osp.join(out, 'report.md')

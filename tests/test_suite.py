@@ -123,23 +123,25 @@ def test_smoke_suite_end_to_end(smoke, capsys):
 
 
 def test_frozen_protocol_at_toy_size(smoke, tmp_path, capsys):
-    """``--protocol frozen`` on the smoke suite's upstream runs: the linear segmentation head trains on
-    backbones that end exactly as the upstream runs left them (the control's as its seed drew it),
-    and the report has the three rows."""
+    """``--protocol frozen`` on the smoke suite's upstream runs: the linear segmentation head and
+    RetinaNet train on backbones that end exactly as the upstream runs left them, and the report
+    has the three rows with box AP, mIoU and both foreground IoUs (RetinaNet's from its boxes)."""
     import torch
 
     from backbones import load_checkpoint
 
     work, args = smoke
     frozen = tmp_path / 'frozen'
-    words = ['suite', '--preset', 'smoke', '--protocol', 'frozen', '--tasks', 'seg', '--work-dir', str(frozen),
+    words = ['suite', '--preset', 'smoke', '--protocol', 'frozen', '--work-dir', str(frozen),
              '--upstream-dir', str(work / 'upstream'), '--data-root', args[args.index('--data-root') + 1]]
     assert cli(words) == 0
     out = capsys.readouterr().out
     assert '0 to run' not in out and 'upstream/' not in out.split('to run')[1].split('\n')[0], out
     rows = _csv(frozen / 'report' / f'{SUMMARY}.csv')
     assert [r['backbone'] for r in rows[:3]] == ['E2E', 'incubation', 'random init (control)']
-    assert all(0 <= float(r['mIoU'].split(';')[0]) <= 100 for r in rows[:3])
+    for column in ('APb', 'mIoU', 'fgIoU (det)', 'fgIoU (seg)'):
+        assert all(0 <= float(r[column].split(';')[0]) <= 100 for r in rows[:3]), (column, rows)
+    assert all(r['APm'] in ('', '–') for r in rows[:3]), rows  # no masks: no mask AP, not a 0
     config = (frozen / 'seg' / 'e2e_seed0' / 'linear_vit-fashion-canvas-d8-frozen_e2e_2k_fashion-scenes-64x64.py')
     assert config.is_file(), sorted(p.name for p in (frozen / 'seg' / 'e2e_seed0').iterdir())
     upstream = load_checkpoint(work / 'upstream' / 'd8_e2e_seed0' / 'model.pth').state_dict
@@ -149,6 +151,7 @@ def test_frozen_protocol_at_toy_size(smoke, tmp_path, capsys):
     assert backbone.keys() >= {'blocks.0.attn.qkv.weight', 'patch_embed.proj.weight', 'pos_embed'}
     assert all(torch.equal(backbone[k], upstream[k]) for k in backbone if k in upstream and not k.startswith('head'))
     assert any(k.startswith('decode_head.conv_seg') for k in trained)
+    assert (frozen / 'det' / 'incubation_seed0' / 'retinanet_vit-fashion-canvas-d8-frozen_incubation_12e_fashion-scenes.py').is_file()
 
 
 def test_a_changed_checkpoint_is_caught(smoke, capsys):
