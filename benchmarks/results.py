@@ -396,6 +396,19 @@ def _separation(rows, key: str, label: str) -> str:
     return f'{label}: {", ".join(parts)} (paired by seed): {ok}.'
 
 
+def _control_cell(rows, key: str) -> str:
+    """The control's score and whether both pretrained backbones beat it (paired, the 2-SE rule)."""
+    from .suite import CONTROL
+
+    control = mean_std([r.metric(key) for r in rows if r.init == CONTROL])
+    if control is None:
+        return 'not run'
+    deltas = [_paired(rows, init, CONTROL, key) for init in ('e2e', 'incubation')]
+    beaten = all(d is not None and beyond_two_se(d) == 1 for d in deltas)
+    spread = f' ± {control.std:.2f}' if control.std is not None else ''
+    return f'{control.mean:.2f}{spread}: {"beaten by both" if beaten else "not beaten by both"}'
+
+
 def _suite_title(record: Mapping[str, Any]) -> str:
     return str((record.get('extra') or {}).get('title') or 'suite')
 
@@ -545,8 +558,9 @@ def headline(ctx: Context) -> Generated:
     standard errors from 0); a cell already shown by an earlier record is left out."""
     from .suite import FLOOR_METRICS, METRICS, PROTOCOL_HEADS, tasks_run
 
-    columns = ['task', 'model', 'data (%)', 'metric', 'seeds', 'E2E', 'incubation', 'Δ (paired)', 'verdict']
-    table = Table('headline', '', columns, align=['l', 'l', 'r', 'l', 'l', 'r', 'r', 'r', 'l'])
+    columns = ['task', 'model', 'data (%)', 'metric', 'seeds', 'E2E', 'incubation', 'Δ (paired)', 'verdict',
+               'random init (control)']
+    table = Table('headline', '', columns, align=['l', 'l', 'r', 'l', 'l', 'r', 'r', 'r', 'l', 'l'])
     seen, ratios, suites = set(), [], []
     for source, record in zip(ctx.sources, ctx.records):
         if record.get('study') == 'suite':
@@ -576,7 +590,7 @@ def headline(ctx: Context) -> Generated:
                        Cell(e2e.first.data_percent, 'int'), Cell('top-1' if metric == 'accuracy/top1' else metric),
                        Cell(', '.join(map(str, seeds))), Cell(e2e.metric(metric), 'meanstd:metric'),
                        Cell(inc.metric(metric), 'meanstd:metric'), Cell(delta, 'meanstd:delta'),
-                       Cell(_short_verdict(delta))])
+                       Cell(_short_verdict(delta)), Cell('')])
     presets: Dict[Tuple[str, str], List[Tuple[str, Dict[str, Any]]]] = {}
     for source, record in suites:  # one row per preset and protocol (a preset's seeds may be several records)
         extra = record.get('extra') or {}
@@ -584,22 +598,22 @@ def headline(ctx: Context) -> Generated:
     for (_preset, protocol), group in presets.items():
         sub = Context([r for _s, r in group], [s for s, _r in group], ctx.doc, ctx.root)
         _record, rows = _suite_rows(sub, 'headline')
-        ran = tasks_run(rows)
-        key, label = next((k, lab) for t, k, lab in METRICS if k not in FLOOR_METRICS and t in ran)
-        task_key = next(t for t, k, _lab in METRICS if k == key)
-        task = next((run.task for row in rows for run in row.downstream.values() if run is not None), '')
         model = next((row.upstream.model for row in rows if row.upstream is not None), '')
-        delta = _paired(rows, 'incubation', 'e2e', key)
-        totals = [mean_std([r.total(task_key, 'train_flops') for r in rows if r.init == init])
-                  for init in ('e2e', 'incubation')]
-        if totals[0] is not None and totals[1] is not None and totals[0].mean:
-            ratios.append(totals[1].mean / totals[0].mean)  # upstream + downstream
-        title = f'{get_task(task).title.split(" (")[0]} ({PROTOCOL_HEADS[protocol][task_key]})'
-        table.add([Cell(title), Cell(model), Cell(100, 'int'), Cell(label),
-                   Cell(', '.join(str(s) for s in sorted({r.seed for r in rows}))),
-                   Cell(mean_std([r.metric(key) for r in rows if r.init == 'e2e']), 'meanstd:metric'),
-                   Cell(mean_std([r.metric(key) for r in rows if r.init == 'incubation']), 'meanstd:metric'),
-                   Cell(delta, 'meanstd:delta'), Cell(_short_verdict(delta))])
+        for task_key in tasks_run(rows):  # a row per task: its first metric (box AP, mIoU)
+            key, label = next((k, lab) for t, k, lab in METRICS if k not in FLOOR_METRICS and t == task_key)
+            task = next((run.task for row in rows for kind, run in row.downstream.items()
+                         if run is not None and kind == task_key), '')
+            delta = _paired(rows, 'incubation', 'e2e', key)
+            totals = [mean_std([r.total(task_key, 'train_flops') for r in rows if r.init == init])
+                      for init in ('e2e', 'incubation')]
+            if totals[0] is not None and totals[1] is not None and totals[0].mean:
+                ratios.append(totals[1].mean / totals[0].mean)  # upstream + downstream
+            title = f'{get_task(task).title.split(" (")[0]} ({PROTOCOL_HEADS[protocol][task_key]})'
+            table.add([Cell(title), Cell(model), Cell(100, 'int'), Cell(label),
+                       Cell(', '.join(str(s) for s in sorted({r.seed for r in rows}))),
+                       Cell(mean_std([r.metric(key) for r in rows if r.init == 'e2e']), 'meanstd:metric'),
+                       Cell(mean_std([r.metric(key) for r in rows if r.init == 'incubation']), 'meanstd:metric'),
+                       Cell(delta, 'meanstd:delta'), Cell(_short_verdict(delta)), Cell(_control_cell(rows, key))])
     whole = ", a suite's upstream + downstream" if suites else ''
     cost = (f' E2E and incubation at about equal training FLOPs (incubation / E2E {min(ratios):.2f}x to '
             f'{max(ratios):.2f}x, the meta model included{whole}).' if ratios else '')
