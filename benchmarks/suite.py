@@ -996,8 +996,9 @@ def suite_tables(rows: Sequence[SuiteRow], title: str):
         summary.add(cells)
     notes = ['Last-epoch values of each run (no best-epoch selection). Box / mask AP: COCO mAP (mmdet CocoMetric) on '
              'the validation scenes; mIoU: mmseg IoUMetric, single scale. fgIoU: foreground IoU, every item class '
-             'merged (det: the union of the masks scored at least 0.5); "mIoU if all background": what a segmentor '
-             'that labels every pixel background scores on the same pixels (a run at that value learnt nothing).',
+             'merged (det: the union of the masks scored at least 0.5, or of the boxes for a detector without '
+             'masks); "mIoU if all background": what a segmentor that labels every pixel background scores on the '
+             'same pixels (a run at that value learnt nothing).',
              'Totals add the upstream run (E2E training, or the whole incubation pipeline: meta, incubations, '
              'fine-tune) to the downstream run; the control has no upstream cost.',
              'sha256: the first 12 hex digits of the backbone checkpoint each downstream run recorded '
