@@ -195,33 +195,40 @@ def plot_depth_trend(groups: Sequence[SeedGroup], out_dir: Path) -> List[Path]:
 
 def plot_data_trend(groups: Sequence[SeedGroup], out_dir: Path) -> List[Path]:
     """Final accuracy vs the share of the training data for E2E and incubation: mean over seeds,
-    error bars one std."""
+    error bars one std; runs at the full share's optimiser steps (variants ``...-steps``) as
+    dashed lines of their own."""
     from .runs import data_share
 
     plt = _pyplot()
-    first = groups[0].first
+    first = next((g.first for g in groups if not data_share(g.first.variant)[0].endswith('-steps')), groups[0].first)
     base = data_share(first.variant)[0]
     metric = primary_metric(first.task)
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     shares = sorted({g.first.data_percent for g in groups})
-    lines: Dict[Tuple[str, str], List[Tuple[int, MeanStd]]] = {}  # one line per method and m+n schedule
+    # one line per method, m+n schedule and kind of share (same epochs, or the full share's steps)
+    lines: Dict[Tuple[str, str, bool], List[Tuple[int, MeanStd]]] = {}
     for group in groups:
         value = group.metric(metric)
+        steps = data_share(group.first.variant)[0].endswith('-steps')
         if value is not None:
-            lines.setdefault((group.first.method, group.first.schedule), []).append((group.first.data_percent, value))
-    styles = {'e2e': ('E2E', 'o-', ['tab:gray']), 'incubation': ('incubation', 's-', ['C0', 'C1', 'C2', 'C3'])}
-    for (method, schedule), points in sorted(lines.items(), key=lambda kv: kv[0][0] != 'e2e'):
-        label, style, colors = styles[method]
-        n = [k for k in lines if k[0] == method].index((method, schedule))
+            lines.setdefault((group.first.method, group.first.schedule, steps), []).append(
+                (group.first.data_percent, value))
+    styles = {'e2e': ('E2E', 'o', ['tab:gray']), 'incubation': ('incubation', 's', ['C0', 'C1', 'C2', 'C3'])}
+    for (method, schedule, steps), points in sorted(lines.items(), key=lambda kv: (kv[0][0] != 'e2e', kv[0][2])):
+        label, marker, colors = styles[method]
+        n = [k for k in lines if k[0] == method and not k[2]].index((method, schedule, False)) if not steps else 0
         points.sort(key=lambda p: p[0])
         seeds = max(v.n for _, v in points)
+        kind = ', equal steps' if steps else ''
         ax.errorbar([d for d, _ in points], [v.mean for _, v in points],
-                    yerr=[v.std or 0.0 for _, v in points], fmt=style, color=colors[n % len(colors)], capsize=4,
-                    label=f'{label} {schedule} (mean ± std, {seeds} seed{"s" if seeds != 1 else ""})'.replace('  ', ' '))
+                    yerr=[v.std or 0.0 for _, v in points], fmt=marker + ('--' if steps else '-'),
+                    color=colors[n % len(colors)], capsize=4, mfc='white' if steps else None,
+                    label=' '.join(p for p in (label, schedule) if p) + f'{kind} (mean ± std, {seeds} seed'
+                    f'{"s" if seeds != 1 else ""})')
     ax.set_xscale('log', base=2)
     ax.set_xticks(shares, [f'{s}%' for s in shares])
     ax.minorticks_off()
-    ax.set_xlabel('share of the training data (same epochs)')
+    ax.set_xlabel('share of the training data (same epochs unless said)')
     ax.set_ylabel(METRIC_LABELS.get(metric, metric))
     ax.set_title(f'{first.task} {first.model} {base}: accuracy vs training data'.strip())
     ax.grid(alpha=0.3)

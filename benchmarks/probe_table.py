@@ -84,11 +84,15 @@ def summary_table(records: Sequence[Dict[str, Any]]) -> str:
         notes.append(f'- Dense probe: {DENSE}; fit on the training scenes\' tokens, scored on the validation '
                      'scenes\'. Item tokens: chance 10%.')
         for rec, style, has_dense in zip(records, styles, dense):
-            if not has_dense:
-                continue
-            sep = separation(rec['runs'], 'dense_items')
-            said = ', '.join(f'{m} {v["mean"]:+.2f} ± {v["std"] if v["std"] is not None else float("nan"):.2f} '
-                             f'({"separates" if v["separates"] else "does not separate"})' for m, v in sep.items())
-            lines_sep = f'- The gate ({style} scenes): pretrained − random item tokens, paired by seed: {said}.'
-            notes.append(lines_sep)
+            if has_dense:
+                notes.append(f'- {gate_line(rec["runs"], style)}')
     return '\n'.join(lines + notes) + '\n'
+
+
+def gate_line(runs: Sequence[Dict[str, Any]], style: str) -> str:
+    """The gate's verdict in one sentence: pretrained − random item-token accuracy of the dense
+    probe, paired by seed, for each pretrained method."""
+    sep = separation(runs, 'dense_items')
+    said = ', '.join(f'{m} {v["mean"]:+.2f} ± {v["std"] if v["std"] is not None else float("nan"):.2f} '
+                     f'({"separates" if v["separates"] else "does not separate"})' for m, v in sep.items())
+    return f'The gate ({style} scenes): pretrained − random item tokens, paired by seed: {said}.'

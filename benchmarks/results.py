@@ -38,7 +38,8 @@ Generators (each gets the records and the document's folder, returns Markdown):
   per metric and whether the random-init control is beaten), its every-run table, and its
   score-vs-total-cost plot, from one suite record or from several of one preset that ran
   different seeds (each record's provenance is printed); ``suite-curves``: its score along the
-  downstream schedule per backbone (seed bands); ``suite-gate``: its probe gate;
+  downstream schedule per backbone (seed bands); ``suite-gate``: its probe gate
+  (``suite-gate-line``: its verdict in one sentence);
 * ``probe-table``: ``benchmarks probe`` records (one per scene style) side by side: do the
   upstream features carry the item classes into the scenes, against random init;
 * ``headline``: E2E against incubation across studies, one row per cell (training records: top-1
@@ -111,7 +112,16 @@ class Context:
         return osp.relpath(self.root / repo_path, self.doc.parent).replace(os.sep, '/')
 
     def figure_path(self, kind: str) -> str:
-        stem = '+'.join(dict.fromkeys(Path(s).stem for s in self.sources))
+        """``docs/figures/<records>_<kind>.png``: the records' names, each folder's once
+        (``suite-fashion-canvas-seed0+seed1+seed2``), so that two studies' figures never collide."""
+        folders: Dict[str, List[str]] = {}
+        for source in self.sources:
+            path = Path(source)
+            folder = '' if path.parent.name in ('', 'results') else path.parent.name
+            folders.setdefault(folder, [])
+            if path.stem not in folders[folder]:
+                folders[folder].append(path.stem)
+        stem = '+'.join((f'{folder}-' if folder else '') + '+'.join(stems) for folder, stems in folders.items())
         return f'{FIGURES}/{stem}_{kind}.png'
 
 
@@ -312,8 +322,8 @@ def data_figure(ctx: Context) -> Generated:
 
     _data_groups(ctx, 'data-figure')
 
-    def draw(runs, folder):
-        return [p for _k, groups in data_studies(runs) for p in plot_data_trend(groups, folder)]
+    def draw(runs, folder):  # the equal-epoch and equal-step studies in one figure
+        return plot_data_trend([g for _k, groups in data_studies(runs) for g in groups], folder)
 
     return _figure(ctx, 'data', draw, 'top-1 against the share of the training data, both methods: mean and one std '
                                       'over seeds')
@@ -480,19 +490,32 @@ def suite_curves(ctx: Context) -> Generated:
                        'from the lowest to the highest seed')
 
 
+def _gate_runs(ctx: Context, name: str) -> List[Dict[str, Any]]:
+    gate: List[Dict[str, Any]] = []
+    for rec in ctx.records:
+        if rec.get('study') != 'suite':
+            raise ResultsError(f'{name}: a {rec.get("study")!r} record is not a suite record')
+        gate += list((rec.get('extra') or {}).get('gate') or [])
+    if not gate:
+        raise ResultsError(f'{name}: the suite record holds no gate (a preset without gate=True)')
+    return gate
+
+
 def suite_gate(ctx: Context) -> Generated:
     """The suite's gate: the dense and instance probes of its backbones against random init, by seed."""
     from .transfer_probe import summary_table
 
-    gate: List[Dict[str, Any]] = []
-    for rec in ctx.records:
-        if rec.get('study') != 'suite':
-            raise ResultsError(f'suite-gate: a {rec.get("study")!r} record is not a suite record')
-        gate += list((rec.get('extra') or {}).get('gate') or [])
-    if not gate:
-        raise ResultsError('suite-gate: the suite record holds no gate (a preset without gate=True)')
+    gate = _gate_runs(ctx, 'suite-gate')
     scenes = (ctx.records[0].get('extra') or {}).get('scenes')
     return Generated(summary_table([dict(runs=gate, extra=dict(scenes=scenes))]) + _measured_on(ctx))
+
+
+def suite_gate_line(ctx: Context) -> Generated:
+    """The gate's verdict in one sentence (for the README)."""
+    from .probe_table import gate_line
+
+    scenes = (ctx.records[0].get('extra') or {}).get('scenes') or {}
+    return Generated(gate_line(_gate_runs(ctx, 'suite-gate-line'), scenes.get('style', '?')) + '\n')
 
 
 def repeatability_table(ctx: Context) -> Generated:
@@ -657,7 +680,7 @@ GENERATORS: Dict[str, Callable[[Context], Generated]] = {
     'efficiency-figure': efficiency_figure, 'repeatability': repeatability_table, 'speed-table': speed_table,
     'loop-table': loop_table, 'provenance': provenance_lines, 'data-table': data_table, 'data-figure': data_figure,
     'phase-table': phase_table, 'suite-table': suite_table, 'suite-runs': suite_runs_table, 'suite-figure': suite_figure,
-    'suite-curves': suite_curves, 'suite-gate': suite_gate,
+    'suite-curves': suite_curves, 'suite-gate': suite_gate, 'suite-gate-line': suite_gate_line,
     'probe-table': probe_table, 'headline': headline, 'phase-runs': phase_runs,
 }
 
