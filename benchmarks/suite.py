@@ -792,8 +792,8 @@ def slurm_graph(nodes: Sequence[Node], write_configs: bool = False) -> List[Node
         if not is_pipeline(node):
             continue
         words = node.argv[2:]
-        pipeline = incubate.pipeline_from(parser.parse_args(words))
-        nproc = pipeline_nproc(words)
+        parsed = parser.parse_args(words)
+        pipeline, nproc = incubate.pipeline_from(parsed), parsed.nproc_per_worker
         sub = incubate.slurm_nodes(pipeline, words, nproc, prefix=f'{node.name}/')
         for part in sub:
             part.labels = dict(node.labels, **part.labels, nproc=nproc)
@@ -801,11 +801,6 @@ def slurm_graph(nodes: Sequence[Node], write_configs: bool = False) -> List[Node
             incubate.write_phase_configs(pipeline)
         out = graph.splice(out, node.name, sub)
     return out
-
-
-def pipeline_nproc(words: Sequence[str]) -> int:
-    """The ``--nproc-per-worker`` of a ``tools/incubate.py`` command (1 when not given)."""
-    return int(words[words.index('--nproc-per-worker') + 1]) if '--nproc-per-worker' in words else 1
 
 
 def run_slurm(plan: Plan, args: argparse.Namespace) -> bool:
