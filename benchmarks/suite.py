@@ -97,8 +97,8 @@ PRESETS: Dict[str, Dict[str, Any]] = {
         kind=FASHION_KIND, depth=8, seeds=(0, 1, 2), subset=None, epochs=None, recipe='canvas',
         downstream_model='vit-fashion-canvas-d8', gate=True, protocol='frozen',
         scenes=dict(train=1000, val=200, style='plain'), downstream=dict(det=[], seg=[]),
-        about='the fashion-canvas upstream runs and scenes, the backbones frozen downstream: a linear '
-              'segmentation head and RetinaNet on the upstream features as they are, 3 seeds'),
+        about='the fashion-canvas upstream runs and scenes, the backbones frozen downstream: linear '
+              'segmentation and detection heads on the upstream features as they are, 3 seeds'),
     'fashion': dict(
         kind=FASHION_KIND, depth=32, seeds=(0, 1, 2), subset=None, epochs=None,
         scenes=dict(train=1000, val=200), downstream=dict(det=[], seg=[]),
@@ -275,12 +275,13 @@ def scenes_options(task: str, scenes: str) -> List[str]:
 
 # How the downstream heads meet the backbone (fashion presets): ``finetune`` trains everything
 # (UperNet, Mask R-CNN); ``frozen`` keeps every backbone weight as the upstream run left it
-# (a linear segmentation head, DINOv2's linear protocol; RetinaNet, whose every anchor is a training example).
+# and reads it with linear heads (DINOv2's linear segmentation protocol; RetinaNet without stacked
+# convolutions on a linear neck, whose every anchor is a training example).
 PROTOCOL_HEADS = {'finetune': dict(det='Mask R-CNN', seg='UperNet'),
-                  'frozen': dict(det='RetinaNet, frozen backbone', seg='linear head, frozen backbone')}
+                  'frozen': dict(det='linear RetinaNet, frozen backbone', seg='linear head, frozen backbone')}
 PROTOCOLS: Dict[str, Dict[str, str]] = {
     'finetune': dict(det='mask-rcnn_{model}_{init}_*_fashion-scenes*.py', seg='upernet_{model}_{init}_*_fashion-scenes*.py'),
-    'frozen': dict(det='retinanet_{model}-frozen_{init}_*_fashion-scenes*.py',
+    'frozen': dict(det='retinanet-linear_{model}-frozen_{init}_*_fashion-scenes*.py',
                    seg='linear_{model}-frozen_{init}_*_fashion-scenes*.py'),
 }
 

@@ -151,7 +151,7 @@ def test_frozen_protocol_at_toy_size(smoke, tmp_path, capsys):
     assert backbone.keys() >= {'blocks.0.attn.qkv.weight', 'patch_embed.proj.weight', 'pos_embed'}
     assert all(torch.equal(backbone[k], upstream[k]) for k in backbone if k in upstream and not k.startswith('head'))
     assert any(k.startswith('decode_head.conv_seg') for k in trained)
-    det_config = 'retinanet_vit-fashion-canvas-d8-frozen_incubation_12e_fashion-scenes.py'
+    det_config = 'retinanet-linear_vit-fashion-canvas-d8-frozen_incubation_12e_fashion-scenes.py'
     assert (frozen / 'det' / 'incubation_seed0' / det_config).is_file()
 
 
