@@ -46,6 +46,9 @@ from runtime.launch import Command, LocalBackend, failure_cause, supervise
 from runtime.progress import PROGRESS_FILE, Progress
 from runtime.record import TRAIN_LOG, artifact_name
 
+from .records import record_runs
+from .results import Context, Generated, ResultsError, figure_block, generator, joined_runs, measured_on, one_record
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = osp.join(ROOT, 'classification', 'configs')
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
@@ -411,3 +414,114 @@ def report(run_dirs: Sequence[str], out: str, record: Optional[str] = None, stud
     print('\n'.join(t.to_markdown() for t in depth) or written['markdown_text'], flush=True)
     print(f'{PREFIX} every table and plot in {out} (report: {written["report"]})', flush=True)
     return 0
+
+
+
+# --- the generated blocks of its page (python -m benchmarks results) ---------------------------
+
+
+@generator('depth-table')
+def depth_table(ctx: Context) -> Generated:
+    """A depth study's table (every seed group of the record's runs)."""
+    from .tables import depth_studies
+    from .tables import depth_table as build
+
+    # several records join (depths run by different presets, e.g. fashion and fashion-d128); a run in two is refused
+    studies = depth_studies(joined_runs(ctx, 'depth-table'))
+    if not studies:
+        raise ResultsError('depth-table: the records hold no depth study (several depths or seeds of one model)')
+    text = '\n'.join(build(groups).to_markdown(title=False) for _key, groups in studies)
+    return Generated(text + measured_on(ctx))
+
+
+@generator('depth-figure')
+def depth_figure(ctx: Context) -> Generated:
+    from .plots import plot_depth_trend
+    from .tables import depth_studies
+
+    def draw(runs, folder):
+        return [p for _k, groups in depth_studies(runs) for p in plot_depth_trend(groups, folder)]
+
+    return figure_block(ctx, 'depth', draw, 'top-1 against depth, both methods: mean and one std over seeds')
+
+
+@generator('efficiency-figure')
+def efficiency_figure(ctx: Context) -> Generated:
+    """The seed-band accuracy-vs-cost plot of the record's deepest model."""
+    from .plots import plot_seed_efficiency
+    from .tables import by_model, depth_studies
+
+    def draw(runs, folder):
+        studies = depth_studies(runs) or []
+        if not studies:
+            return []
+        pairs = by_model(studies[0][1])
+        e2e_groups, inc_groups = pairs[-1]
+        return plot_seed_efficiency((e2e_groups or [None])[0], (inc_groups or [None])[0], folder)
+
+    return figure_block(ctx, 'efficiency', draw, 'top-1 against cumulative training FLOPs: mean and one std over seeds')
+
+
+def _data_groups(ctx: Context, name: str):
+    from .tables import data_studies
+
+    # several records join (the equal-epoch and the equal-step shares, from two presets); a run in two is refused
+    studies = [groups for _key, groups in data_studies(joined_runs(ctx, name))]
+    if not studies:
+        raise ResultsError(f'{name}: the records hold no data study (one model on several shares of its data)')
+    return studies
+
+
+@generator('data-table')
+def data_table(ctx: Context) -> Generated:
+    """A data-efficiency study's table: per share of the data E2E, incubation and the paired Δ."""
+    from .tables import data_table as build
+
+    text = '\n'.join(build(groups).to_markdown(title=False) for groups in _data_groups(ctx, 'data-table'))
+    return Generated(text + measured_on(ctx))
+
+
+@generator('data-figure')
+def data_figure(ctx: Context) -> Generated:
+    from .plots import plot_data_trend
+    from .tables import data_studies
+
+    _data_groups(ctx, 'data-figure')
+
+    def draw(runs, folder):  # the equal-epoch and equal-step studies in one figure
+        return plot_data_trend([g for _k, groups in data_studies(runs) for g in groups], folder)
+
+    return figure_block(ctx, 'data', draw, 'top-1 against the share of the training data, both methods: mean and one std '
+                                      'over seeds')
+
+
+@generator('phase-table')
+def phase_table(ctx: Context) -> Generated:
+    """What each phase of a study's incubation pipelines reached (meta, hybrids, assembled, fine-tuned)."""
+    from .tables import phase_table as build
+
+    table = build(record_runs(one_record(ctx, 'phase-table')))
+    if table is None:
+        raise ResultsError('phase-table: the record holds no pipeline of a depth or data study')
+    return Generated(table.to_markdown(title=False))
+
+
+@generator('phase-runs')
+def phase_runs(ctx: Context) -> Generated:
+    """:func:`phase_table` per seed: what each phase of every incubation pipeline of the record reached."""
+    from .tables import phase_table as build
+
+    runs = record_runs(one_record(ctx, 'phase-runs'))
+    tables = [t for seed in sorted({r.seed for r in runs if r.seed is not None})
+              for t in [build([r for r in runs if r.seed == seed])] if t is not None]
+    if not tables:
+        raise ResultsError('phase-runs: the record holds no pipeline of a depth or data study')
+    table, order = tables[0], {}
+    rows = [row for t in tables for row in t.rows]  # seed by seed, each in the phase table's order
+    for row in rows:
+        order.setdefault(tuple(row[i].text() for i in (0, 2, 3)), len(order))  # model, variant, schedule
+    table.rows = sorted(rows, key=lambda row: order[tuple(row[i].text() for i in (0, 2, 3))])
+    if any(t.columns != table.columns for t in tables):
+        raise ResultsError('phase-runs: the seeds\' pipelines have different phases')
+    table.notes = ['One row per pipeline run (seed); the columns as in the phase table.']
+    return Generated(table.to_markdown(title=False))

@@ -33,6 +33,7 @@ from runtime.progress import PROGRESS_FILE, Progress
 from runtime.record import TRAIN_LOG
 
 from .render import Cell, Table
+from .results import Context, Generated, generator, measured_on, one_record
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = osp.join(ROOT, 'classification', 'configs')
@@ -224,3 +225,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog='python -m benchmarks repeatability', description=__doc__.splitlines()[0])
     add_arguments(parser)
     return run(parser.parse_args(argv))
+
+
+
+# --- the generated blocks of its page (python -m benchmarks results) ---------------------------
+
+
+@generator('repeatability')
+def repeatability_block(ctx: Context) -> Generated:
+    record = one_record(ctx, 'repeatability')
+    return Generated(repeatability_table(record).to_markdown(title=False) + measured_on(ctx))

@@ -51,8 +51,10 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib
 import os
 import os.path as osp
+import pkgutil
 import re
 import shlex
 import shutil
@@ -125,6 +127,34 @@ class Context:
         return f'{FIGURES}/{stem}_{kind}.png'
 
 
+# --- the generators -------------------------------------------------------------------------
+
+# name -> generator. This module registers the generic ones (results-table, headline, provenance);
+# a study registers the blocks of its own page with :func:`generator` in its own module, which
+# :func:`generators` imports: this module names no study.
+GENERATORS: Dict[str, Callable[[Context], Generated]] = {}
+
+
+def generator(name: str) -> Callable[[Callable[[Context], Generated]], Callable[[Context], Generated]]:
+    """Register ``fn(ctx) -> Generated`` as the generator of ``<!-- generated: NAME from ... -->``."""
+    def register(fn: Callable[[Context], Generated]) -> Callable[[Context], Generated]:
+        if GENERATORS.get(name, fn) is not fn:
+            raise ValueError(f'generator {name!r} is registered twice ({GENERATORS[name].__module__}, {fn.__module__})')
+        GENERATORS[name] = fn
+        return fn
+    return register
+
+
+def generators() -> Dict[str, Callable[[Context], Generated]]:
+    """Every registered generator: the modules of this package are imported once (each study's
+    module registers its page's generators when imported)."""
+    package = __name__.rpartition('.')[0]
+    for info in pkgutil.iter_modules(importlib.import_module(package).__path__):
+        if not info.name.startswith('_'):
+            importlib.import_module(f'{package}.{info.name}')
+    return GENERATORS
+
+
 # --- provenance and verdicts ----------------------------------------------------------------
 
 
@@ -172,7 +202,7 @@ def verdict(delta: Optional[MeanStd], metric_label: str, val_images: Optional[in
 # --- generators -----------------------------------------------------------------------------
 
 
-def _joined_runs(ctx: Context, name: str) -> List[Any]:
+def joined_runs(ctx: Context, name: str) -> List[Any]:
     """The runs of every record of the marker; a run (same name) in two records is refused."""
     runs, seen = [], {}
     for source, rec in zip(ctx.sources, ctx.records):
@@ -184,7 +214,7 @@ def _joined_runs(ctx: Context, name: str) -> List[Any]:
     return runs
 
 
-def _one(ctx: Context, name: str) -> Dict[str, Any]:
+def one_record(ctx: Context, name: str) -> Dict[str, Any]:
     if len(ctx.records) != 1:
         raise ResultsError(f'{name} takes one record, the marker names {len(ctx.records)}')
     return ctx.records[0]
@@ -199,10 +229,11 @@ def _hash_prefixes(runs: Sequence[Any], entries: Mapping[str, Mapping[str, Any]]
     return ' '.join(out)
 
 
+@generator('results-table')
 def results_table(ctx: Context) -> Generated:
     """E2E vs incubation from one study record: per model and method a row (mean ± std over seeds),
     and the paired Δ; last-epoch values, the best epoch's labelled as best."""
-    record = _one(ctx, 'results-table')
+    record = one_record(ctx, 'results-table')
     runs = record_runs(record)
     if not runs:
         raise ResultsError('results-table: the record holds no runs of E2E or incubation')
@@ -245,22 +276,9 @@ def results_table(ctx: Context) -> Generated:
     return Generated(table.to_markdown(title=False))
 
 
-def depth_table(ctx: Context) -> Generated:
-    """A depth study's table (every seed group of the record's runs)."""
-    from .tables import depth_studies
-    from .tables import depth_table as build
-
-    # several records join (depths run by different presets, e.g. fashion and fashion-d128); a run in two is refused
-    studies = depth_studies(_joined_runs(ctx, 'depth-table'))
-    if not studies:
-        raise ResultsError('depth-table: the records hold no depth study (several depths or seeds of one model)')
-    text = '\n'.join(build(groups).to_markdown(title=False) for _key, groups in studies)
-    return Generated(text + _measured_on(ctx))
-
-
-def _figure(ctx: Context, kind: str, draw: Callable[[List[Any], Path], List[Path]], caption: str) -> Generated:
+def figure_block(ctx: Context, kind: str, draw: Callable[[List[Any], Path], List[Path]], caption: str) -> Generated:
     path = ctx.figure_path(kind)
-    runs = _joined_runs(ctx, f'{kind}-figure')
+    runs = joined_runs(ctx, f'{kind}-figure')
 
     def drawer(folder: Path) -> Path:
         paths = [p for p in draw(runs, folder) if p.suffix == '.png']
@@ -272,289 +290,20 @@ def _figure(ctx: Context, kind: str, draw: Callable[[List[Any], Path], List[Path
     return Generated(text, {path: drawer})
 
 
-def depth_figure(ctx: Context) -> Generated:
-    from .plots import plot_depth_trend
-    from .tables import depth_studies
-
-    def draw(runs, folder):
-        return [p for _k, groups in depth_studies(runs) for p in plot_depth_trend(groups, folder)]
-
-    return _figure(ctx, 'depth', draw, 'top-1 against depth, both methods: mean and one std over seeds')
-
-
-def efficiency_figure(ctx: Context) -> Generated:
-    """The seed-band accuracy-vs-cost plot of the record's deepest model."""
-    from .plots import plot_seed_efficiency
-    from .tables import by_model, depth_studies
-
-    def draw(runs, folder):
-        studies = depth_studies(runs) or []
-        if not studies:
-            return []
-        pairs = by_model(studies[0][1])
-        e2e_groups, inc_groups = pairs[-1]
-        return plot_seed_efficiency((e2e_groups or [None])[0], (inc_groups or [None])[0], folder)
-
-    return _figure(ctx, 'efficiency', draw, 'top-1 against cumulative training FLOPs: mean and one std over seeds')
-
-
-def _data_groups(ctx: Context, name: str):
-    from .tables import data_studies
-
-    # several records join (the equal-epoch and the equal-step shares, from two presets); a run in two is refused
-    studies = [groups for _key, groups in data_studies(_joined_runs(ctx, name))]
-    if not studies:
-        raise ResultsError(f'{name}: the records hold no data study (one model on several shares of its data)')
-    return studies
-
-
-def data_table(ctx: Context) -> Generated:
-    """A data-efficiency study's table: per share of the data E2E, incubation and the paired Δ."""
-    from .tables import data_table as build
-
-    text = '\n'.join(build(groups).to_markdown(title=False) for groups in _data_groups(ctx, 'data-table'))
-    return Generated(text + _measured_on(ctx))
-
-
-def data_figure(ctx: Context) -> Generated:
-    from .plots import plot_data_trend
-    from .tables import data_studies
-
-    _data_groups(ctx, 'data-figure')
-
-    def draw(runs, folder):  # the equal-epoch and equal-step studies in one figure
-        return plot_data_trend([g for _k, groups in data_studies(runs) for g in groups], folder)
-
-    return _figure(ctx, 'data', draw, 'top-1 against the share of the training data, both methods: mean and one std '
-                                      'over seeds')
-
-
-def phase_table(ctx: Context) -> Generated:
-    """What each phase of a study's incubation pipelines reached (meta, hybrids, assembled, fine-tuned)."""
-    from .tables import phase_table as build
-
-    table = build(record_runs(_one(ctx, 'phase-table')))
-    if table is None:
-        raise ResultsError('phase-table: the record holds no pipeline of a depth or data study')
-    return Generated(table.to_markdown(title=False))
-
-
-def _suite_rows(ctx: Context, name: str):
-    """The rows of one suite record, or of several of one preset that ran different seeds (seeds
-    run on different machines or days): a seed's runs must all come from one record, so that
-    its paired differences compare runs of one commit and one machine."""
-    from .suite import SuiteError, row_order, rows_from_record
-
-    if not ctx.records:
-        raise ResultsError(f'{name} takes at least one suite record, the marker names none')
-    first = (ctx.records[0].get('extra') or {}).get('preset')
-    rows, owner = [], {}
-    for source, record in zip(ctx.sources, ctx.records):
-        if record.get('study') != 'suite':
-            raise ResultsError(f'{name}: {source} is a {record.get("study")!r} record, not a suite one '
-                               f'(python -m benchmarks suite)')
-        preset = (record.get('extra') or {}).get('preset')
-        if preset != first:
-            raise ResultsError(f'{name}: {source} is of preset {preset!r}, {ctx.sources[0]} of {first!r}; '
-                               f'one table takes one preset')
-        try:
-            these = rows_from_record(record)
-        except SuiteError as err:
-            raise ResultsError(f'{name}: {source}: {err}') from err
-        for seed in sorted({r.seed for r in these}):
-            if seed in owner:
-                raise ResultsError(f'{name}: seed {seed} is in {owner[seed]} and in {source}; '
-                                   f'name each seed\'s record once')
-            owner[seed] = source
-        rows += these
-    rows.sort(key=row_order)
-    return ctx.records[0], rows
-
-
-def _measured_on_each(ctx: Context) -> str:
+def measured_on_each(ctx: Context) -> str:
     """Where and how each record was measured, a list item per record."""
     return '\nMeasured on\n' + ''.join(f'- {source}: {provenance(rec)}: `{command_text(rec)}`.\n'
                                         for source, rec in zip(ctx.sources, ctx.records))
 
 
-def _measured_on(ctx: Context) -> str:
+def measured_on(ctx: Context) -> str:
     """Where and how the records were measured: one line for one record, else a list."""
     if len(ctx.records) == 1:
         return f'\nMeasured on {provenance(ctx.records[0])}: `{command_text(ctx.records[0])}`.\n'
-    return _measured_on_each(ctx)
+    return measured_on_each(ctx)
 
 
-def _paired(rows, init_a: str, init_b: str, key: str) -> Optional[MeanStd]:
-    a = {r.seed: r.metric(key) for r in rows if r.init == init_a}
-    b = {r.seed: r.metric(key) for r in rows if r.init == init_b}
-    return mean_std([a[s] - b[s] for s in sorted(a) if s in b and a[s] is not None and b[s] is not None])
-
-
-def _separation(rows, key: str, label: str) -> str:
-    """Whether the pretrained backbones beat the random-init control on ``key``, paired by seed."""
-    from .suite import CONTROL, INIT_LABEL
-
-    parts, clear = [], True
-    for init in ('e2e', 'incubation'):
-        d = _paired(rows, init, CONTROL, key)
-        if d is None:
-            return f'{label}: no paired control run.'
-        clear = clear and beyond_two_se(d) == 1
-        parts.append(f'{INIT_LABEL[init]} − control {d.mean:+.2f}' + (f' ± {d.std:.2f}' if d.std is not None else ''))
-    ok = ('both pretrained backbones are ahead of the control by more than two standard errors' if clear else
-          'not both pretrained backbones are ahead of the control by more than two standard errors')
-    return f'{label}: {", ".join(parts)} (paired by seed): {ok}.'
-
-
-def _control_cell(rows, key: str) -> str:
-    """The control's score and whether both pretrained backbones beat it (paired, the 2-SE rule)."""
-    from .suite import CONTROL
-
-    control = mean_std([r.metric(key) for r in rows if r.init == CONTROL])
-    if control is None:
-        return 'not run'
-    deltas = [_paired(rows, init, CONTROL, key) for init in ('e2e', 'incubation')]
-    beaten = all(d is not None and beyond_two_se(d) == 1 for d in deltas)
-    spread = f' ± {control.std:.2f}' if control.std is not None else ''
-    return f'{control.mean:.2f}{spread}: {"beaten by both" if beaten else "not beaten by both"}'
-
-
-def _suite_title(record: Mapping[str, Any]) -> str:
-    return str((record.get('extra') or {}).get('title') or 'suite')
-
-
-def suite_table(ctx: Context) -> Generated:
-    """A suite's summary table (mean ± std per backbone, paired Δ, the control) with a verdict per
-    metric, whether the control separates the backbones, and what the runs cost."""
-    from .suite import FLOOR_METRICS, METRICS, UPSTREAM_METRIC, suite_tables, tasks_run
-
-    record, rows = _suite_rows(ctx, 'suite-table')
-    summary = suite_tables(rows, _suite_title(record))[0]
-    lines = [summary.to_markdown(title=False).rstrip('\n'), '']
-    ran = tasks_run(rows)
-    compared = [(k, lab) for t, k, lab in METRICS if k not in FLOOR_METRICS and t in ran]
-    for key, label in [(UPSTREAM_METRIC, 'upstream top-1')] + compared:
-        lines.append(f'- {label}: {verdict(_paired(rows, "incubation", "e2e", key), label)}')
-    for key, label in compared:
-        lines.append(f'- Control, {_separation(rows, key, label)}')
-    hours = {}
-    for row in rows:
-        for part, run in [('upstream', row.upstream)] + [('downstream', r) for r in row.downstream.values()]:
-            if run is not None:
-                hours.setdefault(part, {})[run.path] = run.costs().get('e2e_device_hours')
-    spent = {k: sum(v for v in d.values() if v is not None) for k, d in hours.items()}
-    counts = {k: len(d) for k, d in hours.items()}
-    if spent:
-        lines.append('- Cost of the runs in the record (end-to-end device-hours; on the CPU core-hours of the '
-                     'processes, one thread each): '
-                     + '; '.join(f'{counts[k]} {k} runs {spent[k]:.2f} h' for k in ('upstream', 'downstream') if k in spent)
-                     + (f', i.e. {spent["downstream"] / 2 * 60:.0f} minutes of 2 cores for the downstream runs alone'
-                        if 'downstream' in spent else '') + '.')
-    lines.append(_measured_on(ctx))
-    return Generated('\n'.join(lines))
-
-
-def suite_runs_table(ctx: Context) -> Generated:
-    """A suite's every-run table (one row per backbone and seed)."""
-    from .suite import suite_tables
-
-    record, rows = _suite_rows(ctx, 'suite-runs')
-    return Generated(suite_tables(rows, _suite_title(record))[1].to_markdown(title=False))
-
-
-def _suite_plot(ctx: Context, name: str, kind: str, plotter: Callable, alt: str) -> Generated:
-    """A suite plot (``plotter(rows, folder, title)`` writes it) as a figure block."""
-    record, rows = _suite_rows(ctx, name)
-    title = _suite_title(record).replace('`', '')
-    path = ctx.figure_path(kind)
-
-    def drawer(folder: Path) -> Path:
-        return Path(next(p for p in plotter(rows, str(folder), title) if p.endswith('.png')))
-
-    return Generated(f'![{alt}]({ctx.link(path)})\n', {path: drawer})
-
-
-def suite_figure(ctx: Context) -> Generated:
-    from .suite import plot_rows
-
-    return _suite_plot(ctx, 'suite-figure', 'score_vs_cost', plot_rows,
-                       'downstream score against total training FLOPs (upstream + downstream), one point per run')
-
-
-def suite_curves(ctx: Context) -> Generated:
-    """A suite's score-vs-downstream-schedule plot (mean over seeds, seed band) per backbone kind."""
-    from .suite import plot_curves
-
-    return _suite_plot(ctx, 'suite-curves', 'score_vs_iterations', plot_curves,
-                       'downstream score along the downstream schedule per backbone, mean over seeds with a band '
-                       'from the lowest to the highest seed')
-
-
-def _gate_runs(ctx: Context, name: str) -> List[Dict[str, Any]]:
-    gate: List[Dict[str, Any]] = []
-    for rec in ctx.records:
-        if rec.get('study') != 'suite':
-            raise ResultsError(f'{name}: a {rec.get("study")!r} record is not a suite record')
-        gate += list((rec.get('extra') or {}).get('gate') or [])
-    if not gate:
-        raise ResultsError(f'{name}: the suite record holds no gate (a preset without gate=True)')
-    return gate
-
-
-def suite_gate(ctx: Context) -> Generated:
-    """The suite's gate: the dense and instance probes of its backbones against random init, by seed."""
-    from .transfer_probe import summary_table
-
-    gate = _gate_runs(ctx, 'suite-gate')
-    scenes = (ctx.records[0].get('extra') or {}).get('scenes')
-    return Generated(summary_table([dict(runs=gate, extra=dict(scenes=scenes))]) + _measured_on(ctx))
-
-
-def suite_gate_line(ctx: Context) -> Generated:
-    """The gate's verdict in one sentence (for the README)."""
-    from .probe_table import gate_line
-
-    scenes = (ctx.records[0].get('extra') or {}).get('scenes') or {}
-    return Generated(gate_line(_gate_runs(ctx, 'suite-gate-line'), scenes.get('style', '?')) + '\n')
-
-
-def repeatability_table(ctx: Context) -> Generated:
-    from .repeatability import repeatability_table as build
-
-    record = _one(ctx, 'repeatability')
-    return Generated(build(record).to_markdown(title=False) + _measured_on(ctx))
-
-
-def speed_table(ctx: Context) -> Generated:
-    from .speed import format_table
-
-    record = _one(ctx, 'speed-table')
-    rows = [r for r in record['runs'] if isinstance(r, Mapping) and 'rows' in r]
-    if not rows:
-        raise ResultsError('speed-table: the record holds no step measurement (benchmarks speed without --loop)')
-    return Generated('\n'.join(format_table(r) for r in rows) + _measured_on(ctx))
-
-
-def loop_table(ctx: Context) -> Generated:
-    from .speed import format_loop_table
-
-    record = _one(ctx, 'loop-table')
-    loops = [x for r in record['runs'] if isinstance(r, Mapping) for x in r.get('loop') or []]
-    if not loops:
-        raise ResultsError('loop-table: the record holds no --loop measurement')
-    return Generated(format_loop_table(loops) + _measured_on(ctx))
-
-
-def probe_table(ctx: Context) -> Generated:
-    from .transfer_probe import STUDY, summary_table
-
-    for source, rec in zip(ctx.sources, ctx.records):
-        if rec.get('study') != STUDY:
-            raise ResultsError(f'probe-table: {source} is a {rec.get("study")!r} record, not a {STUDY!r} one')
-    return Generated(summary_table(ctx.records) + _measured_on_each(ctx))
-
-
-def _short_verdict(delta: Optional[MeanStd]) -> str:
+def short_verdict(delta: Optional[MeanStd]) -> str:
     """:func:`verdict` in a few words, for one table cell."""
     if delta is None:
         return 'no paired runs'
@@ -574,21 +323,35 @@ def _record_label(source: str) -> str:
     return '/'.join(parts)
 
 
-def headline(ctx: Context) -> Generated:
-    """E2E against incubation across studies, one row per cell: each training record's (model, share
-    of the data) cells, top-1; a suite's records (one preset) as one row of its first downstream
-    metric. Last-epoch values, mean ± std over seeds, the paired Δ and a verdict (more than two
-    standard errors from 0); a cell already shown by an earlier record is left out."""
-    from .suite import FLOOR_METRICS, METRICS, PROTOCOL_HEADS, tasks_run
+@dataclass
+class HeadlineRows:
+    """What a study adds to the headline: its rows (cells in :data:`HEADLINE_COLUMNS` order) and the
+    incubation / E2E training-FLOPs ratio of each."""
 
-    columns = ['task', 'model', 'data (%)', 'metric', 'seeds', 'E2E', 'incubation', 'Δ (paired)', 'verdict',
-               'random init (control)']
-    table = Table('headline', '', columns, align=['l', 'l', 'r', 'l', 'l', 'r', 'r', 'r', 'l', 'l'])
-    seen, ratios, suites = set(), [], []
+    rows: List[List[Cell]] = field(default_factory=list)
+    flops_ratios: List[float] = field(default_factory=list)
+
+
+HEADLINE_COLUMNS = ['task', 'model', 'data (%)', 'metric', 'seeds', 'E2E', 'incubation', 'Δ (paired)', 'verdict',
+                    'random init (control)']
+# a record's ``study`` -> the function that turns all the marker's records of that study into headline rows
+HEADLINE_SECTIONS: Dict[str, Callable[[Context], HeadlineRows]] = {}
+
+
+def headline_section(study: str) -> Callable[[Callable[[Context], HeadlineRows]], Callable[[Context], HeadlineRows]]:
+    """Register how a study's records (``record['study'] == study``) become headline rows; the
+    other records' (E2E and incubation training runs) rows are :func:`training_rows`."""
+    def register(fn: Callable[[Context], HeadlineRows]) -> Callable[[Context], HeadlineRows]:
+        HEADLINE_SECTIONS[study] = fn
+        return fn
+    return register
+
+
+def training_rows(ctx: Context, seen: set) -> HeadlineRows:
+    """One headline row per (task, model, share of the data) cell of training records with E2E and
+    incubation runs; a cell in ``seen`` (shown by an earlier record) is left out."""
+    out = HeadlineRows()
     for source, record in zip(ctx.sources, ctx.records):
-        if record.get('study') == 'suite':
-            suites.append((source, record))
-            continue
         groups = [g for g in seed_groups(record_runs(record))
                   if g.first.method in ('e2e', 'incubation') and not g.first.phase]
         cells: Dict[Tuple[str, ...], Dict[str, Any]] = {}
@@ -608,38 +371,42 @@ def headline(ctx: Context) -> Generated:
             seeds = sorted({r.seed for r in inc.runs} & {r.seed for r in e2e.runs} - {None})
             flops = e2e.cost('train_flops'), inc.cost('train_flops')
             if flops[0] is not None and flops[1] is not None and flops[0].mean:
-                ratios.append(flops[1].mean / flops[0].mean)
-            table.add([Cell(get_task(e2e.first.task).title), Cell(e2e.first.model),
-                       Cell(e2e.first.data_percent, 'int'), Cell('top-1' if metric == 'accuracy/top1' else metric),
-                       Cell(', '.join(map(str, seeds))), Cell(e2e.metric(metric), 'meanstd:metric'),
-                       Cell(inc.metric(metric), 'meanstd:metric'), Cell(delta, 'meanstd:delta'),
-                       Cell(_short_verdict(delta)), Cell('')])
-    presets: Dict[Tuple[str, str], List[Tuple[str, Dict[str, Any]]]] = {}
-    for source, record in suites:  # one row per preset and protocol (a preset's seeds may be several records)
-        extra = record.get('extra') or {}
-        presets.setdefault((extra.get('preset', ''), extra.get('protocol', 'finetune')), []).append((source, record))
-    for (_preset, protocol), group in presets.items():
-        sub = Context([r for _s, r in group], [s for s, _r in group], ctx.doc, ctx.root)
-        _record, rows = _suite_rows(sub, 'headline')
-        model = next((row.upstream.model for row in rows if row.upstream is not None), '')
-        for task_key in tasks_run(rows):  # a row per task: its first metric (box AP, mIoU)
-            key, label = next((k, lab) for t, k, lab in METRICS if k not in FLOOR_METRICS and t == task_key)
-            task = next((run.task for row in rows for kind, run in row.downstream.items()
-                         if run is not None and kind == task_key), '')
-            delta = _paired(rows, 'incubation', 'e2e', key)
-            totals = [mean_std([r.total(task_key, 'train_flops') for r in rows if r.init == init])
-                      for init in ('e2e', 'incubation')]
-            if totals[0] is not None and totals[1] is not None and totals[0].mean:
-                ratios.append(totals[1].mean / totals[0].mean)  # upstream + downstream
-            title = f'{get_task(task).title.split(" (")[0]} ({PROTOCOL_HEADS[protocol][task_key]})'
-            table.add([Cell(title), Cell(model), Cell(100, 'int'), Cell(label),
-                       Cell(', '.join(str(s) for s in sorted({r.seed for r in rows}))),
-                       Cell(mean_std([r.metric(key) for r in rows if r.init == 'e2e']), 'meanstd:metric'),
-                       Cell(mean_std([r.metric(key) for r in rows if r.init == 'incubation']), 'meanstd:metric'),
-                       Cell(delta, 'meanstd:delta'), Cell(_short_verdict(delta)), Cell(_control_cell(rows, key))])
-    whole = ", a suite's upstream + downstream" if suites else ''
+                out.flops_ratios.append(flops[1].mean / flops[0].mean)
+            out.rows.append([Cell(get_task(e2e.first.task).title), Cell(e2e.first.model),
+                             Cell(e2e.first.data_percent, 'int'), Cell('top-1' if metric == 'accuracy/top1' else metric),
+                             Cell(', '.join(map(str, seeds))), Cell(e2e.metric(metric), 'meanstd:metric'),
+                             Cell(inc.metric(metric), 'meanstd:metric'), Cell(delta, 'meanstd:delta'),
+                             Cell(short_verdict(delta)), Cell('')])
+    return out
+
+
+@generator('headline')
+def headline(ctx: Context) -> Generated:
+    """E2E against incubation across studies, one row per cell: each training record's (model, share
+    of the data) cells, top-1 (:func:`training_rows`); the records of a study that registered a
+    :func:`headline_section` (a suite's: a row per preset, protocol and task) as that section says.
+    Last-epoch values, mean ± std over seeds, the paired Δ and a verdict (more than two standard
+    errors from 0); a cell already shown by an earlier record is left out."""
+    table = Table('headline', '', HEADLINE_COLUMNS, align=['l', 'l', 'r', 'l', 'l', 'r', 'r', 'r', 'l', 'l'])
+    generators()  # a study registers its headline section when its module is imported
+    sections = HEADLINE_SECTIONS
+    by_study: Dict[str, List[int]] = {}
+    for i, record in enumerate(ctx.records):
+        study = record.get('study') if record.get('study') in sections else ''
+        by_study.setdefault(study, []).append(i)
+    seen: set = set()
+    ratios: List[float] = []
+    whole = False
+    for study, indices in by_study.items():
+        sub = Context([ctx.records[i] for i in indices], [ctx.sources[i] for i in indices], ctx.doc, ctx.root)
+        part = sections[study](sub) if study else training_rows(sub, seen)
+        whole = whole or bool(study)
+        for row in part.rows:
+            table.add(row)
+        ratios += part.flops_ratios
+    whole_text = ", a suite's upstream + downstream" if whole else ''
     cost = (f' E2E and incubation at about equal training FLOPs (incubation / E2E {min(ratios):.2f}x to '
-            f'{max(ratios):.2f}x, the meta model included{whole}).' if ratios else '')
+            f'{max(ratios):.2f}x, the meta model included{whole_text}).' if ratios else '')
     table.notes.append('Last-epoch values, mean ± std over seeds; Δ = incubation − E2E, paired by seed; a verdict '
                        f'needs the mean Δ more than two standard errors from 0.{cost}')
     table.notes.append('Records (date, commit): ' + ', '.join(
@@ -649,40 +416,13 @@ def headline(ctx: Context) -> Generated:
     return Generated(table.to_markdown(title=False))
 
 
-def phase_runs(ctx: Context) -> Generated:
-    """:func:`phase_table` per seed: what each phase of every incubation pipeline of the record reached."""
-    from .tables import phase_table as build
-
-    runs = record_runs(_one(ctx, 'phase-runs'))
-    tables = [t for seed in sorted({r.seed for r in runs if r.seed is not None})
-              for t in [build([r for r in runs if r.seed == seed])] if t is not None]
-    if not tables:
-        raise ResultsError('phase-runs: the record holds no pipeline of a depth or data study')
-    table, order = tables[0], {}
-    rows = [row for t in tables for row in t.rows]  # seed by seed, each in the phase table's order
-    for row in rows:
-        order.setdefault(tuple(row[i].text() for i in (0, 2, 3)), len(order))  # model, variant, schedule
-    table.rows = sorted(rows, key=lambda row: order[tuple(row[i].text() for i in (0, 2, 3))])
-    if any(t.columns != table.columns for t in tables):
-        raise ResultsError('phase-runs: the seeds\' pipelines have different phases')
-    table.notes = ['One row per pipeline run (seed); the columns as in the phase table.']
-    return Generated(table.to_markdown(title=False))
-
-
+@generator('provenance')
 def provenance_lines(ctx: Context) -> Generated:
     lines = [f'- `{src}` ({rec.get("study")}): {provenance(rec)}; `{command_text(rec)}`'
              for src, rec in zip(ctx.sources, ctx.records)]
     return Generated('\n'.join(lines) + '\n')
 
 
-GENERATORS: Dict[str, Callable[[Context], Generated]] = {
-    'results-table': results_table, 'depth-table': depth_table, 'depth-figure': depth_figure,
-    'efficiency-figure': efficiency_figure, 'repeatability': repeatability_table, 'speed-table': speed_table,
-    'loop-table': loop_table, 'provenance': provenance_lines, 'data-table': data_table, 'data-figure': data_figure,
-    'phase-table': phase_table, 'suite-table': suite_table, 'suite-runs': suite_runs_table, 'suite-figure': suite_figure,
-    'suite-curves': suite_curves, 'suite-gate': suite_gate, 'suite-gate-line': suite_gate_line,
-    'probe-table': probe_table, 'headline': headline, 'phase-runs': phase_runs,
-}
 
 
 # --- documents ------------------------------------------------------------------------------
@@ -750,8 +490,9 @@ def find_blocks(doc: Path, root: Optional[Path] = None) -> List[Block]:
 
 
 def generate(block: Block, root: Path) -> Generated:
-    if block.name not in GENERATORS:
-        raise ResultsError(f'{block.where}: unknown generator; one of {", ".join(sorted(GENERATORS))}')
+    known = generators()
+    if block.name not in known:
+        raise ResultsError(f'{block.where}: unknown generator; one of {", ".join(sorted(known))}')
     if not block.sources:
         raise ResultsError(f'{block.where}: the marker names no record')
     records = []
@@ -761,7 +502,7 @@ def generate(block: Block, root: Path) -> Generated:
             raise ResultsError(f'{block.where}: record {source} not found')
         records.append(read_record(path))
     try:
-        return GENERATORS[block.name](Context(records, block.sources, block.doc, root))
+        return known[block.name](Context(records, block.sources, block.doc, root))
     except ResultsError as e:
         raise ResultsError(f'{block.where}: {e}') from None
 

@@ -38,9 +38,10 @@ import tempfile
 import time
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .render import Cell, Table
+from .results import Context, Generated, ResultsError, generator, measured_on, one_record
 
 E2E_TIME_TOLERANCE = 1.05
 FLOP_SHARE_TOLERANCE = 1.1
@@ -805,3 +806,27 @@ def run(args: argparse.Namespace) -> int:
         write_record(args.record, 'speed', command_line(), [result], extra=dict(threads=torch.get_num_threads()))
         log(f'speed: result record {args.record}')
     return 0
+
+
+
+# --- the generated blocks of its page (python -m benchmarks results) ---------------------------
+
+
+@generator('speed-table')
+def speed_block(ctx: Context) -> Generated:
+
+    record = one_record(ctx, 'speed-table')
+    rows = [r for r in record['runs'] if isinstance(r, Mapping) and 'rows' in r]
+    if not rows:
+        raise ResultsError('speed-table: the record holds no step measurement (benchmarks speed without --loop)')
+    return Generated('\n'.join(format_table(r) for r in rows) + measured_on(ctx))
+
+
+@generator('loop-table')
+def loop_block(ctx: Context) -> Generated:
+
+    record = one_record(ctx, 'loop-table')
+    loops = [x for r in record['runs'] if isinstance(r, Mapping) for x in r.get('loop') or []]
+    if not loops:
+        raise ResultsError('loop-table: the record holds no --loop measurement')
+    return Generated(format_loop_table(loops) + measured_on(ctx))

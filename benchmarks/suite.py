@@ -41,13 +41,27 @@ import shlex
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from runtime import graph, record, slurm
 from runtime.cli import UserError
 from runtime.graph import Node
 
-from .tasks import KINDS
+from .analysis import MeanStd, beyond_two_se, mean_std
+from .render import Cell
+from .results import (
+    Context,
+    Generated,
+    HeadlineRows,
+    ResultsError,
+    generator,
+    headline_section,
+    measured_on,
+    short_verdict,
+    verdict,
+)
+from .tasks import KINDS, get_task
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CLS_CONFIGS = osp.join(ROOT, 'classification', 'configs')
@@ -565,15 +579,67 @@ def check_reuse(plan: Plan) -> None:
 # --- provenance --------------------------------------------------------------------------------
 
 
+# A downstream run's config as the suite started it: its file and the sha256 of the config as mmengine
+# resolves it (its _base_ files included) with the options that are not paths (a copied or moved work
+# dir changes the paths, not the run; the checkpoint's content is its backbone record's business).
+INPUTS_FILE = 'suite-inputs.json'
+PATH_OPTIONS = ('data_root', 'ann_file', 'checkpoint', 'init_cfg')
+
+
+def config_inputs(node: Node) -> Dict[str, str]:
+    """``{'config': file name, 'sha256': ...}`` of the run ``node`` would make (see :data:`INPUTS_FILE`)."""
+    import hashlib
+    import json
+
+    from mmengine.config import Config
+
+    argv = list(node.argv)
+    cfg = Config.fromfile(argv[2], import_custom_modules=False)
+    options = {k: v for k, v in _cfg_options(argv).items() if k.split('.')[-1] not in PATH_OPTIONS}
+    text = cfg.pretty_text + '\n' + json.dumps(options, sort_keys=True, default=str)
+    return dict(config=osp.basename(argv[2]), sha256=hashlib.sha256(text.encode()).hexdigest())
+
+
+def write_config_inputs(plan: Plan) -> None:
+    """Record :func:`config_inputs` in each downstream run's folder before it first starts."""
+    from runtime.fileio import atomic_write_json
+
+    for down in plan.downstream:
+        path = osp.join(down.node.work_dir, INPUTS_FILE)
+        if down.task != 'cls' and not down.node.done() and not osp.isfile(path):
+            os.makedirs(down.node.work_dir, exist_ok=True)
+            atomic_write_json(path, config_inputs(down.node))
+
+
+def config_mismatch(node: Node) -> Optional[str]:
+    """Why a downstream run was made by another config than the one ``node`` would run, or None:
+    its recorded :data:`INPUTS_FILE` differs, or (a run from before that file) the config it
+    dumped has another name."""
+    now = config_inputs(node)
+    then = record.read_json_object(osp.join(node.work_dir, INPUTS_FILE))
+    if then is not None:
+        if then.get('sha256') == now['sha256']:
+            return None
+        return (f'{node.work_dir}: ran {then.get("config")} as it was then (config sha256 '
+                f'{str(then.get("sha256"))[:12]}), the suite would run {now["config"]} ({now["sha256"][:12]})')
+    if not osp.isdir(node.work_dir) or osp.isfile(osp.join(node.work_dir, now['config'])):
+        return None
+    dumped = sorted(f for f in os.listdir(node.work_dir) if f.endswith('.py'))
+    if not dumped:
+        return None
+    return f'{node.work_dir}: ran {dumped[0]}, the suite would run {now["config"]}'
+
+
 def stale_runs(plan: Plan) -> List[Tuple[Downstream, str]]:
-    """Finished downstream runs whose recorded backbone is not their upstream checkpoint as it is now."""
+    """Finished downstream runs whose recorded backbone is not their upstream checkpoint as it is
+    now, or whose config is not the one the suite would run (:func:`config_mismatch`)."""
     from runtime.provenance import provenance_mismatch
 
     stale = []
     for down in plan.downstream:
         if down.task == 'cls' or not down.node.done():
             continue
-        why = provenance_mismatch(down.node.work_dir, down.checkpoint)
+        why = provenance_mismatch(down.node.work_dir, down.checkpoint) or config_mismatch(down.node)
         if why:
             stale.append((down, why))
     return stale
@@ -1219,6 +1285,7 @@ def _run(args: argparse.Namespace) -> None:
         check_reuse(plan)
         if args.launcher == 'slurm':
             check_provenance(plan, rerun=not args.no_rerun)
+            write_config_inputs(plan)
             if not run_slurm(plan, args):
                 print(f'{PREFIX} run the same command (or with --status) to watch; it resubmits only what failed; '
                       'the report is written once every job is done', flush=True)
@@ -1226,6 +1293,7 @@ def _run(args: argparse.Namespace) -> None:
         else:
             remake_damaged(plan, args)
             check_provenance(plan, rerun=not args.no_rerun)
+            write_config_inputs(plan)
             run_here(plan, args)
         _report(plan)
 
@@ -1235,3 +1303,204 @@ def _report(plan: Plan) -> None:
     print(written['markdown'], flush=True)
     print(f'{PREFIX} report in {osp.dirname(written["files"][-1])} '
           f'(command: {shlex.join(["python", "-m", "benchmarks", "suite", *sys.argv[2:]])})', flush=True)
+
+
+
+# --- the generated blocks of its page (python -m benchmarks results) ---------------------------
+
+
+def _suite_rows(ctx: Context, name: str):
+    """The rows of one suite record, or of several of one preset that ran different seeds (seeds
+    run on different machines or days): a seed's runs must all come from one record, so that
+    its paired differences compare runs of one commit and one machine."""
+
+    if not ctx.records:
+        raise ResultsError(f'{name} takes at least one suite record, the marker names none')
+    first = (ctx.records[0].get('extra') or {}).get('preset')
+    rows, owner = [], {}
+    for source, rec in zip(ctx.sources, ctx.records):
+        if rec.get('study') != 'suite':
+            raise ResultsError(f'{name}: {source} is a {rec.get("study")!r} record, not a suite one '
+                               f'(python -m benchmarks suite)')
+        preset = (rec.get('extra') or {}).get('preset')
+        if preset != first:
+            raise ResultsError(f'{name}: {source} is of preset {preset!r}, {ctx.sources[0]} of {first!r}; '
+                               f'one table takes one preset')
+        try:
+            these = rows_from_record(rec)
+        except SuiteError as err:
+            raise ResultsError(f'{name}: {source}: {err}') from err
+        for seed in sorted({r.seed for r in these}):
+            if seed in owner:
+                raise ResultsError(f'{name}: seed {seed} is in {owner[seed]} and in {source}; '
+                                   f'name each seed\'s record once')
+            owner[seed] = source
+        rows += these
+    rows.sort(key=row_order)
+    return ctx.records[0], rows
+
+
+def _paired(rows, init_a: str, init_b: str, key: str) -> Optional[MeanStd]:
+    a = {r.seed: r.metric(key) for r in rows if r.init == init_a}
+    b = {r.seed: r.metric(key) for r in rows if r.init == init_b}
+    return mean_std([a[s] - b[s] for s in sorted(a) if s in b and a[s] is not None and b[s] is not None])
+
+
+def _separation(rows, key: str, label: str) -> str:
+    """Whether the pretrained backbones beat the random-init control on ``key``, paired by seed."""
+
+    parts, clear = [], True
+    for init in ('e2e', 'incubation'):
+        d = _paired(rows, init, CONTROL, key)
+        if d is None:
+            return f'{label}: no paired control run.'
+        clear = clear and beyond_two_se(d) == 1
+        parts.append(f'{INIT_LABEL[init]} − control {d.mean:+.2f}' + (f' ± {d.std:.2f}' if d.std is not None else ''))
+    ok = ('both pretrained backbones are ahead of the control by more than two standard errors' if clear else
+          'not both pretrained backbones are ahead of the control by more than two standard errors')
+    return f'{label}: {", ".join(parts)} (paired by seed): {ok}.'
+
+
+def _control_cell(rows, key: str) -> str:
+    """The control's score and whether both pretrained backbones beat it (paired, the 2-SE rule)."""
+
+    control = mean_std([r.metric(key) for r in rows if r.init == CONTROL])
+    if control is None:
+        return 'not run'
+    deltas = [_paired(rows, init, CONTROL, key) for init in ('e2e', 'incubation')]
+    beaten = all(d is not None and beyond_two_se(d) == 1 for d in deltas)
+    spread = f' ± {control.std:.2f}' if control.std is not None else ''
+    return f'{control.mean:.2f}{spread}: {"beaten by both" if beaten else "not beaten by both"}'
+
+
+def _suite_title(rec: Mapping[str, Any]) -> str:
+    return str((rec.get('extra') or {}).get('title') or 'suite')
+
+
+@generator('suite-table')
+def suite_table(ctx: Context) -> Generated:
+    """A suite's summary table (mean ± std per backbone, paired Δ, the control) with a verdict per
+    metric, whether the control separates the backbones, and what the runs cost."""
+
+    rec, rows = _suite_rows(ctx, 'suite-table')
+    summary = suite_tables(rows, _suite_title(rec))[0]
+    lines = [summary.to_markdown(title=False).rstrip('\n'), '']
+    ran = tasks_run(rows)
+    compared = [(k, lab) for t, k, lab in METRICS if k not in FLOOR_METRICS and t in ran]
+    for key, label in [(UPSTREAM_METRIC, 'upstream top-1')] + compared:
+        lines.append(f'- {label}: {verdict(_paired(rows, "incubation", "e2e", key), label)}')
+    for key, label in compared:
+        lines.append(f'- Control, {_separation(rows, key, label)}')
+    hours = {}
+    for row in rows:
+        for part, run in [('upstream', row.upstream)] + [('downstream', r) for r in row.downstream.values()]:
+            if run is not None:
+                hours.setdefault(part, {})[run.path] = run.costs().get('e2e_device_hours')
+    spent = {k: sum(v for v in d.values() if v is not None) for k, d in hours.items()}
+    counts = {k: len(d) for k, d in hours.items()}
+    if spent:
+        lines.append('- Cost of the runs in the record (end-to-end device-hours; on the CPU core-hours of the '
+                     'processes, one thread each): '
+                     + '; '.join(f'{counts[k]} {k} runs {spent[k]:.2f} h' for k in ('upstream', 'downstream') if k in spent)
+                     + (f', i.e. {spent["downstream"] / 2 * 60:.0f} minutes of 2 cores for the downstream runs alone'
+                        if 'downstream' in spent else '') + '.')
+    lines.append(measured_on(ctx))
+    return Generated('\n'.join(lines))
+
+
+@generator('suite-runs')
+def suite_runs_table(ctx: Context) -> Generated:
+    """A suite's every-run table (one row per backbone and seed)."""
+
+    rec, rows = _suite_rows(ctx, 'suite-runs')
+    return Generated(suite_tables(rows, _suite_title(rec))[1].to_markdown(title=False))
+
+
+def _suite_plot(ctx: Context, name: str, kind: str, plotter: Callable, alt: str) -> Generated:
+    """A suite plot (``plotter(rows, folder, title)`` writes it) as a figure block."""
+    rec, rows = _suite_rows(ctx, name)
+    title = _suite_title(rec).replace('`', '')
+    path = ctx.figure_path(kind)
+
+    def drawer(folder: Path) -> Path:
+        return Path(next(p for p in plotter(rows, str(folder), title) if p.endswith('.png')))
+
+    return Generated(f'![{alt}]({ctx.link(path)})\n', {path: drawer})
+
+
+@generator('suite-figure')
+def suite_figure(ctx: Context) -> Generated:
+
+    return _suite_plot(ctx, 'suite-figure', 'score_vs_cost', plot_rows,
+                       'downstream score against total training FLOPs (upstream + downstream), one point per run')
+
+
+@generator('suite-curves')
+def suite_curves(ctx: Context) -> Generated:
+    """A suite's score-vs-downstream-schedule plot (mean over seeds, seed band) per backbone kind."""
+
+    return _suite_plot(ctx, 'suite-curves', 'score_vs_iterations', plot_curves,
+                       'downstream score along the downstream schedule per backbone, mean over seeds with a band '
+                       'from the lowest to the highest seed')
+
+
+def _gate_runs(ctx: Context, name: str) -> List[Dict[str, Any]]:
+    gate: List[Dict[str, Any]] = []
+    for rec in ctx.records:
+        if rec.get('study') != 'suite':
+            raise ResultsError(f'{name}: a {rec.get("study")!r} record is not a suite record')
+        gate += list((rec.get('extra') or {}).get('gate') or [])
+    if not gate:
+        raise ResultsError(f'{name}: the suite record holds no gate (a preset without gate=True)')
+    return gate
+
+
+@generator('suite-gate')
+def suite_gate(ctx: Context) -> Generated:
+    """The suite's gate: the dense and instance probes of its backbones against random init, by seed."""
+    from .transfer_probe import summary_table
+
+    gate = _gate_runs(ctx, 'suite-gate')
+    scenes = (ctx.records[0].get('extra') or {}).get('scenes')
+    return Generated(summary_table([dict(runs=gate, extra=dict(scenes=scenes))]) + measured_on(ctx))
+
+
+@generator('suite-gate-line')
+def suite_gate_line(ctx: Context) -> Generated:
+    """The gate's verdict in one sentence (for the README)."""
+    from .probe_table import gate_line
+
+    scenes = (ctx.records[0].get('extra') or {}).get('scenes') or {}
+    return Generated(gate_line(_gate_runs(ctx, 'suite-gate-line'), scenes.get('style', '?')) + '\n')
+
+
+@headline_section('suite')
+def headline_rows(ctx: Context) -> HeadlineRows:
+    """The README headline's rows of suite records: one per preset, protocol and task (its first
+    metric: box AP, mIoU), with the random-init control; the incubation / E2E ratio of the total
+    (upstream + downstream) training FLOPs."""
+    out = HeadlineRows()
+    presets: Dict[Tuple[str, str], List[Tuple[str, Dict[str, Any]]]] = {}
+    for source, rec in zip(ctx.sources, ctx.records):  # a preset's seeds may be several records
+        extra = rec.get('extra') or {}
+        presets.setdefault((extra.get('preset', ''), extra.get('protocol', 'finetune')), []).append((source, rec))
+    for (_preset, protocol), group in presets.items():
+        sub = Context([r for _s, r in group], [s for s, _r in group], ctx.doc, ctx.root)
+        _record, rows = _suite_rows(sub, 'headline')
+        model = next((row.upstream.model for row in rows if row.upstream is not None), '')
+        for task_key in tasks_run(rows):
+            key, label = next((k, lab) for t, k, lab in METRICS if k not in FLOOR_METRICS and t == task_key)
+            task = next((run.task for row in rows for kind, run in row.downstream.items()
+                         if run is not None and kind == task_key), '')
+            delta = _paired(rows, 'incubation', 'e2e', key)
+            totals = [mean_std([r.total(task_key, 'train_flops') for r in rows if r.init == init])
+                      for init in ('e2e', 'incubation')]
+            if totals[0] is not None and totals[1] is not None and totals[0].mean:
+                out.flops_ratios.append(totals[1].mean / totals[0].mean)
+            title = f'{get_task(task).title.split(" (")[0]} ({PROTOCOL_HEADS[protocol][task_key]})'
+            out.rows.append([Cell(title), Cell(model), Cell(100, 'int'), Cell(label),
+                             Cell(', '.join(str(s) for s in sorted({r.seed for r in rows}))),
+                             Cell(mean_std([r.metric(key) for r in rows if r.init == 'e2e']), 'meanstd:metric'),
+                             Cell(mean_std([r.metric(key) for r in rows if r.init == 'incubation']), 'meanstd:metric'),
+                             Cell(delta, 'meanstd:delta'), Cell(short_verdict(delta)), Cell(_control_cell(rows, key))])
+    return out

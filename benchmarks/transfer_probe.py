@@ -53,6 +53,7 @@ from .probe_table import (  # noqa: F401
     separation,
     summary_table,
 )
+from .results import Context, Generated, ResultsError, generator, measured_on_each
 
 SCENE_RECIPE = 'segmentation/configs/_base_/fashion_scenes_recipe.py'  # its data preprocessor normalises the scenes
 STUDY = 'transfer-probe'
@@ -379,3 +380,16 @@ def run(args: argparse.Namespace) -> int:
     if warning:
         print(f'[probe] warning: {warning}')
     return 0
+
+
+
+# --- the generated blocks of its page (python -m benchmarks results) ---------------------------
+
+
+@generator('probe-table')
+def probe_block(ctx: Context) -> Generated:
+
+    for source, rec in zip(ctx.sources, ctx.records):
+        if rec.get('study') != STUDY:
+            raise ResultsError(f'probe-table: {source} is a {rec.get("study")!r} record, not a {STUDY!r} one')
+    return Generated(summary_table(ctx.records) + measured_on_each(ctx))

@@ -88,15 +88,15 @@ def test_smoke_suite_end_to_end(smoke, capsys):
 
     # the result record alone (work dirs not read) regenerates the summary the report wrote
     from benchmarks.records import read_record
-    from benchmarks.results import GENERATORS, Context
+    from benchmarks.results import Context, generators
 
     record = read_record(work / 'results.json')
     assert record['study'] == 'suite' and record['extra']['rows'][0]['downstream'].keys() == {'det', 'seg'}
     assert len(record['extra']['gate']) == 3
-    assert '| random init (control) | 0 |' in GENERATORS['suite-gate'](
+    assert '| random init (control) | 0 |' in generators()['suite-gate'](
         Context([record], ['results.json'], ROOT / 'README.md', ROOT)).text
     ctx = Context([record], ['results.json'], ROOT / 'README.md', ROOT)
-    generated = GENERATORS['suite-table'](ctx).text
+    generated = generators()['suite-table'](ctx).text
     assert (work / 'report' / f'{SUMMARY}.md').read_text().split('\n', 2)[2].strip().split('\n- ')[0] in generated
     assert 'Control, mIoU: E2E − control' in generated and 'downstream runs' in generated
     # a seed run on another day or machine (its own record, same preset) joins the table, with its
@@ -105,14 +105,14 @@ def test_smoke_suite_end_to_end(smoke, capsys):
     for entry in other['extra']['rows']:
         entry['seed'] = 1
     sources = ['a/results.json', 'b/results.json']
-    joined = GENERATORS['suite-table'](Context([record, other], sources, ROOT / 'README.md', ROOT)).text
+    joined = generators()['suite-table'](Context([record, other], sources, ROOT / 'README.md', ROOT)).text
     assert '| E2E | 0, 1 |' in joined and '| Δ incubation − E2E | 1 |' in joined
     assert '\n- a/results.json: ' in joined and '\n- b/results.json: ' in joined
     with pytest.raises(Exception, match='seed 0 is in a/results.json and in b/results.json'):
-        GENERATORS['suite-runs'](Context([record, record], sources, ROOT / 'README.md', ROOT))
+        generators()['suite-runs'](Context([record, record], sources, ROOT / 'README.md', ROOT))
     record['extra']['rows'][0]['downstream']['det'] = 'det/gone'
     with pytest.raises(Exception, match='det/gone'):
-        GENERATORS['suite-table'](Context([record], ['results.json'], ROOT / 'README.md', ROOT))
+        generators()['suite-table'](Context([record], ['results.json'], ROOT / 'README.md', ROOT))
 
     # again: everything is done, nothing runs, the same report
     capsys.readouterr()
@@ -183,6 +183,47 @@ def test_a_changed_checkpoint_is_caught(smoke, capsys):
             moved = work / name / 'e2e_seed0.stale-1'
             if moved.exists():
                 moved.rename(work / name / 'e2e_seed0')
+
+
+def test_a_downstream_run_of_another_config_is_stale(smoke, capsys):
+    """A finished downstream run is judged by the config it ran (file and content, not paths): a
+    changed schedule or config makes it stale, and the report refuses it in one line."""
+    import json
+
+    work, args = smoke
+    plan = suite.make_plan(suite_args(args))
+    assert suite.stale_runs(plan) == []
+    det = next(d.node for d in plan.downstream if d.task == 'det' and d.init == 'e2e')
+    inputs = Path(det.work_dir) / suite.INPUTS_FILE
+    recorded = json.loads(inputs.read_text())
+    assert recorded['config'] == Path(det.argv[2]).name and len(recorded['sha256']) == 64
+    argv = list(det.argv)
+    det.argv = [w.replace(str(work), '/elsewhere') for w in argv]  # paths (a moved work dir) do not count
+    assert suite.config_mismatch(det) is None
+    det.argv = [w.replace('train_cfg.max_epochs=1', 'train_cfg.max_epochs=2') for w in argv]
+    why = suite.config_mismatch(det)
+    assert why.startswith(f'{det.work_dir}: ran {recorded["config"]} as it was then'), why
+    # a run from before the inputs file: judged by the name of the config it dumped
+    seg = next(d.node for d in plan.downstream if d.task == 'seg' and d.init == 'e2e')
+    seg_inputs = Path(seg.work_dir) / suite.INPUTS_FILE
+    kept = seg_inputs.read_bytes()
+    seg_inputs.unlink()
+    try:
+        assert suite.config_mismatch(seg) is None
+        other = str(ROOT / 'segmentation' / 'configs' / 'linear_vit-fashion-canvas-d8-frozen_e2e_2k_fashion-scenes-64x64.py')
+        seg.argv = [seg.argv[0], seg.argv[1], other, *seg.argv[3:]]
+        assert f'ran {Path(argv[2]).name}' not in (suite.config_mismatch(seg) or '')
+        assert suite.config_mismatch(seg).endswith(f'the suite would run {Path(other).name}')
+    finally:
+        seg_inputs.write_bytes(kept)
+    inputs.write_text(json.dumps(dict(recorded, sha256='0' * 64)))
+    try:
+        capsys.readouterr()
+        assert cli([*args, '--report-only']) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f'{det.work_dir}: ran {recorded["config"]} as it was then' in err[0], err
+    finally:
+        inputs.write_text(json.dumps(recorded))
 
 
 def test_finished_upstream_runs_of_another_schedule_are_refused(smoke, capsys):
