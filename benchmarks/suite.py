@@ -1458,7 +1458,7 @@ def _gate_runs(ctx: Context, name: str) -> List[Dict[str, Any]]:
 @generator('suite-gate')
 def suite_gate(ctx: Context) -> Generated:
     """The suite's gate: the dense and instance probes of its backbones against random init, by seed."""
-    from .transfer_probe import summary_table
+    from .probe_table import summary_table
 
     gate = _gate_runs(ctx, 'suite-gate')
     scenes = (ctx.records[0].get('extra') or {}).get('scenes')

@@ -141,3 +141,26 @@ def test_architecture_page_names_every_module():
     files += sorted(p for p in (ROOT / 'tools').iterdir() if p.suffix in ('.py', '.sh'))
     missing = [str(p.relative_to(ROOT)) for p in files if str(p.relative_to(ROOT)) not in page and p.name not in page]
     assert not missing, f'docs/architecture.md does not name: {", ".join(missing)}'
+
+
+# The benchmarks package's report code, which any study uses, and its studies (each with its
+# presets, its plan and the generated blocks of its page).
+REPORT_MODULES = ('analysis', 'costs', 'plots', 'records', 'reference', 'render', 'report', 'results', 'runs',
+                  'tables', 'tasks', 'workdir')
+STUDY_MODULES = ('fashion_study', 'reproduce', 'suite', 'transfer_probe', 'probe_table', 'repeatability', 'speed',
+                 'fashion_scenes')
+
+
+def test_the_report_code_imports_no_study_and_every_generator_lives_with_its_study():
+    graph = import_graph()
+    modules = {name.split('.', 1)[1] for name in graph if name.startswith('benchmarks.')}
+    assert modules <= set(REPORT_MODULES) | set(STUDY_MODULES) | {'__main__'}, modules - set(REPORT_MODULES)
+    for name in REPORT_MODULES:
+        studies = sorted(m for m in graph[f'benchmarks.{name}'] if m.split('.')[-1] in STUDY_MODULES)
+        assert not studies, f'benchmarks.{name} imports {", ".join(studies)}'
+    from benchmarks.results import generators
+    owners = {name: fn.__module__ for name, fn in generators().items()}
+    generic = {'results-table', 'headline', 'provenance'}
+    assert {n for n, m in owners.items() if m == 'benchmarks.results'} == generic, owners
+    assert owners['suite-table'] == 'benchmarks.suite' and owners['depth-table'] == 'benchmarks.fashion_study'
+    assert owners['probe-table'] == 'benchmarks.transfer_probe' and owners['repeatability'] == 'benchmarks.repeatability'
