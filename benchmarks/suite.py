@@ -596,7 +596,8 @@ def config_inputs(node: Node) -> Dict[str, str]:
     argv = list(node.argv)
     cfg = Config.fromfile(argv[2], import_custom_modules=False)
     options = {k: v for k, v in _cfg_options(argv).items() if k.split('.')[-1] not in PATH_OPTIONS}
-    text = cfg.pretty_text + '\n' + json.dumps(options, sort_keys=True, default=str)
+    # the resolved dict with sorted keys: the same config through another _base_ layout is the same run
+    text = json.dumps(dict(config=cfg.to_dict(), options=options), sort_keys=True, default=str)
     return dict(config=osp.basename(argv[2]), sha256=hashlib.sha256(text.encode()).hexdigest())
 
 
