@@ -374,7 +374,8 @@ def _paper_plan(preset: Dict[str, Any], args: argparse.Namespace, work: str) -> 
                 final = osp.join(work_dir, 'model.pth')
             else:
                 argv = _python(INCUBATE, osp.join(CLS_CONFIGS, config), '--work-dir', work_dir, '--data-root', imagenet,
-                               '--parallel', '4', '--nproc-per-worker', str(args.gpus))
+                               # --gpus 0 (a CPU partition): one process a phase, not none
+                               '--parallel', '4', '--nproc-per-worker', str(max(1, args.gpus)))
                 if meta_node is not None:
                     argv += ['--meta', osp.join(meta_node.work_dir, 'meta.pth')]
                 argv += ['--cfg-options', f'randomness.seed={seed}']

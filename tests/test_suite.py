@@ -370,6 +370,11 @@ def test_paper_presets_print_their_graph(preset, expected, tmp_path, capsys):
     assert len(controls) == {'paper-coco': 2, 'paper-ade': 2}.get(preset, 0)
     if controls:  # the dry run says which data the user must provide, and where
         assert '[suite] data: --imagenet' in out and ('--coco' in out or '--ade' in out)
+    # --gpus 0 (a CPU partition): each pipeline phase is one process, not a refused 0
+    cpu = suite.make_plan(suite_args(['suite', '--preset', preset, '--work-dir', str(tmp_path), '--gpus', '0']))
+    for up in cpu.upstream:
+        if up.method == 'incubation':
+            assert up.node.argv[up.node.argv.index('--nproc-per-worker') + 1] == '1', up.node.argv
     if preset == 'paper-efficiency':  # one meta model for the three schedules
         incs = [u for u in plan.upstream if u.method == 'incubation']
         assert len(incs) == 3 and all(u.node.needs == ('upstream/vit-h_meta',) for u in incs)
