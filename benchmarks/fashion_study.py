@@ -281,15 +281,9 @@ def plan(preset: Dict, depths: Sequence[int], seeds: Sequence[int], work: str, d
 
 def is_finished(run: StudyRun) -> bool:
     """A run whose records say it finished (every phase, for a pipeline)."""
-    from benchmarks.runs import read_run
-    from runtime.record import RecordError
+    from .runs import run_finished
 
-    if not osp.isdir(run.work_dir):
-        return False
-    try:
-        return read_run(run.work_dir).status == 'done'
-    except RecordError:
-        return False
+    return run_finished(run.work_dir)
 
 
 def execute(runs: Sequence[StudyRun], jobs: int, threads: int) -> Tuple[List[StudyRun], List[StudyRun]]:

@@ -553,6 +553,15 @@ def read_run(path: os.PathLike, upstream: bool = True) -> Run:
     return attach_upstream(run) if upstream else run
 
 
+def run_finished(path: os.PathLike) -> bool:
+    """Whether the records of the run in ``path`` say it finished (every phase, for a pipeline);
+    a folder that is missing or cannot be read as a run has not."""
+    try:
+        return Path(path).is_dir() and read_run(path, upstream=False).status == 'done'
+    except RecordError:
+        return False
+
+
 def find_run_dirs(path: os.PathLike) -> List[Path]:
     """``path`` if it is a run, else the runs directly inside it (e.g. ``work_dirs/``)."""
     path = Path(path)

@@ -61,6 +61,7 @@ from .results import (
     short_verdict,
     verdict,
 )
+from .runs import run_finished
 from .tasks import KINDS, get_task
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -208,18 +209,6 @@ def _config(folder: str, pattern: str) -> str:
     return found[0]
 
 
-def _downstream_done(work_dir: str) -> bool:
-    from .runs import read_run
-    from .workdir import RunError
-
-    if not osp.isdir(work_dir):
-        return False
-    try:
-        return read_run(work_dir, upstream=False).status == 'done'
-    except RunError:
-        return False
-
-
 _VERIFIED: Dict[str, Tuple[Tuple[int, int], Optional[str]]] = {}
 
 
@@ -343,7 +332,7 @@ def _downstream_node(work: str, task: str, init: str, seed: int, config: str, op
     work_dir = osp.join(work, task, name)
     argv = _python(TRAIN, config, '--work-dir', work_dir, '--resume', '--cfg-options', *options)
     node = Node(f'{task}/{name}', argv, work_dir, needs=(up.node.name,) if up else (),
-                done=lambda w=work_dir: _downstream_done(w), log=osp.join(work_dir, 'train.out'),
+                done=lambda w=work_dir: run_finished(w), log=osp.join(work_dir, 'train.out'),
                 labels=dict(task=task, init=init, seed=seed))
     return Downstream(node, task, init, seed, up)
 
@@ -381,10 +370,10 @@ def _paper_plan(preset: Dict[str, Any], args: argparse.Namespace, work: str) -> 
                 argv += ['--cfg-options', f'randomness.seed={seed}']
                 final = osp.join(work_dir, record.FINETUNE, 'model.pth')
             node = Node(f'upstream/{name}', argv, work_dir, needs=(meta_node.name,) if meta_node and method != 'e2e' else (),
-                        done=lambda w=work_dir, f=final: _downstream_done(w) and artifact_problem(f) is None,
+                        done=lambda w=work_dir, f=final: run_finished(w) and artifact_problem(f) is None,
                         log=osp.join(work_dir, 'suite.out'),
                         labels=dict(method=method, seed=seed, model=model))
-            up = Upstream(node, method, seed, final, model, finished=lambda w=work_dir: _downstream_done(w))
+            up = Upstream(node, method, seed, final, model, finished=lambda w=work_dir: run_finished(w))
             plan.upstream.append(up)
             for res_model, pattern in preset.get('high_res', []):
                 if res_model != model:

@@ -28,8 +28,8 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from . import slurm
-from .cli import UserError
+from . import record, slurm
+from .cli import UserError, one_line
 from .fileio import atomic_write_bytes
 from .launch import Backend, Command, Job, failure_cause, latest_progress, supervise
 
@@ -219,14 +219,10 @@ class SlurmState:
 
 def read_state(path: str) -> Dict[str, Dict[str, str]]:
     """The recorded job of each node (``{name: {"job": id, "log": path}}``), empty when there is none."""
-    if not osp.isfile(path):
-        return {}
     try:
-        with open(path) as f:
-            data = json.load(f)
-    except (OSError, ValueError) as e:
-        raise GraphError(f'{path}: unreadable Slurm state ({e}); move it away to start the bookkeeping afresh') from None
-    return dict(data.get('jobs', {})) if isinstance(data, dict) else {}
+        return record.read_slurm_jobs(path)
+    except (OSError, record.RecordError) as e:
+        raise GraphError(f'unreadable Slurm state: {one_line(e)}; move it away to start the bookkeeping afresh') from None
 
 
 def write_jobs(path: str, jobs: Mapping[str, Mapping[str, Optional[str]]]) -> None:

@@ -326,7 +326,7 @@ READABLE_VERSIONS = (1,)
 
 
 SLURM_STATE = 'slurm-jobs.json'  # ``tools/incubate.py --launcher slurm``: the run graph's jobs (runtime.graph)
-FINAL_NODE = 'final'             # its node that assembles, evaluates and fine-tunes
+FINAL_NODE = 'final'             # its last node: fine-tunes (after the assemble node) and writes the manifest
 
 
 @dataclass
@@ -504,13 +504,17 @@ def manifest_jobs(work_dir: PathLike) -> Dict[str, Dict[str, Optional[str]]]:
     return jobs
 
 
+def read_slurm_jobs(path: PathLike) -> Dict[str, Dict[str, str]]:
+    """A run graph's state file (:data:`SLURM_STATE`, the suite's): each node's recorded job,
+    ``{name: {"job": id, "log": path}}``; {} when there is none."""
+    jobs = (read_json_object(path) or {}).get('jobs')
+    return dict(jobs) if isinstance(jobs, dict) else {}
+
+
 def pipeline_final_job(work_dir: PathLike) -> Optional[str]:
     """The job id of the final node of the pipeline submitted into ``work_dir``, or None."""
     path = osp.join(work_dir, SLURM_STATE)
-    if osp.isfile(path):
-        jobs = read_json_object(path).get('jobs') or {}
-    else:
-        jobs = manifest_jobs(work_dir)
+    jobs = read_slurm_jobs(path) if osp.isfile(path) else manifest_jobs(work_dir)
     return (jobs.get(FINAL_NODE) or {}).get('job')
 
 
