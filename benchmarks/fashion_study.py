@@ -42,7 +42,9 @@ import time
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from runtime.launch import Command, LocalBackend, failure_cause, supervise
+from runtime import graph
+from runtime.graph import Node
+from runtime.launch import LocalBackend, failure_cause
 from runtime.progress import PROGRESS_FILE, Progress
 from runtime.record import TRAIN_LOG, artifact_name
 
@@ -286,10 +288,20 @@ def is_finished(run: StudyRun) -> bool:
     return run_finished(run.work_dir)
 
 
+def graph_nodes(runs: Sequence[StudyRun]) -> List[Node]:
+    """The study's runs as run-graph nodes: each incubation needs its seed's meta model."""
+    names = {r.work_dir: r.name for r in runs}
+    return [Node(r.name, list(r.argv), r.work_dir, needs=tuple(names[n] for n in r.needs if n in names),
+                 done=lambda r=r: is_finished(r), log=r.log, labels=dict(method=r.method, seed=r.seed, depth=r.depth))
+            for r in runs]
+
+
 def execute(runs: Sequence[StudyRun], jobs: int, threads: int) -> Tuple[List[StudyRun], List[StudyRun]]:
-    """Run the unfinished ones, ``jobs`` at a time; returns (ran, skipped). Exits naming a failed run's log."""
-    todo = [r for r in runs if not is_finished(r)]
-    skipped = [r for r in runs if r not in todo]
+    """Run the unfinished ones on the run graph (:func:`runtime.graph.run_local`), ``jobs`` at a
+    time; returns (ran, skipped). Exits naming a failed run's log."""
+    by_name = {r.name: r for r in runs}
+    nodes = graph_nodes(runs)
+    skipped = [by_name[n.name] for n in nodes if n.done()]
     # weights: E2E and incubation are matched on training FLOPs, which grow with depth
     progress = Progress([r.name for r in runs], prefix=PREFIX, weights={r.name: float(r.depth) for r in runs},
                         interval=60.0)
@@ -298,37 +310,27 @@ def execute(runs: Sequence[StudyRun], jobs: int, threads: int) -> Tuple[List[Stu
         print(f'{PREFIX} {run.name}: finished before, skipped', flush=True)
     env = dict(os.environ, OMP_NUM_THREADS=str(threads),
                PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
-    backend = LocalBackend()
-    failed: List[StudyRun] = []
-    finished = {r.work_dir for r in skipped}
 
-    def start(run: StudyRun, slot: int):
-        os.makedirs(run.work_dir, exist_ok=True)
-        print(f'{PREFIX} start {run.name} -> {run.log}', flush=True)
-        job = backend.start(Command(run.argv, run.log, env=env, cwd=ROOT))
-        progress.start(run.name, log=run.progress_source)
-        return job
+    def on_start(node: Node) -> None:
+        print(f'{PREFIX} start {node.name} -> {node.log}', flush=True)
+        progress.start(node.name, log=by_name[node.name].progress_source)
 
-    def on_exit(run: StudyRun, job, code: int) -> None:
+    def on_exit(node: Node, code: int) -> None:
         if code == 0:
-            print(f'{PREFIX} {run.name}: finished', flush=True)
+            print(f'{PREFIX} {node.name}: finished', flush=True)
         else:
-            cause = failure_cause(run.log) or 'no cause in its log'
-            print(f'{PREFIX} {run.name}: FAILED (exit {code}): {cause}; log {run.log}', flush=True)
-        progress.finish(run.name, ok=code == 0)
-        if code != 0:
-            failed.append(run)
-        else:
-            finished.add(run.work_dir)
+            cause = failure_cause(node.log) or 'no cause in its log'
+            print(f'{PREFIX} {node.name}: FAILED (exit {code}): {cause}; log {node.log}', flush=True)
+        progress.finish(node.name, ok=code == 0)
 
-    supervise(todo, start, max(1, jobs), on_exit=on_exit, on_progress=lambda run, job: progress.poll(),
-              ready=lambda run: all(need in finished for need in run.needs))
+    ran, failed = graph.run_local(nodes, LocalBackend(), max(1, jobs), on_start, on_exit,
+                                  on_progress=lambda node: progress.poll(), env=env, cwd=ROOT, progress_seconds=60.0)
     print(progress.close(), flush=True)
     if failed:
         cause = failure_cause(failed[0].log) or 'no cause in its log'
-        raise SystemExit(f'{PREFIX} {len(failed)} run(s) failed: {", ".join(r.name for r in failed)} '
+        raise SystemExit(f'{PREFIX} {len(failed)} run(s) failed: {", ".join(n.name for n in failed)} '
                          f'({failed[0].name}: {cause}); fix that and run the command again to resume them')
-    return todo, skipped
+    return [by_name[n.name] for n in ran], skipped
 
 
 def default_work_dir(name: str, device: str, smoke: bool) -> str:

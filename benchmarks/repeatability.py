@@ -162,7 +162,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from benchmarks.records import write_study_record
-    from benchmarks.runs import read_run
+    from benchmarks.runs import read_run, run_finished
     from classification.digits import write_digits
 
     work = osp.abspath(args.work_dir)
@@ -192,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
 
     todo = []
     for name in names:
-        if osp.isdir(osp.join(work, name)) and _finished(osp.join(work, name)):
+        if run_finished(osp.join(work, name)):
             progress.skip(name)
         else:
             todo.append(name)
@@ -209,16 +209,6 @@ def run(args: argparse.Namespace) -> int:
     write_study_record(work, 'repeatability', results + list(runs.values()),
                        extra=dict(epochs=EPOCHS, seed=args.seed, wall_minutes=round((time.monotonic() - start_time) / 60, 2)))
     return 0
-
-
-def _finished(run_dir: str) -> bool:
-    from benchmarks.runs import read_run
-    from runtime.record import RecordError
-
-    try:
-        return read_run(run_dir).status == 'done'
-    except RecordError:
-        return False
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
