@@ -30,7 +30,7 @@ import json
 import os
 import os.path as osp
 import sys
-from typing import List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 from mmengine.config import DictAction
 
@@ -42,7 +42,7 @@ from runtime.lock import exclusive
 
 INCUBATE = osp.join(ROOT, 'tools', 'incubate.py')
 SLURM_STATE = record.SLURM_STATE  # the graph's state file in the pipeline's work dir
-FINAL = record.FINAL_NODE         # the node that assembles, evaluates and fine-tunes
+FINAL = record.FINAL_NODE         # the node that fine-tunes and writes the manifest
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -63,6 +63,8 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument('--incubate-epochs', type=int, help='override each incubation run\'s epochs (the paper\'s m)')
     parser.add_argument('--finetune-epochs', type=int, help='override the fine-tune epochs (the paper\'s n)')
     parser.add_argument('--no-assembled-eval', action='store_true', help='skip evaluating the assembled network')
+    parser.add_argument('--stop-after', choices=[record.ASSEMBLE],
+                        help='stop once the assembled network is evaluated (the assemble job of --launcher slurm)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='overrides for every phase')
     group = parser.add_argument_group('Slurm (--launcher slurm, see docs/slurm.md)')
     slurm.add_sbatch_arguments(group, gpus_default=None,
@@ -125,7 +127,7 @@ def _main(args: argparse.Namespace, argv: List[str]) -> int:
     launcher = Launcher(nproc_per_worker=args.nproc_per_worker, threads_per_worker=args.threads_per_worker,
                         backend=LocalBackend() if args.fresh_processes else None)
     manifest = pipeline.run(launcher, parallel=max(1, args.parallel), evaluate_assembled=not args.no_assembled_eval,
-                            force=args.force_phase)
+                            force=args.force_phase, stop_after=args.stop_after)
     print(summary(manifest), flush=True)
     return 0
 
@@ -143,17 +145,20 @@ def phase_command(phase: Phase, nproc: int) -> List[str]:
     return [sys.executable, '-u', TRAIN, *args, '--launcher', 'none']
 
 
-def final_command(argv: Sequence[str], num_modules: int) -> List[str]:
+def final_command(argv: Sequence[str], num_modules: int, stop_after: Optional[str] = None) -> List[str]:
     """The user's own ``tools/incubate.py`` words with the local launcher: every option
-    (``--meta``, epochs, ``--cfg-options``, ``--no-assembled-eval`` ...) reaches the final job as
-    typed. All modules are due by then, hence ``--modules`` with all of them."""
+    (``--meta``, epochs, ``--cfg-options``, ``--no-assembled-eval`` ...) reaches the assemble and
+    final jobs as typed. All modules are due by then, hence ``--modules`` with all of them; the
+    assemble job stops after the assembled network's evaluation (``--stop-after assemble``)."""
     return [sys.executable, '-u', INCUBATE, *argv, '--launcher', 'none',
-            '--modules', *[str(i) for i in range(num_modules)]]
+            '--modules', *[str(i) for i in range(num_modules)], *(['--stop-after', stop_after] if stop_after else [])]
 
 
 def slurm_nodes(pipeline: IncubationPipeline, argv: Sequence[str], nproc: int = 1, prefix: str = '',
                 needs: Sequence[str] = ()) -> List[graph.Node]:
-    """The pipeline as run-graph nodes: meta, incubate_0 .. incubate_K-1, final (last).
+    """The pipeline as run-graph nodes: meta, incubate_0 .. incubate_K-1, assemble (checks the
+    module files, assembles and evaluates; left out with ``--no-assembled-eval``), final (fine-tunes
+    and writes the manifest; last).
 
     Args:
         pipeline: the plan.
@@ -174,10 +179,15 @@ def slurm_nodes(pipeline: IncubationPipeline, argv: Sequence[str], nproc: int = 
         held = '' if phase.module_idx in pipeline.modules else 'not in --modules'
         nodes.append(graph.Node(prefix + phase.name, phase_command(phase, nproc), phase.work_dir, needs=meta_needs,
                                 done=phase.finished, held=held, labels=dict(phase=phase.name)))
+    final_needs = tuple(prefix + p.name for p in incubations)
+    if '--no-assembled-eval' not in argv:
+        nodes.append(graph.Node(prefix + record.ASSEMBLE, final_command(argv, len(incubations), record.ASSEMBLE),
+                                pipeline.assemble_dir, needs=final_needs,
+                                done=lambda: osp.isfile(pipeline.assembled_metrics), labels=dict(phase=record.ASSEMBLE)))
+        final_needs = (prefix + record.ASSEMBLE,)
     finetune = pipeline.finetune_phase()
     nodes.append(graph.Node(prefix + FINAL, final_command(argv, len(incubations)), finetune.work_dir,
-                            needs=tuple(prefix + p.name for p in incubations), done=finetune.finished,
-                            labels=dict(phase=FINAL)))
+                            needs=final_needs, done=finetune.finished, labels=dict(phase=FINAL)))
     return nodes
 
 
@@ -200,6 +210,47 @@ def job_options(args: argparse.Namespace, job_name: str, log_dir: str, nproc: in
         env['OMP_NUM_THREADS'] = str(threads)
     return dataclasses.replace(options, job_name=job_name, output=osp.join(log_dir, 'slurm-%j.out'), nodes=1,
                                ntasks_per_node=1, chdir=chdir or os.getcwd(), env=env, srun=False)
+
+
+def is_pipeline_node(node: graph.Node) -> bool:
+    """Whether a run-graph node runs this pipeline (``python tools/incubate.py ...``)."""
+    return len(node.argv) > 1 and node.argv[1] == INCUBATE
+
+
+def splice_pipelines(nodes: Sequence[graph.Node], write_configs: bool = False) -> List[graph.Node]:
+    """A graph as Slurm runs it: each ``tools/incubate.py`` node replaced by the pipeline's own
+    nodes (:func:`slurm_nodes`, named ``<node>/meta``, ``<node>/incubate_i``, ...; what needed the
+    node needs its final node). ``write_configs``: write the phase configs their jobs train from."""
+    parser = make_parser()
+    out = list(nodes)
+    for node in nodes:
+        if not is_pipeline_node(node):
+            continue
+        words = node.argv[2:]
+        parsed = parser.parse_args(words)
+        pipeline, nproc = pipeline_from(parsed), parsed.nproc_per_worker
+        sub = slurm_nodes(pipeline, words, nproc, prefix=f'{node.name}/')
+        for part in sub:
+            part.labels = dict(node.labels, **part.labels, nproc=nproc)
+        if write_configs:
+            write_phase_configs(pipeline)
+        out = graph.splice(out, node.name, sub)
+    return out
+
+
+def node_job_options(args: argparse.Namespace, prefix: str, threads: int,
+                     chdir: Optional[str] = None) -> Callable[[graph.Node], slurm.SbatchOptions]:
+    """The sbatch options of each node of a graph a command submits: a spliced pipeline phase as
+    :func:`job_options` (one task, torchrun inside it), any other node one job with the command
+    line's Slurm options, its log ``slurm-<id>.out`` in its work dir; job names ``<prefix>-<node>``."""
+    def options(node: graph.Node) -> slurm.SbatchOptions:
+        name = f'{prefix}-{node.name.replace("/", "-")}'
+        if 'phase' in node.labels:
+            return job_options(args, name, node.work_dir, int(node.labels.get('nproc', 1)), threads, chdir=chdir)
+        return slurm.sbatch_options_from(
+            args, job_name=name, output=osp.join(node.work_dir, 'slurm-%j.out'), chdir=chdir or os.getcwd(),
+            env={'PYTHONPATH': ROOT, 'OMP_NUM_THREADS': str(threads)})
+    return options
 
 
 def migrate_manifest_jobs(work_dir: str, state_path: str) -> None:

@@ -623,7 +623,21 @@ class IncubationPipeline:
         return progress
 
     def run(self, launcher: Launcher, parallel: int = 1, evaluate_assembled: bool = True,
-            force: Sequence[str] = ()) -> Manifest:
+            force: Sequence[str] = (), stop_after: Optional[str] = None) -> Manifest:
+        """Run every phase this machine still has to run, in order, and write the manifest.
+
+        Args:
+            launcher: how each phase's training process starts.
+            parallel: incubation runs at the same time.
+            evaluate_assembled: evaluate the assembled network before fine-tuning it.
+            force: phases to run again although finished.
+            stop_after: ``'assemble'``: stop once the assembled network is checked and evaluated
+                (the assemble node of the pipeline's run graph; its fine-tune is the next node).
+        """
+        if stop_after not in (None, record.ASSEMBLE):
+            raise PipelineError(f'stop_after {stop_after!r}: only {record.ASSEMBLE!r} is a place to stop')
+        if stop_after == record.ASSEMBLE and not evaluate_assembled:
+            raise PipelineError('--stop-after assemble evaluates the assembled network; leave out --no-assembled-eval')
         os.makedirs(self.work_dir, exist_ok=True)
         with exclusive(osp.join(self.work_dir, '.lock')):
             self.prepare(force)
@@ -651,6 +665,9 @@ class IncubationPipeline:
                 self.evaluate_assembled(launcher)
                 progress.finish(record.ASSEMBLE)
                 update()
+            if stop_after == record.ASSEMBLE:
+                print(progress.close(), flush=True)
+                return update()
             run_phases([self.finetune_phase()], launcher, 1, update, progress=progress)
             manifest = update()
             print(progress.close(), flush=True)

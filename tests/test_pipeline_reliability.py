@@ -149,6 +149,12 @@ def test_user_errors_are_one_line_naming_the_value_or_file(digits_root, tmp_path
     assert proc.returncode == 2 and 'Traceback' not in proc.stderr, proc.stderr
     assert proc.stderr.strip() == ('error: module index 9 is out of range for 4 modules (indices are 0-based: 0..3) '
                                    '(--debug shows the traceback)')
+    proc = incubate('--work-dir', str(work), '--data-root', str(digits_root), '--stop-after', 'assemble',
+                    '--no-assembled-eval')
+    assert proc.returncode == 1 and proc.stderr.strip() == ('[incubate] ERROR: --stop-after assemble evaluates the '
+                                                            'assembled network; leave out --no-assembled-eval')
+    assert not (work / 'meta').exists()
+
     debug = incubate('--work-dir', str(work), '--data-root', str(digits_root), '--modules', '9', '--debug')
     assert debug.returncode != 0 and 'Traceback' in debug.stderr and 'DivisionError' in debug.stderr
 

@@ -25,7 +25,7 @@ from runtime import record, slurm
 CONFIG = CLS_CONFIGS / 'vit-digits-d16_incubation_30e+15e_digits.py'
 E2E = CLS_CONFIGS / 'vit-digits-d16_e2e_60e_digits.py'
 K = 4
-JOB_NODES = ['meta', *[f'incubate_{i}' for i in range(K)], 'final']
+JOB_NODES = ['meta', *[f'incubate_{i}' for i in range(K)], 'assemble', 'final']
 PHASES = ['meta', *[f'incubate_{i}' for i in range(K)], 'assemble', 'finetune']
 
 
@@ -83,7 +83,7 @@ def test_pipeline_runs_as_dependent_jobs_resumes_after_scancel_and_matches_local
     first = incubate(*command)
     submitted = jobs(work)
     # it returned at once: the jobs are queued or running, the final one behind the others
-    assert set(submitted) == set(JOB_NODES), first.stdout  # one final job: assembly + evaluation + fine-tune
+    assert set(submitted) == set(JOB_NODES), first.stdout  # an assemble job (check + evaluation), a fine-tune job
     states = slurm.job_states(j['job'] for j in submitted.values())
     assert time.monotonic() - started < 60 and states[submitted['final']['job']] in slurm.ACTIVE, (states, first.stdout)
     assert submitted['meta']['log'] == str(work / 'meta' / f'slurm-{submitted["meta"]["job"]}.out')
@@ -98,7 +98,7 @@ def test_pipeline_runs_as_dependent_jobs_resumes_after_scancel_and_matches_local
                                   '--parallel', '2'], cwd=ROOT, env=tool_env(), stdout=subprocess.PIPE,
                                  stderr=subprocess.STDOUT, text=True)
 
-    # cancel incubation 2 mid-run: the final job, queued behind it, is cancelled with it
+    # cancel incubation 2 mid-run: the assemble and final jobs, queued behind it, are cancelled with it
     victim = submitted['incubate_2']['job']
     assert wait_state(victim, frozenset({slurm.RUNNING})).state == slurm.RUNNING
     slurm.cancel(victim)
@@ -110,9 +110,10 @@ def test_pipeline_runs_as_dependent_jobs_resumes_after_scancel_and_matches_local
     line = report_lines(second.stdout)['incubate_2']
     assert line[1] == 'cancelled' and submitted['incubate_2']['log'] in line, second.stdout
     assert resubmitted['incubate_2']['job'] != victim and resubmitted['final']['job'] != submitted['final']['job']
+    assert resubmitted['assemble']['job'] != submitted['assemble']['job']
     for name in ('meta', 'incubate_0', 'incubate_1', 'incubate_3'):  # finished or still running: kept
         assert resubmitted[name]['job'] == submitted[name]['job'], second.stdout
-    assert second.stdout.count('submitted job') == 2, second.stdout
+    assert second.stdout.count('submitted job') == 3, second.stdout
 
     final_id = resubmitted['final']['job']
     final = slurm.wait([final_id], timeout=300, poll_seconds=1)[final_id]
@@ -131,12 +132,14 @@ def test_pipeline_runs_as_dependent_jobs_resumes_after_scancel_and_matches_local
     assert '--dependency' not in after_pipeline_dry_run(work, tmp_path).stdout  # the model exists: no need to wait
     assert len(list((work / 'meta').glob('slurm-*.out'))) == 1
 
-    # dependency order: meta, then the incubations, then the final job
+    # dependency order: meta, then the incubations, then the assemble job, then the final job
     meta_start, meta_end = times(resubmitted['meta']['job'])
+    assemble_start, assemble_end = times(resubmitted['assemble']['job'])
     final_start, _ = times(final_id)
+    assert assemble_end <= final_start, (assemble_end, final_start)
     for i in range(K):
         start, end = times(resubmitted[f'incubate_{i}']['job'])
-        assert meta_end <= start and end <= final_start, (meta_end, start, end, final_start)
+        assert meta_end <= start and end <= assemble_start, (meta_end, start, end, assemble_start)
 
     # the same model, in format and evaluation, as the local launcher's
     local_manifest = record.read_manifest(local)
@@ -206,7 +209,8 @@ def test_failed_meta_is_reported_and_resubmitted_with_its_dependants_once_fixed(
     for i in range(K):
         assert f'(afterok {resubmitted["meta"]["job"]})' in ' '.join(lines[f'incubate_{i}']), again.stdout
     after = ':'.join(resubmitted[f'incubate_{i}']['job'] for i in range(K))
-    assert f'(afterok {after})' in ' '.join(lines['final']), again.stdout
+    assert f'(afterok {after})' in ' '.join(lines['assemble']), again.stdout
+    assert f'(afterok {resubmitted["assemble"]["job"]})' in ' '.join(lines['final']), again.stdout
     # the meta job now trains (readable images): the chain behind it runs as in the test above,
     # so it is not waited for here
     meta = wait_state(resubmitted['meta']['job'], frozenset({slurm.RUNNING}))
@@ -248,6 +252,7 @@ def test_job_commands_resume_and_map_nproc_to_torchrun(tmp_path):
     assert group[-2:] == ['--launcher', 'pytorch'] and '--resume' in group
     words = [str(CONFIG), '--work-dir', 'w', '--meta-epochs', '3', '--launcher', 'slurm', '--cfg-options', 'a=1']
     assert final_command(words, 4)[3:] == [*words, '--launcher', 'none', '--modules', '0', '1', '2', '3']
+    assert final_command(words, 4, 'assemble')[-2:] == ['--stop-after', 'assemble']
     args = make_parser().parse_args([*words, '--partition', 'gpu', '--gpus', '4', '--cpus-per-task', '16',
                                      '--time', '2-00:00:00', '--nproc-per-worker', '4'])
     script = slurm.batch_script(group, job_options(args, 'w-meta', meta.work_dir, nproc=4))
@@ -255,10 +260,15 @@ def test_job_commands_resume_and_map_nproc_to_torchrun(tmp_path):
     assert "export OMP_NUM_THREADS=16" in script and '#SBATCH --requeue' in script
     nodes = slurm_nodes(pipeline, words, nproc=1)
     assert [(n.name, n.needs) for n in nodes] == [
-        ('meta', ()), *[(f'incubate_{i}', ('meta',)) for i in range(K)], ('final', tuple(f'incubate_{i}' for i in range(K)))]
+        ('meta', ()), *[(f'incubate_{i}', ('meta',)) for i in range(K)],
+        ('assemble', tuple(f'incubate_{i}' for i in range(K))), ('final', ('assemble',))]
+    assert nodes[-2].argv[-2:] == ['--stop-after', 'assemble'] and '--stop-after' not in nodes[-1].argv
+    # without the assembled network's evaluation there is no assemble node
+    quick = slurm_nodes(pipeline, [*words, '--no-assembled-eval'], nproc=1)
+    assert [(n.name, n.needs) for n in quick][-1] == ('final', tuple(f'incubate_{i}' for i in range(K)))
     # --modules: the others are held (never submitted by this command), and so is the final node's wait
     held = slurm_nodes(IncubationPipeline(str(CONFIG), str(tmp_path / 'w'), modules=[0, 1]), words)
-    assert [n.held for n in held] == ['', '', '', 'not in --modules', 'not in --modules', '']
+    assert [n.held for n in held] == ['', '', '', 'not in --modules', 'not in --modules', '', '']
     # the suite splices them in place of its one pipeline node, behind the shared meta model
     from runtime import graph
 
@@ -268,4 +278,38 @@ def test_job_commands_resume_and_map_nproc_to_torchrun(tmp_path):
     spliced = graph.splice(outer, 'up', slurm_nodes(given, words, prefix='up/'))
     assert [(n.name, n.needs) for n in graph.check_graph(spliced)] == [
         ('meta', ()), *[(f'up/incubate_{i}', ('meta',)) for i in range(K)],
-        ('up/final', tuple(f'up/incubate_{i}' for i in range(K))), ('det', ('up/final',))]
+        ('up/assemble', tuple(f'up/incubate_{i}' for i in range(K))), ('up/final', ('up/assemble',)),
+        ('det', ('up/final',))]
+
+
+def test_a_fashion_study_is_submitted_as_one_graph(slurm_cluster, tmp_path, capsys, monkeypatch):  # noqa: F811
+    """``benchmarks reproduce --preset fashion-* --launcher slurm``: the study's runs on the same run
+    graph, each pipeline spliced in as its phase jobs behind the seed's shared meta model."""
+    from conftest import write_fashion_idx
+
+    from benchmarks.__main__ import main as cli
+
+    data = tmp_path / 'fashion-mnist'
+    write_fashion_idx(data, {'train': 20, 'test': 10})
+    monkeypatch.setenv('INCUBATION_VIT_CACHE', str(tmp_path / 'cache'))
+    work = tmp_path / 'work'
+    words = ['reproduce', '--preset', 'fashion-smoke', '--depths', '8', '--seeds', '0', '--work-dir', str(work),
+             '--data-root', str(data), '--launcher', 'slurm', '--partition', slurm_cluster.partition, '--gpus', '0',
+             '--cpus-per-task', '1']
+    assert cli(words) == 0
+    out = capsys.readouterr().out
+    state = record.read_json_object(work / 'fashion-slurm.json')['jobs']
+    pipeline = 'd8_incubation_seed0'
+    assert set(state) == {'meta_seed0_data100', 'd8_e2e_seed0', *[f'{pipeline}/incubate_{i}' for i in range(K)],
+                          f'{pipeline}/assemble', f'{pipeline}/final'}, out
+    try:
+        lines = report_lines(out)
+        for i in range(K):  # the pipeline was handed the shared meta model (--meta): its phases wait for it
+            assert f'(afterok {state["meta_seed0_data100"]["job"]})' in ' '.join(lines[f'{pipeline}/incubate_{i}'])
+        assert (work / 'meta_seed0_data100' / f'slurm-{state["meta_seed0_data100"]["job"]}.out').name in \
+            state['meta_seed0_data100']['log']
+        assert cli([*words, '--status']) == 0
+        assert 'submitted' not in capsys.readouterr().out
+        assert record.read_json_object(work / 'fashion-slurm.json')['jobs'] == state
+    finally:
+        slurm.cancel([j['job'] for j in state.values()])
