@@ -42,7 +42,7 @@ import time
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from runtime import graph
+from runtime import graph, slurm
 from runtime.graph import Node
 from runtime.launch import LocalBackend, failure_cause
 from runtime.progress import PROGRESS_FILE, Progress
@@ -151,6 +151,13 @@ def add_fashion_arguments(parser: argparse.ArgumentParser) -> None:
                        help='train nothing: write the result record and the report of what the work dir holds')
     group.add_argument('--smoke', action='store_true',
                        help='run the preset\'s path at toy size (1 epoch a phase, 200 training images; not a result)')
+    cluster = parser.add_argument_group('fashion presets on Slurm (--launcher slurm, docs/slurm.md)')
+    cluster.add_argument('--launcher', choices=['local', 'slurm'], default='local',
+                         help='slurm: submit every run as a batch job, each incubation pipeline as its phases '
+                              '(afterok) and return; the same command again reports, resubmits what failed and, '
+                              'once every job is done, writes the report')
+    cluster.add_argument('--status', action='store_true', help='--launcher slurm: report the jobs, submit nothing')
+    slurm.add_sbatch_arguments(cluster)
 
 
 def config_for(depth: int, kind: str, device: str, recipe: str = '16px') -> str:
@@ -333,6 +340,32 @@ def execute(runs: Sequence[StudyRun], jobs: int, threads: int) -> Tuple[List[Stu
     return [by_name[n.name] for n in ran], skipped
 
 
+SLURM_STATE = 'fashion-slurm.json'
+
+
+def submit_slurm(runs: Sequence[StudyRun], work: str, args: argparse.Namespace) -> bool:
+    """Submit the study's runs to Slurm as one run graph (each pipeline spliced in as its phase
+    jobs), or with ``--status`` only report them; True when every run is done."""
+    from classification.incubate import node_job_options, splice_pipelines
+    from runtime.lock import LOCK_FILE, exclusive
+
+    if args.status and not osp.isdir(work):
+        raise SystemExit(f'{PREFIX} {work}: nothing submitted there yet')
+    os.makedirs(work, exist_ok=True)
+    with exclusive(osp.join(work, LOCK_FILE), 'is in use by another `benchmarks reproduce` or `benchmarks suite`; '
+                   'wait for it to end, or use another --work-dir'):
+        nodes = splice_pipelines(graph_nodes(runs), write_configs=not args.status)
+        states = graph.submit_slurm(nodes, osp.join(work, SLURM_STATE), node_job_options(args, 'fashion', args.threads,
+                                                                                            chdir=ROOT),
+                                    status_only=args.status)
+    print(graph.slurm_report(states, f'{PREFIX} slurm jobs of {work}:'), flush=True)
+    if all(s.verdict == 'done' for s in states):
+        return True
+    print(f'{PREFIX} run the same command (or with --status) to watch; it resubmits only what failed; the report '
+          'is written once every job is done', flush=True)
+    return False
+
+
 def default_work_dir(name: str, device: str, smoke: bool) -> str:
     """One store for every fashion preset (``work_dirs/fashion``), so that they share their cells;
     the smoke size has its own."""
@@ -360,7 +393,11 @@ def run_study(args: argparse.Namespace) -> int:
           f'{", ".join(f"d{c.depth}/{c.data}%/{c.budget}x" for c in cells(preset, depths))}, seeds {seeds}, '
           f'{len(runs)} runs, {jobs} at a time -> {work}', flush=True)
     start = time.monotonic()
-    if getattr(args, 'report_only', False):
+    if getattr(args, 'launcher', 'local') == 'slurm' and not getattr(args, 'report_only', False):
+        if not submit_slurm(runs, work, args):
+            return 0
+        ran, skipped = [], list(runs)
+    elif getattr(args, 'report_only', False):
         ran, skipped = [], [r for r in runs if is_finished(r)]
         print(f'{PREFIX} --report-only: {len(skipped)} of {len(runs)} runs finished, nothing trained', flush=True)
     else:

@@ -130,6 +130,9 @@ def run(args: argparse.Namespace) -> int:
     if args.preset not in PRESETS:
         from benchmarks.fashion_study import run_study
         return run_study(args)
+    if getattr(args, 'launcher', 'local') != 'local':
+        raise SystemExit(f'[demo] --launcher {args.launcher}: the {args.preset} preset runs here; the fashion '
+                         'presets run on Slurm too')
     from classification.digits import write_digits
 
     args.work_dir = args.work_dir or 'work_dirs/demo'

@@ -230,7 +230,9 @@ def artifact_problem(path: str) -> Optional[str]:
 
 def is_pipeline(node: Node) -> bool:
     """Whether a node runs the incubation pipeline (``tools/incubate.py``), not one training run."""
-    return len(node.argv) > 1 and node.argv[1] == INCUBATE
+    from classification.incubate import is_pipeline_node
+
+    return is_pipeline_node(node)
 
 
 def _fashion_upstream(preset: Dict[str, Any], args: argparse.Namespace, up_dir: str) -> Tuple[List[Node], List[Upstream]]:
@@ -825,40 +827,18 @@ def node_states(plan: Plan) -> List[Tuple[Node, str]]:
 
 
 def slurm_options(args: argparse.Namespace) -> Callable[[Node], slurm.SbatchOptions]:
-    """The sbatch options of each node the suite submits itself (every Slurm option of the command line)."""
-    from classification.incubate import job_options
+    """The sbatch options of each node the suite submits (every Slurm option of the command line)."""
+    from classification.incubate import node_job_options
 
-    def options(node: Node) -> slurm.SbatchOptions:
-        name = f'suite-{node.name.replace("/", "-")}'
-        if 'phase' in node.labels:  # a pipeline's phase job: one task, torchrun inside it (as tools/incubate.py)
-            return job_options(args, name, node.work_dir, node.labels['nproc'], args.threads, chdir=ROOT)
-        return slurm.sbatch_options_from(
-            args, job_name=name, output=osp.join(node.work_dir, 'slurm-%j.out'),
-            chdir=ROOT, env={'PYTHONPATH': ROOT, 'OMP_NUM_THREADS': str(args.threads)})
-    return options
+    return node_job_options(args, 'suite', args.threads, chdir=ROOT)
 
 
 def slurm_graph(nodes: Sequence[Node], write_configs: bool = False) -> List[Node]:
-    """The graph as Slurm runs it: each pipeline node spliced in as its own nodes (meta,
-    incubate_i, final; :func:`classification.incubate.slurm_nodes`); ``write_configs``: with the
-    phase configs its jobs train from written."""
-    from classification import incubate
+    """The graph as Slurm runs it: each pipeline node spliced in as its own nodes
+    (:func:`classification.incubate.splice_pipelines`)."""
+    from classification.incubate import splice_pipelines
 
-    parser = incubate.make_parser()
-    out = list(nodes)
-    for node in nodes:
-        if not is_pipeline(node):
-            continue
-        words = node.argv[2:]
-        parsed = parser.parse_args(words)
-        pipeline, nproc = incubate.pipeline_from(parsed), parsed.nproc_per_worker
-        sub = incubate.slurm_nodes(pipeline, words, nproc, prefix=f'{node.name}/')
-        for part in sub:
-            part.labels = dict(node.labels, **part.labels, nproc=nproc)
-        if write_configs:
-            incubate.write_phase_configs(pipeline)
-        out = graph.splice(out, node.name, sub)
-    return out
+    return splice_pipelines(nodes, write_configs)
 
 
 def run_slurm(plan: Plan, args: argparse.Namespace) -> bool:
