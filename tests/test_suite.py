@@ -391,7 +391,8 @@ def test_smoke_suite_under_slurm_waits_for_the_upstream_final_job(smoke, slurm_c
     work, args = smoke
     before = _csv(work / 'report' / f'{SUMMARY}.csv')
     # the pipeline's final model is gone and so are the downstream runs: the suite submits the
-    # pipeline's final node (spliced into its graph, beside the pipeline's finished phases), the six
+    # pipeline's final node (spliced into its graph, beside the pipeline's finished phases and its
+    # assembled network's evaluation), the six
     # downstream jobs, the incubation ones afterok on that final job
     shutil.rmtree(work / 'upstream' / 'd8_incubation_seed0' / 'finetune')
     for task in ('det', 'seg'):
@@ -434,7 +435,8 @@ def test_smoke_suite_under_slurm_waits_for_the_upstream_final_job(smoke, slurm_c
         status = capsys.readouterr().out
         states = {line.split()[0]: line.split()[1] for line in status.splitlines()
                   if line.startswith('  ') and '/' in line.split()[0]}
-        assert len(states) == 14 and not set(states.values()) & {'failed', 'cancelled', 'timeout', 'lost'}, status
+        # 15: the meta, E2E, 4 incubations, assemble, final, the probe and six downstream runs
+        assert len(states) == 15 and not set(states.values()) & {'failed', 'cancelled', 'timeout', 'lost'}, status
         if set(states.values()) == {'done'}:
             break
         time.sleep(2)
