@@ -28,7 +28,9 @@ import sys
 import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from runtime.launch import Command, LocalBackend, supervise
+from runtime import graph
+from runtime.graph import Node
+from runtime.launch import Command, LocalBackend
 from runtime.progress import PROGRESS_FILE, Progress
 from runtime.record import TRAIN_LOG
 
@@ -173,30 +175,27 @@ def run(args: argparse.Namespace) -> int:
     weights = {n: float(EPOCHS * (16 if RUNS[n][0] == 'e2e' else 4 + 4 * 7 + 16)) for n in names}
     progress = Progress(names, prefix=PREFIX, interval=30.0, weights=weights)
     commands = {n: command(n, work, data, args.seed) for n in names}
+    # the runs as run-graph nodes, each with its own threads (the comparisons vary them)
+    nodes = [Node(n, list(cmd.argv), osp.join(work, n), log=cmd.log_path, env=dict(cmd.env or {}),
+                  done=lambda n=n: run_finished(osp.join(work, n))) for n, (cmd, _source) in commands.items()]
     failed: List[str] = []
-    backend = LocalBackend()
     start_time = time.monotonic()
+    for node in nodes:
+        if node.done():
+            progress.skip(node.name)
 
-    def start(name: str, slot: int):
-        os.makedirs(osp.join(work, name), exist_ok=True)
-        print(f'{PREFIX} {name}: {commands[name][0]}', flush=True)
-        job = backend.start(commands[name][0])
-        progress.start(name, log=commands[name][1])
-        return job
+    def on_start(node: Node) -> None:
+        print(f'{PREFIX} {node.name}: {node}', flush=True)
+        progress.start(node.name, log=commands[node.name][1])
 
-    def on_exit(name: str, job, code: int) -> None:
-        progress.finish(name, ok=code == 0)
+    def on_exit(node: Node, code: int) -> None:
+        progress.finish(node.name, ok=code == 0)
         if code != 0:
-            failed.append(name)
-            print(f'{PREFIX} {name} FAILED (exit {code}); see {commands[name][0].log_path}', flush=True)
+            failed.append(node.name)
+            print(f'{PREFIX} {node.name} FAILED (exit {code}); see {node.log}', flush=True)
 
-    todo = []
-    for name in names:
-        if run_finished(osp.join(work, name)):
-            progress.skip(name)
-        else:
-            todo.append(name)
-    supervise(todo, start, max(1, args.jobs), on_exit=on_exit, on_progress=lambda n, j: progress.poll())
+    graph.run_local(nodes, LocalBackend(), max(1, args.jobs), on_start, on_exit,
+                    on_progress=lambda node: progress.poll(), cwd=ROOT)
     print(progress.close(), flush=True)
     if failed:
         raise SystemExit(f'{PREFIX} {len(failed)} run(s) failed: {", ".join(failed)} (re-running resumes them)')

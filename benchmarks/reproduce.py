@@ -32,7 +32,9 @@ import sys
 import time
 from typing import Dict, List, Optional
 
-from runtime.launch import Command, LocalBackend, supervise
+from runtime import graph
+from runtime.graph import Node
+from runtime.launch import LocalBackend
 from runtime.progress import PROGRESS_FILE, Progress
 from runtime.record import TRAIN_LOG
 
@@ -95,33 +97,28 @@ def run_pair(preset: Dict, seed: int, work: str, data: str, threads: int, extra:
     """E2E and incubation for one seed, side by side; returns their work dirs. ``progress``
     (over every seed's runs, named ``e2e_seed<S>`` / ``incubation_seed<S>``) is told when each
     starts and ends, and prints the overall line."""
+    from benchmarks.runs import run_finished
+
     (e2e_cmd, e2e_dir), (inc_cmd, inc_dir) = _commands(preset, seed, work, data, threads, extra)
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
     e2e_log = osp.join(e2e_dir, TRAIN_LOG)
-    # the pipeline reports its own progress: its output is shown (and kept in its work dir)
-    sides = {'e2e': Command(e2e_cmd, e2e_log, env=env, cwd=ROOT),
-             'incubation': Command(inc_cmd, osp.join(inc_dir, 'incubate.out'), env=env, cwd=ROOT,
-                                   echo='[demo] incubation | ')}
+    # two nodes of the run graph, side by side; the pipeline reports its own progress: its output
+    # is shown (and kept in its work dir)
+    nodes = [Node(f'e2e_seed{seed}', e2e_cmd, e2e_dir, log=e2e_log, done=lambda: run_finished(e2e_dir)),
+             Node(f'incubation_seed{seed}', inc_cmd, inc_dir, log=osp.join(inc_dir, 'incubate.out'),
+                  done=lambda: run_finished(inc_dir), echo='[demo] incubation | ')]
     sources = {'e2e': e2e_log, 'incubation': osp.join(inc_dir, PROGRESS_FILE)}  # where each side's ETA is read
-    progress = progress or Progress([f'{side}_seed{seed}' for side in sides], prefix='[demo]')
-    print(f'[demo] seed {seed}: E2E      -> {e2e_log}\n[demo]   {sides["e2e"]}', flush=True)
-    print(f'[demo] seed {seed}: pipeline -> {inc_dir}\n[demo]   {sides["incubation"]}', flush=True)
-    codes: Dict[str, int] = {}
-    backend = LocalBackend()
-
-    def start(side: str, slot: int):
-        job = backend.start(sides[side])
-        progress.start(f'{side}_seed{seed}', log=sources[side])
-        return job
-
-    def on_exit(side: str, job, code: int) -> None:
-        codes[side] = code
-        progress.finish(f'{side}_seed{seed}', ok=code == 0)
-
-    supervise(list(sides), start, 2, on_exit=on_exit, on_progress=lambda side, job: progress.poll())
-    if codes['e2e'] != 0:
+    progress = progress or Progress([n.name for n in nodes], prefix='[demo]')
+    for node in nodes:
+        print(f'[demo] seed {seed}: {node.name.split("_")[0]:<10} -> {node.log}\n[demo]   {node}', flush=True)
+        if node.done():
+            progress.skip(node.name)
+    graph.run_local(nodes, LocalBackend(), 2, on_start=lambda n: progress.start(n.name, log=sources[n.name.split('_')[0]]),
+                    on_exit=lambda n, code: progress.finish(n.name, ok=code == 0),
+                    on_progress=lambda n: progress.poll(), env=env, cwd=ROOT)
+    if not nodes[0].done():
         raise SystemExit(f'[demo] the E2E run failed; see {e2e_log} (re-running resumes it)')
-    if codes['incubation'] != 0:
+    if not nodes[1].done():
         raise SystemExit('[demo] the incubation pipeline failed; see above (re-running resumes it)')
     return dict(e2e=e2e_dir, incubation=inc_dir)
 

@@ -54,6 +54,8 @@ class Node:
         held: why this command must not submit the node (e.g. a module another command incubates);
             a queued or running job of it is kept, and nothing that needs it is submitted.
         labels: what the reports show (method, seed, task, ...); not used to run it.
+        env: variables set for this node on top of the executor's environment (e.g. its threads).
+        echo: run here, also print its output after this prefix (a pipeline's own progress).
     """
 
     name: str
@@ -64,6 +66,8 @@ class Node:
     log: str = ''
     held: str = ''
     labels: Dict[str, object] = field(default_factory=dict)
+    env: Dict[str, str] = field(default_factory=dict)
+    echo: str = ''
 
     def __post_init__(self) -> None:
         if not self.log:
@@ -168,7 +172,8 @@ def run_local(nodes: Sequence[Node], backend: Backend, slots: int,
     def start(node: Node, _slot: int) -> Job:
         os.makedirs(node.work_dir, exist_ok=True)
         on_start(node)
-        return backend.start(Command(list(node.argv), node.log, env=dict(env or {}) or None, cwd=cwd))
+        return backend.start(Command(list(node.argv), node.log, env={**(env or {}), **node.env} or None, cwd=cwd,
+                                     echo=node.echo or None))
 
     def exited(node: Node, _job: Job, code: int) -> None:
         ran.append(node)
