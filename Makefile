@@ -1,8 +1,9 @@
 # Quick start: `make demo` (set up, then run the CPU reproduction) and `make test`.
 PYTHON ?= .venv/bin/python
-# tests run in parallel (pytest-xdist), those sharing a module fixture in one worker (conftest.py): much of a test's time is spent
-# waiting for the training processes it starts, so two workers keep two cores busy
-TEST_WORKERS ?= 2
+# test files run in parallel (pytest-xdist), one file per worker (its module fixtures are built
+# once): much of a test's time is spent waiting for the training processes and Slurm jobs it
+# starts, so three workers keep two cores busy
+TEST_WORKERS ?= 3
 export PYTHONPATH := $(CURDIR):$(PYTHONPATH)
 
 .PHONY: setup demo test lint clean
@@ -16,7 +17,7 @@ demo: setup
 	$(PYTHON) -m benchmarks reproduce --preset cpu --work-dir work_dirs/demo
 
 test: setup
-	$(PYTHON) -m pytest -n $(TEST_WORKERS) --dist loadgroup tests
+	$(PYTHON) -m pytest -n $(TEST_WORKERS) --dist loadfile tests
 
 lint: setup
 	$(PYTHON) -m ruff check .

@@ -159,17 +159,3 @@ def write_fashion_idx(root: Path, per_class: dict, draw=None) -> dict:
         labels_of[split] = labels
     return labels_of
 
-
-def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
-    """Under ``make test`` (pytest-xdist, ``--dist loadgroup``), the tests that share a
-    module-scoped fixture of their own file (a trained smoke suite, a written data set) run in one
-    worker, so the fixture is built once; every other test goes to whichever worker is free, so a
-    long test does not hold its whole file behind it."""
-    for item in items:
-        info = getattr(item, '_fixtureinfo', None)
-        if info is None:
-            continue
-        module = item.nodeid.split('::')[0]
-        if any(defs and defs[-1].scope == 'module' and defs[-1].baseid == module
-               for defs in info.name2fixturedefs.values()):
-            item.add_marker(pytest.mark.xdist_group(name=module))
