@@ -159,19 +159,3 @@ def write_fashion_idx(root: Path, per_class: dict, draw=None) -> dict:
         labels_of[split] = labels
     return labels_of
 
-
-def smoke_suite(tmp_path_factory):
-    """``python -m benchmarks suite --preset smoke`` run once into a temporary work dir, on generated
-    Fashion-MNIST idx files; yields (work dir, the command's words). A module fixture's body."""
-    from benchmarks.__main__ import main as cli
-
-    tmp = tmp_path_factory.mktemp('suite')
-    data = tmp / 'fashion-mnist'
-    # the scenes draw items outside the upstream subsets (500 / 200 a class), as with the real data
-    write_fashion_idx(data, {'train': 520, 'test': 210})
-    work = tmp / 'work'
-    args = ['suite', '--preset', 'smoke', '--work-dir', str(work), '--data-root', str(data)]
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv('INCUBATION_VIT_CACHE', str(tmp / 'cache'))
-        assert cli(args) == 0
-        yield work, args
