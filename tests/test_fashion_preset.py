@@ -135,7 +135,9 @@ def test_deep_and_data_presets_share_cells_at_toy_size(smoke, capsys):
         for shared in ('meta_seed0_data100', 'd8_e2e_seed0', 'd8_incubation_seed0'):
             assert f'{shared}: finished before, skipped' in out
         assert out.count('[fashion] start') == 3  # the 25% meta model, E2E run and pipeline
-        assert cli(['reproduce', '--preset', 'fashion-deep', *common]) == 0
+        # fashion-deep's path at depth 16 (its depth-64 configs are built in test_classification.py;
+        # at 64 blocks the toy runs alone took about a minute)
+        assert cli(['reproduce', '--preset', 'fashion-deep', '--depths', '16', *common]) == 0
         out = capsys.readouterr().out
         assert 'meta_seed0_data100: finished before, skipped' in out and out.count('[fashion] start') == 2
         # equal steps at 25%: the 25% meta model is shared, E2E and the pipeline train 4x the epochs
@@ -171,7 +173,7 @@ def test_deep_and_data_presets_share_cells_at_toy_size(smoke, capsys):
     assert (report / 'data_fashion_ViT-D8-W64_16px-5k.png').read_bytes().startswith(b'\x89PNG')
     with open(work / 'report-fashion-deep' / 'depth_fashion_ViT-W64_16px-5k.csv') as f:
         depths = [r['depth'] for r in csv.DictReader(f)]
-    assert depths == ['8'] * 3 + ['64'] * 3
+    assert depths == ['8'] * 3 + ['16'] * 3
 
 
 def test_depth_table_and_figures_generated_from_the_record(smoke, tmp_path, capsys):
