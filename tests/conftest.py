@@ -159,3 +159,15 @@ def write_fashion_idx(root: Path, per_class: dict, draw=None) -> dict:
         labels_of[split] = labels
     return labels_of
 
+
+
+# The files whose tests take longest, in that order, before the rest: pytest-xdist (--dist loadfile)
+# hands the files to its workers in collection order, and a long file handed out last is the
+# whole run's tail (make test is CPU-bound on 2 cores).
+LONG_FILES = ('test_suite.py', 'test_fashion_preset.py', 'test_slurm_pipeline.py', 'test_classification.py',
+              'test_fault_injection.py', 'test_pipeline_reliability.py')
+
+
+def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONG_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONG_FILES)))  # stable: each file keeps its order
