@@ -1,9 +1,8 @@
 # Quick start: `make demo` (set up, then run the CPU reproduction) and `make test`.
 PYTHON ?= .venv/bin/python
 # test files run in parallel (pytest-xdist), one file per worker (its module fixtures are built
-# once): much of a test's time is spent waiting for the training processes and Slurm jobs it
-# starts, so three workers keep two cores busy
-TEST_WORKERS ?= 3
+# once), the longest files first (tests/conftest.py): one worker a core
+TEST_WORKERS ?= 2
 export PYTHONPATH := $(CURDIR):$(PYTHONPATH)
 
 .PHONY: setup demo test lint clean
