@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import glob
 import os
 import os.path as osp
@@ -580,14 +581,20 @@ PATH_OPTIONS = ('data_root', 'ann_file', 'checkpoint', 'init_cfg')
 
 def config_inputs(node: Node) -> Dict[str, str]:
     """``{'config': file name, 'sha256': ...}`` of the run ``node`` would make (see :data:`INPUTS_FILE`)."""
+    return dict(_config_inputs(tuple(node.argv)))
+
+
+@functools.lru_cache(maxsize=None)
+def _config_inputs(argv: Tuple[str, ...]) -> Dict[str, str]:
+    # once a command: resolving a config takes about half a second, and the provenance check and
+    # the report both ask for every downstream run's
     import hashlib
     import json
 
     from mmengine.config import Config
 
-    argv = list(node.argv)
     cfg = Config.fromfile(argv[2], import_custom_modules=False)
-    options = {k: v for k, v in _cfg_options(argv).items() if k.split('.')[-1] not in PATH_OPTIONS}
+    options = {k: v for k, v in _cfg_options(list(argv)).items() if k.split('.')[-1] not in PATH_OPTIONS}
     # the resolved dict with sorted keys: the same config through another _base_ layout is the same run
     text = json.dumps(dict(config=cfg.to_dict(), options=options), sort_keys=True, default=str)
     return dict(config=osp.basename(argv[2]), sha256=hashlib.sha256(text.encode()).hexdigest())
@@ -608,19 +615,20 @@ def config_mismatch(node: Node) -> Optional[str]:
     """Why a downstream run was made by another config than the one ``node`` would run, or None:
     its recorded :data:`INPUTS_FILE` differs, or (a run from before that file) the config it
     dumped has another name."""
-    now = config_inputs(node)
     then = record.read_json_object(osp.join(node.work_dir, INPUTS_FILE))
     if then is not None:
+        now = config_inputs(node)
         if then.get('sha256') == now['sha256']:
             return None
         return (f'{node.work_dir}: ran {then.get("config")} as it was then (config sha256 '
                 f'{str(then.get("sha256"))[:12]}), the suite would run {now["config"]} ({now["sha256"][:12]})')
-    if not osp.isdir(node.work_dir) or osp.isfile(osp.join(node.work_dir, now['config'])):
+    name = osp.basename(node.argv[2])  # no need to resolve the config: its name is the test
+    if not osp.isdir(node.work_dir) or osp.isfile(osp.join(node.work_dir, name)):
         return None
     dumped = sorted(f for f in os.listdir(node.work_dir) if f.endswith('.py'))
     if not dumped:
         return None
-    return f'{node.work_dir}: ran {dumped[0]}, the suite would run {now["config"]}'
+    return f'{node.work_dir}: ran {dumped[0]}, the suite would run {name}'
 
 
 def stale_runs(plan: Plan) -> List[Tuple[Downstream, str]]:
@@ -1276,7 +1284,6 @@ def _report(plan: Plan) -> None:
           f'(command: {shlex.join(["python", "-m", "benchmarks", "suite", *sys.argv[2:]])})', flush=True)
 
 
-
 # --- the generated blocks of its page (python -m benchmarks results) ---------------------------
 
 
@@ -1284,7 +1291,6 @@ def _suite_rows(ctx: Context, name: str):
     """The rows of one suite record, or of several of one preset that ran different seeds (seeds
     run on different machines or days): a seed's runs must all come from one record, so that
     its paired differences compare runs of one commit and one machine."""
-
     if not ctx.records:
         raise ResultsError(f'{name} takes at least one suite record, the marker names none')
     first = (ctx.records[0].get('extra') or {}).get('preset')
@@ -1319,7 +1325,6 @@ def _paired(rows, init_a: str, init_b: str, key: str) -> Optional[MeanStd]:
 
 def _separation(rows, key: str, label: str) -> str:
     """Whether the pretrained backbones beat the random-init control on ``key``, paired by seed."""
-
     parts, clear = [], True
     for init in ('e2e', 'incubation'):
         d = _paired(rows, init, CONTROL, key)
@@ -1334,7 +1339,6 @@ def _separation(rows, key: str, label: str) -> str:
 
 def _control_cell(rows, key: str) -> str:
     """The control's score and whether both pretrained backbones beat it (paired, the 2-SE rule)."""
-
     control = mean_std([r.metric(key) for r in rows if r.init == CONTROL])
     if control is None:
         return 'not run'
@@ -1352,7 +1356,6 @@ def _suite_title(rec: Mapping[str, Any]) -> str:
 def suite_table(ctx: Context) -> Generated:
     """A suite's summary table (mean ± std per backbone, paired Δ, the control) with a verdict per
     metric, whether the control separates the backbones, and what the runs cost."""
-
     rec, rows = _suite_rows(ctx, 'suite-table')
     summary = suite_tables(rows, _suite_title(rec))[0]
     lines = [summary.to_markdown(title=False).rstrip('\n'), '']
@@ -1382,7 +1385,6 @@ def suite_table(ctx: Context) -> Generated:
 @generator('suite-runs')
 def suite_runs_table(ctx: Context) -> Generated:
     """A suite's every-run table (one row per backbone and seed)."""
-
     rec, rows = _suite_rows(ctx, 'suite-runs')
     return Generated(suite_tables(rows, _suite_title(rec))[1].to_markdown(title=False))
 
@@ -1401,7 +1403,6 @@ def _suite_plot(ctx: Context, name: str, kind: str, plotter: Callable, alt: str)
 
 @generator('suite-figure')
 def suite_figure(ctx: Context) -> Generated:
-
     return _suite_plot(ctx, 'suite-figure', 'score_vs_cost', plot_rows,
                        'downstream score against total training FLOPs (upstream + downstream), one point per run')
 
@@ -1409,7 +1410,6 @@ def suite_figure(ctx: Context) -> Generated:
 @generator('suite-curves')
 def suite_curves(ctx: Context) -> Generated:
     """A suite's score-vs-downstream-schedule plot (mean over seeds, seed band) per backbone kind."""
-
     return _suite_plot(ctx, 'suite-curves', 'score_vs_iterations', plot_curves,
                        'downstream score along the downstream schedule per backbone, mean over seeds with a band '
                        'from the lowest to the highest seed')
