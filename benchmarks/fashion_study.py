@@ -449,7 +449,6 @@ def report(run_dirs: Sequence[str], out: str, record: Optional[str] = None, stud
     return 0
 
 
-
 # --- the generated blocks of its page (python -m benchmarks results) ---------------------------
 
 

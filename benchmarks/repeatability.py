@@ -216,7 +216,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return run(parser.parse_args(argv))
 
 
-
 # --- the generated blocks of its page (python -m benchmarks results) ---------------------------
 
 

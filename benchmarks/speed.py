@@ -808,13 +808,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-
 # --- the generated blocks of its page (python -m benchmarks results) ---------------------------
 
 
 @generator('speed-table')
 def speed_block(ctx: Context) -> Generated:
-
     record = one_record(ctx, 'speed-table')
     rows = [r for r in record['runs'] if isinstance(r, Mapping) and 'rows' in r]
     if not rows:
@@ -824,7 +822,6 @@ def speed_block(ctx: Context) -> Generated:
 
 @generator('loop-table')
 def loop_block(ctx: Context) -> Generated:
-
     record = one_record(ctx, 'loop-table')
     loops = [x for r in record['runs'] if isinstance(r, Mapping) for x in r.get('loop') or []]
     if not loops:

@@ -382,13 +382,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-
 # --- the generated blocks of its page (python -m benchmarks results) ---------------------------
 
 
 @generator('probe-table')
 def probe_block(ctx: Context) -> Generated:
-
     for source, rec in zip(ctx.sources, ctx.records):
         if rec.get('study') != STUDY:
             raise ResultsError(f'probe-table: {source} is a {rec.get("study")!r} record, not a {STUDY!r} one')
