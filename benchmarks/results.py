@@ -50,6 +50,7 @@ Generators (each gets the records and the document's folder, returns Markdown):
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import importlib
 import os
@@ -148,11 +149,16 @@ def generator(name: str) -> Callable[[Callable[[Context], Generated]], Callable[
 def generators() -> Dict[str, Callable[[Context], Generated]]:
     """Every registered generator: the modules of this package are imported once (each study's
     module registers its page's generators when imported)."""
+    _import_package()
+    return GENERATORS
+
+
+@functools.lru_cache(maxsize=None)
+def _import_package() -> None:
     package = __name__.rpartition('.')[0]
     for info in pkgutil.iter_modules(importlib.import_module(package).__path__):
         if not info.name.startswith('_'):
             importlib.import_module(f'{package}.{info.name}')
-    return GENERATORS
 
 
 # --- provenance and verdicts ----------------------------------------------------------------
