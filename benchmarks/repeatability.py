@@ -30,7 +30,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from runtime import graph
 from runtime.graph import Node
-from runtime.launch import Command, LocalBackend
+from runtime.launch import LocalBackend
 from runtime.progress import PROGRESS_FILE, Progress
 from runtime.record import TRAIN_LOG
 
@@ -60,23 +60,27 @@ COMPARISONS = [
 ]
 
 
-def command(name: str, work: str, data: str, seed: int) -> Tuple[Command, str]:
-    """The command of one run and the file its progress is read from."""
+def command(name: str, work: str, data: str, seed: int) -> Tuple[Node, str]:
+    """One run as a run-graph node (with its own threads), and the file its progress is read from."""
+    from benchmarks.runs import run_finished
+
     kind, threads, extra = RUNS[name]
     work_dir = osp.join(work, name)
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads),
-               PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
     roots = [f'{loader}.dataset.data_root={data}' for loader in ('train_dataloader', 'val_dataloader',
                                                                   'test_dataloader')]
     if kind == 'e2e':
         argv = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), E2E_CONFIG, '--work-dir', work_dir, '--resume',
                 '--cfg-options', f'train_cfg.max_epochs={EPOCHS}', f'randomness.seed={seed}', *roots]
-        return Command(argv, osp.join(work_dir, TRAIN_LOG), env=env, cwd=ROOT), osp.join(work_dir, TRAIN_LOG)
-    argv = [sys.executable, osp.join(ROOT, 'tools', 'incubate.py'), PIPELINE_CONFIG, '--work-dir', work_dir,
-            '--data-root', data, '--parallel', '2', '--threads-per-worker', str(threads),
-            '--meta-epochs', str(EPOCHS), '--incubate-epochs', str(EPOCHS), '--finetune-epochs', str(EPOCHS),
-            *extra, '--cfg-options', f'randomness.seed={seed}']
-    return Command(argv, osp.join(work_dir, 'incubate.out'), env=env, cwd=ROOT), osp.join(work_dir, PROGRESS_FILE)
+        log, source = osp.join(work_dir, TRAIN_LOG), osp.join(work_dir, TRAIN_LOG)
+    else:
+        argv = [sys.executable, osp.join(ROOT, 'tools', 'incubate.py'), PIPELINE_CONFIG, '--work-dir', work_dir,
+                '--data-root', data, '--parallel', '2', '--threads-per-worker', str(threads),
+                '--meta-epochs', str(EPOCHS), '--incubate-epochs', str(EPOCHS), '--finetune-epochs', str(EPOCHS),
+                *extra, '--cfg-options', f'randomness.seed={seed}']
+        log, source = osp.join(work_dir, 'incubate.out'), osp.join(work_dir, PROGRESS_FILE)
+    node = Node(name, argv, work_dir, log=log, env={'OMP_NUM_THREADS': str(threads)},
+                done=lambda: run_finished(work_dir))
+    return node, source
 
 
 def _sha(path: str) -> Optional[str]:
@@ -164,7 +168,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from benchmarks.records import write_study_record
-    from benchmarks.runs import read_run, run_finished
+    from benchmarks.runs import read_run
     from classification.digits import write_digits
 
     work = osp.abspath(args.work_dir)
@@ -174,10 +178,9 @@ def run(args: argparse.Namespace) -> int:
     # weights: epochs x blocks run (16 blocks, K = 4; a pipeline: meta, four hybrids of 7 blocks, fine-tune)
     weights = {n: float(EPOCHS * (16 if RUNS[n][0] == 'e2e' else 4 + 4 * 7 + 16)) for n in names}
     progress = Progress(names, prefix=PREFIX, interval=30.0, weights=weights)
-    commands = {n: command(n, work, data, args.seed) for n in names}
     # the runs as run-graph nodes, each with its own threads (the comparisons vary them)
-    nodes = [Node(n, list(cmd.argv), osp.join(work, n), log=cmd.log_path, env=dict(cmd.env or {}),
-                  done=lambda n=n: run_finished(osp.join(work, n))) for n, (cmd, _source) in commands.items()]
+    commands = {n: command(n, work, data, args.seed) for n in names}
+    nodes = [node for node, _source in commands.values()]
     failed: List[str] = []
     start_time = time.monotonic()
     for node in nodes:
@@ -195,7 +198,8 @@ def run(args: argparse.Namespace) -> int:
             print(f'{PREFIX} {node.name} FAILED (exit {code}); see {node.log}', flush=True)
 
     graph.run_local(nodes, LocalBackend(), max(1, args.jobs), on_start, on_exit,
-                    on_progress=lambda node: progress.poll(), cwd=ROOT)
+                    on_progress=lambda node: progress.poll(), cwd=ROOT,
+                    env=dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', '')))
     print(progress.close(), flush=True)
     if failed:
         raise SystemExit(f'{PREFIX} {len(failed)} run(s) failed: {", ".join(failed)} (re-running resumes them)')
