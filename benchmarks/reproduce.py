@@ -104,16 +104,17 @@ def run_pair(preset: Dict, seed: int, work: str, data: str, threads: int, extra:
     e2e_log = osp.join(e2e_dir, TRAIN_LOG)
     # two nodes of the run graph, side by side; the pipeline reports its own progress: its output
     # is shown (and kept in its work dir)
-    nodes = [Node(f'e2e_seed{seed}', e2e_cmd, e2e_dir, log=e2e_log, done=lambda: run_finished(e2e_dir)),
+    nodes = [Node(f'e2e_seed{seed}', e2e_cmd, e2e_dir, log=e2e_log, done=lambda: run_finished(e2e_dir),
+                  labels=dict(side='e2e')),
              Node(f'incubation_seed{seed}', inc_cmd, inc_dir, log=osp.join(inc_dir, 'incubate.out'),
-                  done=lambda: run_finished(inc_dir), echo='[demo] incubation | ')]
-    sources = {'e2e': e2e_log, 'incubation': osp.join(inc_dir, PROGRESS_FILE)}  # where each side's ETA is read
+                  done=lambda: run_finished(inc_dir), echo='[demo] incubation | ', labels=dict(side='incubation'))]
+    sources = {nodes[0].name: e2e_log, nodes[1].name: osp.join(inc_dir, PROGRESS_FILE)}  # where each side's ETA is read
     progress = progress or Progress([n.name for n in nodes], prefix='[demo]')
     for node in nodes:
-        print(f'[demo] seed {seed}: {node.name.split("_")[0]:<10} -> {node.log}\n[demo]   {node}', flush=True)
+        print(f'[demo] seed {seed}: {node.labels["side"]:<10} -> {node.log}\n[demo]   {node}', flush=True)
         if node.done():
             progress.skip(node.name)
-    graph.run_local(nodes, LocalBackend(), 2, on_start=lambda n: progress.start(n.name, log=sources[n.name.split('_')[0]]),
+    graph.run_local(nodes, LocalBackend(), 2, on_start=lambda n: progress.start(n.name, log=sources[n.name]),
                     on_exit=lambda n, code: progress.finish(n.name, ok=code == 0),
                     on_progress=lambda n: progress.poll(), env=env, cwd=ROOT)
     if not nodes[0].done():
