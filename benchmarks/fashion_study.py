@@ -50,6 +50,7 @@ from runtime.record import TRAIN_LOG, artifact_name
 
 from .records import record_runs
 from .results import Context, Generated, ResultsError, figure_block, generator, joined_runs, measured_on, one_record
+from .runs import run_finished
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = osp.join(ROOT, 'classification', 'configs')
@@ -288,18 +289,11 @@ def plan(preset: Dict, depths: Sequence[int], seeds: Sequence[int], work: str, d
     return [r for r in runs if r.method == 'meta'] + [r for r in runs if r.method != 'meta']
 
 
-def is_finished(run: StudyRun) -> bool:
-    """A run whose records say it finished (every phase, for a pipeline)."""
-    from .runs import run_finished
-
-    return run_finished(run.work_dir)
-
-
 def graph_nodes(runs: Sequence[StudyRun]) -> List[Node]:
     """The study's runs as run-graph nodes: each incubation needs its seed's meta model."""
     names = {r.work_dir: r.name for r in runs}
     return [Node(r.name, list(r.argv), r.work_dir, needs=tuple(names[n] for n in r.needs if n in names),
-                 done=lambda r=r: is_finished(r), log=r.log, labels=dict(method=r.method, seed=r.seed, depth=r.depth))
+                 done=lambda r=r: run_finished(r.work_dir), log=r.log, labels=dict(method=r.method, seed=r.seed, depth=r.depth))
             for r in runs]
 
 
@@ -398,7 +392,7 @@ def run_study(args: argparse.Namespace) -> int:
             return 0
         ran, skipped = [], list(runs)
     elif getattr(args, 'report_only', False):
-        ran, skipped = [], [r for r in runs if is_finished(r)]
+        ran, skipped = [], [r for r in runs if run_finished(r.work_dir)]
         print(f'{PREFIX} --report-only: {len(skipped)} of {len(runs)} runs finished, nothing trained', flush=True)
     else:
         from runtime.lock import LOCK_FILE, exclusive

@@ -239,7 +239,6 @@ def is_pipeline(node: Node) -> bool:
 def _fashion_upstream(preset: Dict[str, Any], args: argparse.Namespace, up_dir: str) -> Tuple[List[Node], List[Upstream]]:
     """The depth study's runs of the preset's depth (benchmarks.fashion_study.plan): its shared meta
     models (extra nodes) and, per seed, the E2E run and the pipeline that hand on a backbone."""
-    from .fashion_study import is_finished
     from .fashion_study import plan as study_plan
 
     study = {k: preset[k] for k in ('epochs', 'subset', 'cfg_options', 'recipe') if preset.get(k) is not None}
@@ -256,13 +255,13 @@ def _fashion_upstream(preset: Dict[str, Any], args: argparse.Namespace, up_dir: 
         else:
             final = osp.join(run.work_dir, record.FINETUNE, record.artifact_name('assembled'))
         node = Node(names[run.work_dir], run.argv, run.work_dir, needs=tuple(names[n] for n in run.needs), log=run.log,
-                    done=lambda r=run, f=final: is_finished(r) and artifact_problem(f) is None,
+                    done=lambda r=run, f=final: run_finished(r.work_dir) and artifact_problem(f) is None,
                     labels=dict(method=run.method, seed=run.seed))
         if run.method == 'meta':
             metas.append(node)
         else:
             ups.append(Upstream(node, run.method, run.seed, final, f'ViT-D{preset["depth"]}-W64',
-                                finished=lambda r=run: is_finished(r)))
+                                finished=lambda r=run: run_finished(r.work_dir)))
     return metas, ups
 
 
