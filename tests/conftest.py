@@ -160,7 +160,6 @@ def write_fashion_idx(root: Path, per_class: dict, draw=None) -> dict:
     return labels_of
 
 
-
 # The files whose tests take longest, in that order, before the rest: pytest-xdist (--dist loadfile)
 # hands the files to its workers in collection order, and a long file handed out last is the
 # whole run's tail (make test is CPU-bound on 2 cores).
